@@ -1,0 +1,77 @@
+/**
+ * Validates App Mesh objects against the v1beta2 CustomResourceDefinitions in
+ * `../shared/reference/appmesh-crds.yaml`, the way a strict API server would: schema types, enums, bounds and
+ * required fields, plus unknown fields rejected (Kubernetes' strict field validation) so a typo cannot pass.
+ */
+import Ajv, { ValidateFunction } from "ajv";
+import * as fs from "fs";
+import * as path from "path";
+import { parseAllDocuments } from "yaml";
+
+export const APPMESH_CRDS_FILE = path.resolve(__dirname, "..", "..", "shared", "reference", "appmesh-crds.yaml");
+
+export type AppMeshKind = "Mesh" | "VirtualNode" | "VirtualRouter" | "VirtualService" | "VirtualGateway" | "GatewayRoute" | "BackendGroup";
+
+type Schema = Record<string, any>;
+
+/** Objects with declared properties reject unknown ones, unless the CRD preserves unknown fields there. */
+function closeObjects(schema: Schema): Schema {
+    const out: Schema = { ...schema };
+    if (out.properties && out["x-kubernetes-preserve-unknown-fields"] !== true && out.additionalProperties === undefined) {
+        out.additionalProperties = false;
+    }
+    for (const key of ["properties", "patternProperties"]) {
+        if (out[key]) {
+            out[key] = Object.fromEntries(Object.entries(out[key] as Schema).map(([k, v]) => [k, closeObjects(v)]));
+        }
+    }
+    if (out.items && typeof out.items === "object") {
+        out.items = closeObjects(out.items);
+    }
+    if (out.additionalProperties && typeof out.additionalProperties === "object") {
+        out.additionalProperties = closeObjects(out.additionalProperties);
+    }
+    return out;
+}
+
+export class AppMeshSchemas {
+    private readonly validators = new Map<string, ValidateFunction>();
+
+    constructor(crdsFile: string = APPMESH_CRDS_FILE) {
+        if (!fs.existsSync(crdsFile)) {
+            throw new Error(`App Mesh CRDs not found at ${crdsFile}: the repository expects ../shared/reference beside it`);
+        }
+        const ajv = new Ajv({ allErrors: true, strict: false });
+        // The formats Kubernetes' OpenAPI schemas use.
+        ajv.addFormat("int64", { type: "number", validate: Number.isSafeInteger });
+        ajv.addFormat("int32", { type: "number", validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 });
+        ajv.addFormat("date-time", { type: "string", validate: (s: string) => !Number.isNaN(Date.parse(s)) });
+        for (const doc of parseAllDocuments(fs.readFileSync(crdsFile, "utf8"))) {
+            const crd = doc.toJS();
+            const version = crd.spec.versions.find((v: Schema) => v.name === "v1beta2");
+            const schema: Schema = closeObjects(version.schema.openAPIV3Schema);
+            // metadata is validated by the API server itself, not the CRD schema.
+            schema.properties.metadata = { type: "object" };
+            this.validators.set(crd.spec.names.kind, ajv.compile(schema));
+        }
+    }
+
+    kinds(): string[] {
+        return [...this.validators.keys()];
+    }
+
+    /** Problems with an object of the given kind, as `<path> <message>` lines; empty when it is valid. */
+    problems(kind: AppMeshKind, object: unknown): string[] {
+        const validate = this.validators.get(kind);
+        if (!validate) {
+            throw new Error(`no App Mesh CRD for kind ${kind}; known: ${this.kinds().join(", ")}`);
+        }
+        if (validate(object)) {
+            return [];
+        }
+        return (validate.errors ?? []).map((e) => {
+            const extra = e.keyword === "additionalProperties" ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : "";
+            return `${e.instancePath || "/"} ${e.message}${extra}`;
+        });
+    }
+}
