@@ -1,0 +1,249 @@
+/**
+ * The mesh data plane: an HTTP forward proxy standing in for the caller's Envoy sidecar. It routes by Host
+ * (`podinfo.test:9898`, `podinfo-canary.test:9898`, also `*.svc.cluster.local`) through the VirtualRouter
+ * spec of the matching VirtualService, picks a weighted target, balances over the ready pods of the target
+ * VirtualNode, and applies the route's retry policy and timeouts.
+ */
+import * as http from "http";
+import type { RouteSpec, VirtualRouterSpec } from "../analysis/routes";
+import { closeServer, listenOnFreePort, readBody } from "./http-util";
+import {
+    AttemptResult,
+    DEFAULT_PER_REQUEST_TIMEOUT_MS,
+    durationMs,
+    isRetriable,
+    pickWeightedTarget,
+    selectRoute,
+} from "./route-match";
+
+/** A ready pod of a VirtualNode. */
+export interface Endpoint {
+    pod: string;
+    url: string;
+}
+
+/** One proxied request, like an Envoy access log line. */
+export interface AccessLogEntry {
+    time: number;
+    host: string;
+    method: string;
+    path: string;
+    headers: http.IncomingHttpHeaders;
+    route?: string;
+    virtualNode?: string;
+    pod?: string;
+    status: number;
+    attempts: number;
+    durationMs: number;
+}
+
+export interface MeshRouterOptions {
+    /** The ready pods behind a VirtualNode. */
+    endpoints(namespace: string, virtualNode: string): Endpoint[];
+    random?: () => number;
+    /** Access log entries kept (oldest dropped first). */
+    accessLogLimit?: number;
+}
+
+interface Answer {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    body: Buffer;
+}
+
+const HOP_BY_HOP = ["connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-authorization"];
+const RETRY_BACKOFF_MS = 25;
+
+function plain(status: number, text: string): Answer {
+    return { status, headers: { "content-type": "text/plain" }, body: Buffer.from(text) };
+}
+
+/** `podinfo.test`, `podinfo.test.svc`, `podinfo.test.svc.cluster.local` → `podinfo.test`. */
+export function virtualServiceName(hostname: string): string {
+    return hostname.toLowerCase().replace(/\.svc(\.cluster\.local)?\.?$/, "");
+}
+
+export class MeshRouter {
+    private readonly routers = new Map<string, VirtualRouterSpec>();
+    /** `<service>.<namespace>` → `<namespace>/<router>` */
+    private readonly services = new Map<string, string>();
+    private readonly nextPod = new Map<string, number>();
+    private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    private readonly random: () => number;
+    private readonly server: http.Server;
+    readonly accessLog: AccessLogEntry[] = [];
+    private port = 0;
+
+    constructor(private readonly opts: MeshRouterOptions) {
+        this.random = opts.random ?? Math.random;
+        this.server = http.createServer((req, res) => {
+            this.handle(req, res).catch((err) => {
+                if (!res.headersSent) {
+                    res.writeHead(500, { "content-type": "text/plain" }).end(`mesh router error: ${(err as Error).message}`);
+                }
+            });
+        });
+    }
+
+    async start(): Promise<void> {
+        this.port = await listenOnFreePort(this.server);
+    }
+
+    /** `http://127.0.0.1:<port>`, for `http_proxy` and `hey -x`. */
+    get proxyUrl(): string {
+        return `http://127.0.0.1:${this.port}`;
+    }
+
+    /** Program a VirtualRouter; takes effect for the next request. */
+    setRouter(namespace: string, name: string, spec: VirtualRouterSpec): void {
+        this.routers.set(`${namespace}/${name}`, spec);
+    }
+
+    /** Bind a VirtualService (`<service>.<namespace>`) to the VirtualRouter that provides it. */
+    setVirtualService(host: string, namespace: string, routerName: string): void {
+        this.services.set(host, `${namespace}/${routerName}`);
+    }
+
+    async stop(): Promise<void> {
+        await closeServer(this.server);
+        this.agent.destroy();
+    }
+
+    private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+        const started = performance.now();
+        // A forward proxy receives the absolute URL; a direct call only the path and a Host header.
+        const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "unknown"}`);
+        const body = await readBody(req);
+        const entry: AccessLogEntry = {
+            time: Date.now(),
+            host: url.host,
+            method: req.method ?? "GET",
+            path: url.pathname + url.search,
+            headers: req.headers,
+            status: 0,
+            attempts: 0,
+            durationMs: 0,
+        };
+        const answer = await this.route(url, req, body, entry);
+        entry.status = answer.status;
+        entry.durationMs = performance.now() - started;
+        this.log(entry);
+        const headers = { ...answer.headers };
+        for (const name of HOP_BY_HOP) {
+            delete headers[name];
+        }
+        headers["content-length"] = String(answer.body.length);
+        res.writeHead(answer.status, headers);
+        res.end(answer.body);
+    }
+
+    private log(entry: AccessLogEntry): void {
+        this.accessLog.push(entry);
+        if (this.accessLog.length > (this.opts.accessLogLimit ?? 200_000)) {
+            this.accessLog.splice(0, this.accessLog.length - (this.opts.accessLogLimit ?? 200_000));
+        }
+    }
+
+    private async route(url: URL, req: http.IncomingMessage, body: Buffer, entry: AccessLogEntry): Promise<Answer> {
+        const service = virtualServiceName(url.hostname);
+        const routerKey = this.services.get(service);
+        if (!routerKey) {
+            return plain(404, `no virtual service ${service} in the mesh (known: ${[...this.services.keys()].join(", ")})`);
+        }
+        const spec = this.routers.get(routerKey);
+        if (!spec) {
+            return plain(503, `virtual router ${routerKey} for ${service} is not programmed`);
+        }
+        const port = Number(url.port || 80);
+        if (!spec.listeners.some((l) => l.portMapping.port === port)) {
+            return plain(404, `${service} listens on port ${spec.listeners.map((l) => l.portMapping.port).join(", ")}, not ${port}`);
+        }
+        const route = selectRoute(spec, { path: url.pathname, headers: req.headers });
+        if (!route) {
+            return plain(404, `no route of virtual router ${routerKey} matches ${url.pathname}`);
+        }
+        entry.route = route.name;
+        const target = pickWeightedTarget(route.httpRoute.action.weightedTargets, this.random());
+        if (!target) {
+            return plain(503, `route ${route.name} has no target with weight > 0`);
+        }
+        const namespace = target.virtualNodeRef.namespace ?? routerKey.split("/")[0];
+        entry.virtualNode = target.virtualNodeRef.name;
+        return this.callWithPolicy(route, namespace, target.virtualNodeRef.name, url, req, body, entry);
+    }
+
+    private async callWithPolicy(
+        route: RouteSpec,
+        namespace: string,
+        node: string,
+        url: URL,
+        req: http.IncomingMessage,
+        body: Buffer,
+        entry: AccessLogEntry,
+    ): Promise<Answer> {
+        const policy = route.httpRoute.retryPolicy;
+        const perRequestMs = route.httpRoute.timeout?.perRequest ? durationMs(route.httpRoute.timeout.perRequest) : DEFAULT_PER_REQUEST_TIMEOUT_MS;
+        const deadline = Date.now() + perRequestMs;
+        const maxAttempts = 1 + (policy?.maxRetries ?? 0);
+        let last: Answer = plain(503, "no healthy upstream");
+        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+            const remaining = deadline - Date.now();
+            if (remaining <= 0) {
+                return plain(504, "upstream request timeout");
+            }
+            const endpoint = this.nextEndpoint(namespace, node);
+            entry.attempts = attempt;
+            if (!endpoint) {
+                return plain(503, "no healthy upstream");
+            }
+            entry.pod = endpoint.pod;
+            const perTryMs = policy ? durationMs(policy.perRetryTimeout) : Infinity;
+            const timeoutMs = Math.min(remaining, perTryMs);
+            const { result, answer } = await this.attempt(endpoint, url, req, body, timeoutMs);
+            if (result.kind === "timeout" && timeoutMs === remaining) {
+                return plain(504, "upstream request timeout");
+            }
+            last = answer;
+            if (!policy || attempt === maxAttempts || !isRetriable(result, policy.httpRetryEvents ?? [])) {
+                return answer;
+            }
+            await new Promise((resolve) => setTimeout(resolve, RETRY_BACKOFF_MS));
+        }
+        return last;
+    }
+
+    private nextEndpoint(namespace: string, node: string): Endpoint | undefined {
+        const endpoints = this.opts.endpoints(namespace, node);
+        if (endpoints.length === 0) {
+            return undefined;
+        }
+        const key = `${namespace}/${node}`;
+        const index = (this.nextPod.get(key) ?? 0) % endpoints.length;
+        this.nextPod.set(key, index + 1);
+        return endpoints[index];
+    }
+
+    private attempt(endpoint: Endpoint, url: URL, req: http.IncomingMessage, body: Buffer, timeoutMs: number): Promise<{ result: AttemptResult; answer: Answer }> {
+        return new Promise((resolve) => {
+            const headers: http.OutgoingHttpHeaders = { ...req.headers, "content-length": String(body.length) };
+            for (const name of HOP_BY_HOP) {
+                delete headers[name];
+            }
+            const upstream = http.request(`${endpoint.url}${url.pathname}${url.search}`, { method: req.method, headers, agent: this.agent }, (res) => {
+                readBody(res).then(
+                    (data) => resolve({ result: { kind: "status", status: res.statusCode ?? 502 }, answer: { status: res.statusCode ?? 502, headers: res.headers, body: data } }),
+                    () => resolve({ result: { kind: "reset" }, answer: plain(503, "upstream connect error or disconnect/reset before headers") }),
+                );
+            });
+            const timer = Number.isFinite(timeoutMs)
+                ? setTimeout(() => {
+                      upstream.destroy();
+                      resolve({ result: { kind: "timeout" }, answer: plain(504, "upstream request timeout") });
+                  }, timeoutMs)
+                : undefined;
+            upstream.on("close", () => clearTimeout(timer));
+            upstream.on("error", () => resolve({ result: { kind: "reset" }, answer: plain(503, "upstream connect error or disconnect/reset before headers") }));
+            upstream.end(body);
+        });
+    }
+}

@@ -1,0 +1,104 @@
+/**
+ * One "pod": the podinfo app on its own port plus its sidecar's admin port serving Envoy statistics on
+ * `/stats/prometheus`. The sidecar counts what the app actually answered, with the time it took.
+ */
+import * as http from "http";
+import { EnvoyStats, ingressClusterName } from "./envoy-stats";
+import { closeServer, listenOnFreePort, readBody } from "./http-util";
+import { AppInfo, Fault, podinfoHandler } from "./podinfo-app";
+
+export interface PodOptions {
+    namespace: string;
+    /** Kubernetes-style pod name, e.g. `podinfo-primary-5d8f7c6b9c-x7k2p`. */
+    name: string;
+    /** App Mesh VirtualNode the pod belongs to; names the sidecar's ingress cluster. */
+    virtualNode: string;
+    mesh: string;
+    port: number;
+    app: Omit<AppInfo, "hostname">;
+    fault: Fault;
+    /** How long after start `/readyz` begins to answer 200. */
+    readyDelayMs: number;
+}
+
+export interface Pod {
+    readonly namespace: string;
+    readonly name: string;
+    /** `http://127.0.0.1:<port>` of the app. */
+    readonly url: string;
+    /** `127.0.0.1:<port>` of the sidecar admin (Prometheus scrape target). */
+    readonly adminAddress: string;
+    readonly stats: EnvoyStats;
+    readonly version: string;
+    /** Resolves once the pod's readiness probe (`/readyz` over HTTP) passes. */
+    readonly ready: Promise<void>;
+    isReady(): boolean;
+    stop(): Promise<void>;
+}
+
+const PROBES = new Set(["/readyz", "/healthz"]);
+
+async function probeUntilReady(url: string, stopped: () => boolean): Promise<void> {
+    for (;;) {
+        if (stopped()) {
+            throw new Error("pod stopped before it became ready");
+        }
+        const status = await new Promise<number>((resolve) => {
+            http.get(`${url}/readyz`, (res) => {
+                res.resume();
+                resolve(res.statusCode ?? 0);
+            }).on("error", () => resolve(0));
+        });
+        if (status === 200) {
+            return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+}
+
+export async function startPod(opts: PodOptions): Promise<Pod> {
+    const stats = new EnvoyStats(ingressClusterName(opts.mesh, opts.virtualNode, opts.port));
+    const readyAt = Date.now() + opts.readyDelayMs;
+    const handle = podinfoHandler({ ...opts.app, hostname: opts.name }, opts.fault, () => Date.now() >= readyAt);
+    const app = http.createServer(async (req, res) => {
+        const started = performance.now();
+        const body = await readBody(req);
+        // Probes reach the app directly, not through the sidecar, so they are not counted.
+        if (!PROBES.has(req.url ?? "")) {
+            res.on("finish", () => stats.record(res.statusCode, performance.now() - started));
+        }
+        await handle(req, res, body);
+    });
+    const admin = http.createServer((req, res) => {
+        if (req.url === "/stats/prometheus") {
+            const text = stats.render();
+            res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+            res.end(text);
+        } else {
+            res.writeHead(404).end();
+        }
+    });
+    const appPort = await listenOnFreePort(app);
+    const adminPort = await listenOnFreePort(admin);
+    const url = `http://127.0.0.1:${appPort}`;
+    let stopped = false;
+    let ready = false;
+    const readyPromise = probeUntilReady(url, () => stopped).then(() => {
+        ready = true;
+    });
+    readyPromise.catch(() => undefined);
+    return {
+        namespace: opts.namespace,
+        name: opts.name,
+        url,
+        adminAddress: `127.0.0.1:${adminPort}`,
+        stats,
+        version: opts.app.version,
+        ready: readyPromise,
+        isReady: () => ready && !stopped,
+        async stop() {
+            stopped = true;
+            await Promise.all([closeServer(app), closeServer(admin)]);
+        },
+    };
+}
