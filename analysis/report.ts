@@ -1,0 +1,269 @@
+/**
+ * The rollout record: what happened during one canary rollout (events, traffic weights, metric values over
+ * time) and its renderings: a text event log, `report.json`, and `report.html` with inline SVG charts of
+ * canary weight, success rate and P99 against the thresholds. Pure functions, no I/O.
+ */
+import type { CanaryEvent, CheckRecord } from "./ports";
+import { BUILTIN_METRICS, CanarySpec, formatDuration, resolveAnalysis } from "./spec";
+
+export type RolloutResult = "promoted" | "rolled back" | "error";
+
+export interface WeightSample {
+    time: number;
+    canary: number;
+    primary: number;
+}
+
+/** One reading of a metric; `value` null when the query returned no data. */
+export interface MetricSample {
+    time: number;
+    name: string;
+    value: number | null;
+}
+
+/** A metric's pass range, with the unit its values are shown in. */
+export interface MetricBound {
+    name: string;
+    min?: number;
+    max?: number;
+    unit: "%" | "ms" | "";
+}
+
+export interface RolloutRecord {
+    /** `<name>.<namespace>` */
+    canary: string;
+    /** What was rolled out, e.g. `podinfo 6.0.0 → 6.0.1 (scenario errors)`. */
+    title: string;
+    /** How the rollout was driven (e.g. the dynamic-provider host). */
+    driver: string;
+    startedAt: number;
+    finishedAt: number;
+    result: RolloutResult;
+    /** Error or halt reason when not promoted. */
+    reason?: string;
+    intervalMs: number;
+    events: CanaryEvent[];
+    weights: WeightSample[];
+    metrics: MetricSample[];
+    bounds: MetricBound[];
+}
+
+/** Each metric's pass range from the spec (thresholdRange, or the deprecated `threshold`). */
+export function metricBounds(spec: CanarySpec): MetricBound[] {
+    return resolveAnalysis(spec.analysis).metrics.map((m) => {
+        const unit = m.name === "request-success-rate" ? "%" : m.name === "request-duration" ? "ms" : "";
+        if (m.thresholdRange) {
+            return { name: m.name, min: m.thresholdRange.min, max: m.thresholdRange.max, unit };
+        }
+        if (m.threshold !== undefined) {
+            return m.name === "request-success-rate" ? { name: m.name, min: m.threshold, unit } : { name: m.name, max: m.threshold, unit };
+        }
+        return { name: m.name, unit };
+    });
+}
+
+function formatValue(value: number, unit: MetricBound["unit"]): string {
+    if (unit === "%") {
+        return `${value.toFixed(2)}%`;
+    }
+    if (unit === "ms") {
+        return formatDuration(Math.trunc(value));
+    }
+    return value.toFixed(2);
+}
+
+/** `min 99%`, `max 500ms`, `min 1 max 5`. */
+export function formatBound(bound: MetricBound): string {
+    const parts: string[] = [];
+    if (bound.min !== undefined) {
+        parts.push(`min ${bound.unit === "ms" ? formatDuration(bound.min) : `${bound.min}${bound.unit}`}`);
+    }
+    if (bound.max !== undefined) {
+        parts.push(`max ${bound.unit === "ms" ? formatDuration(bound.max) : `${bound.max}${bound.unit}`}`);
+    }
+    return parts.join(" ") || "no bound";
+}
+
+function formatCheck(check: CheckRecord): string {
+    const value = check.value === undefined ? check.outcome : String(Number(check.value.toFixed(2)));
+    return `[${check.kind} ${check.name} = ${value}${check.threshold ? ` (${check.threshold})` : ""}: ${check.outcome}]`;
+}
+
+/** One event as a log line: seconds since the start, type, message, and the check behind it if any. */
+export function formatEventLine(event: CanaryEvent, startedAt: number): string {
+    const at = ((event.timestamp - startedAt) / 1000).toFixed(1).padStart(6);
+    const check = event.check ? ` ${formatCheck(event.check)}` : "";
+    return `${at}s  ${event.type.padEnd(7)}  ${event.message}${check}`;
+}
+
+/** One line with the latest reading of each metric against its bound, and the weight, for the live log. */
+export function formatMetricLine(samples: MetricSample[], bounds: MetricBound[], weight: number | undefined, startedAt: number): string {
+    const time = samples[0]?.time ?? startedAt;
+    const at = ((time - startedAt) / 1000).toFixed(1).padStart(6);
+    const parts = samples.map((s) => {
+        const bound = bounds.find((b) => b.name === s.name) ?? { name: s.name, unit: "" as const };
+        const pass = s.value !== null && !(bound.min !== undefined && s.value < bound.min) && !(bound.max !== undefined && s.value > bound.max);
+        const shown = s.value === null ? "no data" : formatValue(s.value, bound.unit);
+        return `${s.name} ${shown} (${formatBound(bound)}) ${s.value === null ? "?" : pass ? "ok" : "FAIL"}`;
+    });
+    return `${at}s  metrics   canary weight ${weight ?? "?"}  ${parts.join("  ")}`;
+}
+
+/** The whole event log, one line per event. */
+export function formatEventLog(record: RolloutRecord): string {
+    return record.events.map((e) => formatEventLine(e, record.startedAt)).join("\n");
+}
+
+/** Headline numbers of the record: wall time, highest canary weight, warnings, events. */
+export function summarize(record: RolloutRecord): { durationMs: number; maxCanaryWeight: number; warnings: number; events: number } {
+    return {
+        durationMs: record.finishedAt - record.startedAt,
+        maxCanaryWeight: Math.max(0, ...record.weights.map((w) => w.canary)),
+        warnings: record.events.filter((e) => e.type === "Warning").length,
+        events: record.events.length,
+    };
+}
+
+/** `report.json`: the record as stable, indented JSON. */
+export function reportJson(record: RolloutRecord): string {
+    return JSON.stringify({ ...record, summary: summarize(record), bounds: record.bounds.map((b) => ({ ...b, text: formatBound(b) })) }, null, 2) + "\n";
+}
+
+function escapeHtml(text: string): string {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+interface ChartSpec {
+    title: string;
+    unit: string;
+    points: { time: number; value: number | null }[];
+    /** Draw as steps (a weight holds until the next write) instead of straight segments. */
+    steps: boolean;
+    yMin: number;
+    yMax: number;
+    bound?: MetricBound;
+    color: string;
+}
+
+const WIDTH = 760;
+const HEIGHT = 200;
+const PAD = { left: 56, right: 16, top: 28, bottom: 30 };
+
+/** An inline SVG line chart over the rollout's time span, with dashed threshold lines. */
+function svgChart(chart: ChartSpec, startedAt: number, finishedAt: number, events: CanaryEvent[]): string {
+    const span = Math.max(1, finishedAt - startedAt);
+    const x = (t: number) => PAD.left + ((t - startedAt) / span) * (WIDTH - PAD.left - PAD.right);
+    const yRange = Math.max(1e-9, chart.yMax - chart.yMin);
+    const y = (v: number) => PAD.top + (1 - (Math.min(chart.yMax, Math.max(chart.yMin, v)) - chart.yMin) / yRange) * (HEIGHT - PAD.top - PAD.bottom);
+    const parts: string[] = [];
+    parts.push(`<text x="${PAD.left}" y="18" class="title">${escapeHtml(chart.title)}</text>`);
+    for (let i = 0; i <= 4; i++) {
+        const v = chart.yMin + (yRange * i) / 4;
+        parts.push(`<line x1="${PAD.left}" x2="${WIDTH - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`);
+        parts.push(`<text x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" class="axis" text-anchor="end">${Number(v.toFixed(1))}${chart.unit}</text>`);
+    }
+    for (let i = 0; i <= 5; i++) {
+        const t = startedAt + (span * i) / 5;
+        parts.push(`<text x="${x(t).toFixed(1)}" y="${HEIGHT - 10}" class="axis" text-anchor="middle">${((t - startedAt) / 1000).toFixed(0)}s</text>`);
+    }
+    for (const event of events.filter((e) => e.type === "Warning")) {
+        parts.push(`<line x1="${x(event.timestamp).toFixed(1)}" x2="${x(event.timestamp).toFixed(1)}" y1="${PAD.top}" y2="${HEIGHT - PAD.bottom}" class="warning"><title>${escapeHtml(event.message)}</title></line>`);
+    }
+    for (const [kind, value] of [["min", chart.bound?.min], ["max", chart.bound?.max]] as const) {
+        if (value !== undefined) {
+            parts.push(`<line x1="${PAD.left}" x2="${WIDTH - PAD.right}" y1="${y(value).toFixed(1)}" y2="${y(value).toFixed(1)}" class="threshold"/>`);
+            parts.push(`<text x="${WIDTH - PAD.right}" y="${(y(value) - 4).toFixed(1)}" class="axis" text-anchor="end">${kind} ${value}${chart.unit}</text>`);
+        }
+    }
+    // Gaps (no data) break the line, so a missing reading is not drawn as a value.
+    let path = "";
+    let previous: number | null = null;
+    for (const point of chart.points) {
+        if (point.value === null) {
+            previous = null;
+            continue;
+        }
+        const px = x(point.time).toFixed(1);
+        const py = y(point.value).toFixed(1);
+        if (previous === null) {
+            path += `M${px},${py}`;
+        } else {
+            path += chart.steps ? `H${px}V${py}` : `L${px},${py}`;
+        }
+        previous = point.value;
+    }
+    if (chart.steps && previous !== null) {
+        path += `H${x(finishedAt).toFixed(1)}`;
+    }
+    if (path) {
+        parts.push(`<path d="${path}" fill="none" stroke="${chart.color}" stroke-width="2"/>`);
+    }
+    for (const point of chart.points.filter((p) => p.value !== null)) {
+        parts.push(`<circle cx="${x(point.time).toFixed(1)}" cy="${y(point.value!).toFixed(1)}" r="2.5" fill="${chart.color}"><title>${((point.time - startedAt) / 1000).toFixed(1)}s: ${Number(point.value!.toFixed(2))}${chart.unit}</title></circle>`);
+    }
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(chart.title)}">${parts.join("")}</svg>`;
+}
+
+/** The charts the report shows: canary weight, then one per metric with its bound. */
+export function reportCharts(record: RolloutRecord): ChartSpec[] {
+    const charts: ChartSpec[] = [
+        { title: "Canary weight (%)", unit: "%", points: record.weights.map((w) => ({ time: w.time, value: w.canary })), steps: true, yMin: 0, yMax: 100, color: "#1f6feb" },
+    ];
+    const names = [...new Set([...record.bounds.map((b) => b.name), ...record.metrics.map((m) => m.name)])];
+    for (const name of names) {
+        const bound = record.bounds.find((b) => b.name === name);
+        const points = record.metrics.filter((m) => m.name === name).map((m) => ({ time: m.time, value: m.value }));
+        const values = points.map((p) => p.value).filter((v): v is number => v !== null);
+        const known = (BUILTIN_METRICS as readonly string[]).includes(name);
+        const title = name === "request-success-rate" ? "Success rate (%) of canary pods" : name === "request-duration" ? "P99 request duration (ms) of canary pods" : name;
+        let yMin: number;
+        let yMax: number;
+        if (name === "request-success-rate") {
+            yMin = Math.min(bound?.min ?? 100, ...values) - 5;
+            yMax = 100;
+        } else {
+            yMin = 0;
+            yMax = Math.max(bound?.max ?? 0, bound?.min ?? 0, ...values, 1) * 1.2;
+        }
+        charts.push({ title: known ? title : `${title} (custom)`, unit: bound?.unit ?? "", points, steps: false, yMin: Math.max(0, Math.floor(yMin)), yMax: Math.ceil(yMax), bound, color: name === "request-success-rate" ? "#2da44e" : "#bf8700" });
+    }
+    return charts;
+}
+
+/** `report.html`: a self-contained page (inline SVG and CSS, no scripts) with the charts and the event log. */
+export function renderReportHtml(record: RolloutRecord): string {
+    const summary = summarize(record);
+    const charts = reportCharts(record)
+        .map((c) => svgChart(c, record.startedAt, record.finishedAt, record.events))
+        .join("\n");
+    const rows = record.events
+        .map((e) => {
+            const check = e.check ? `${escapeHtml(e.check.name)} = ${e.check.value === undefined ? escapeHtml(e.check.outcome) : Number(e.check.value.toFixed(2))}${e.check.threshold ? ` (${escapeHtml(e.check.threshold)})` : ""}` : "";
+            return `<tr class="${e.type.toLowerCase()}"><td>${((e.timestamp - record.startedAt) / 1000).toFixed(1)}s</td><td>${e.type}</td><td>${e.canaryWeight}</td><td>${e.failedChecks}</td><td>${escapeHtml(e.message)}</td><td>${check}</td></tr>`;
+        })
+        .join("\n");
+    const bounds = record.bounds.map((b) => `<li><code>${escapeHtml(b.name)}</code>: ${escapeHtml(formatBound(b))}</li>`).join("");
+    return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Canary ${escapeHtml(record.canary)}: ${record.result}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}
+h1 .promoted{color:#2da44e}h1 .rolled{color:#cf222e}h1 .error{color:#cf222e}
+svg{display:block;margin:1rem 0;border:1px solid #d0d7de;border-radius:6px;background:#fff}
+.title{font-size:13px;font-weight:600}.axis{font-size:11px;fill:#57606a}
+.grid{stroke:#eaeef2}.threshold{stroke:#cf222e;stroke-dasharray:6 4;stroke-width:1.5}.warning{stroke:#cf222e;stroke-opacity:.35}
+table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #eaeef2}
+tr.warning td{color:#cf222e}
+</style></head><body>
+<h1>${escapeHtml(record.canary)}: <span class="${record.result.split(" ")[0]}">${record.result}</span></h1>
+<p>${escapeHtml(record.title)}. Driven by ${escapeHtml(record.driver)}. Analysis interval ${formatDuration(record.intervalMs)};
+took ${(summary.durationMs / 1000).toFixed(1)}s; max canary weight ${summary.maxCanaryWeight}; ${summary.warnings} warning(s).${record.reason ? ` Reason: ${escapeHtml(record.reason)}` : ""}</p>
+<ul>${bounds}</ul>
+${charts}
+<h2>Events</h2>
+<table><thead><tr><th>time</th><th>type</th><th>weight</th><th>failed checks</th><th>message</th><th>check</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+</body></html>
+`;
+}
