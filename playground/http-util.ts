@@ -34,3 +34,35 @@ export function readBody(req: http.IncomingMessage): Promise<Buffer> {
         req.on("error", reject);
     });
 }
+
+export interface ProxiedAnswer {
+    status: number;
+    body: string;
+}
+
+/** One request sent through an HTTP forward proxy (absolute URL in the request line), like curl with http_proxy. */
+export function requestThroughProxy(
+    proxyUrl: string,
+    targetUrl: string,
+    opts: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent } = {},
+): Promise<ProxiedAnswer> {
+    const proxy = new URL(proxyUrl);
+    const target = new URL(targetUrl);
+    return new Promise((resolve, reject) => {
+        const req = http.request(
+            {
+                host: proxy.hostname,
+                port: proxy.port,
+                method: opts.method ?? "GET",
+                path: target.href,
+                headers: { host: target.host, ...opts.headers },
+                agent: opts.agent,
+            },
+            (res) => {
+                readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body: body.toString("utf8") }), reject);
+            },
+        );
+        req.on("error", reject);
+        req.end(opts.body);
+    });
+}

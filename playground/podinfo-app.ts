@@ -45,25 +45,24 @@ function issueToken(subject: string): { token: string; expires_at: string } {
 }
 
 /**
- * The app's request handler. `isReady` drives `/readyz`; `onAnswered` sees every answered request (the
- * sidecar counts it). Errors are spread evenly: after n requests exactly floor(n * errorRate) failed.
+ * The app's request handler; `isReady` drives `/readyz`. Errors are spread evenly: each request adds errorRate to a debt, and a request fails
+ * whenever the debt reaches 1, so the share of 500s follows the switch exactly, even after it changes.
  */
 export function podinfoHandler(
     info: AppInfo,
     fault: Fault,
     isReady: () => boolean,
 ): (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => Promise<void> {
-    let served = 0;
-    let failed = 0;
+    let errorDebt = 0;
     return async (req, res, body) => {
         const path = (req.url ?? "/").split("?")[0];
         if (!PROBE_PATHS.has(path)) {
             if (fault.latencyMs > 0) {
                 await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
             }
-            served += 1;
-            if (failed < Math.floor(served * fault.errorRate)) {
-                failed += 1;
+            errorDebt += fault.errorRate;
+            if (errorDebt >= 1) {
+                errorDebt -= 1;
                 sendJson(res, 500, { status: 500, message: "fault injected" });
                 return;
             }
