@@ -1,0 +1,341 @@
+/**
+ * Kubernetes adapters for the engine's ports: the apex VirtualRouter's weights, the canary and primary
+ * Deployments, and the API server's service proxy for cluster-internal URLs. `@kubernetes/client-node` is
+ * ESM and heavy, so it is loaded inside the functions that need it (this module is serialized into the
+ * dynamic provider).
+ *
+ * Field ownership of the apex VirtualRouter: `spec.routes` is an atomic list in the App Mesh CRDs, so
+ * whoever applies it owns the whole list. The analysis re-applies only `spec.routes` (the declared resting
+ * routes with other weights, via `withWeights`) under its own field manager with `force`, taking the list
+ * over during a rollout, and every completed `pulumi up` leaves the resting weights in place again, so the
+ * live value equals what Pulumi declares and Pulumi's next apply of an unchanged router is a no-op. When the
+ * declared routes change, the Pulumi resource carries `pulumi.com/patchForce: "true"` and takes the list
+ * back; that happens before the Analysis runs in the same update (the Analysis depends on the router), so
+ * the two never write the list at the same time and neither silently reverts the other. `ignoreChanges` on
+ * `spec.routes` is not an option: the routes' match, retries and timeouts must still follow the config.
+ */
+import * as https from "https";
+import type { Endpoint, EndpointResolver } from "./endpoints";
+import type { Readiness, RouterPort, RouteWeights, WorkloadPort } from "./ports";
+import { deploymentReadiness, describeReadiness, scaleFromZeroReplicas, type DeploymentLike } from "./readiness";
+import { readWeights, routerNodes, withWeights, type RouterNodes, type VirtualRouterSpec } from "./routes";
+
+/** The field manager the analysis applies router weights with. */
+export const ANALYSIS_FIELD_MANAGER = "appmesh-canary-analysis";
+
+/** How to reach the cluster: a kubeconfig document (YAML or JSON; a Pulumi secret), else `KUBECONFIG`. */
+export interface KubeAccess {
+    kubeconfig?: string;
+    /** Context to use instead of the kubeconfig's current one. */
+    context?: string;
+}
+
+export interface RetryOptions {
+    /** Attempts in all, first one included. */
+    attempts?: number;
+    /** Delay before the first retry; doubled each time, capped at 5 s. */
+    initialDelayMs?: number;
+}
+
+type KubeConfig = import("@kubernetes/client-node").KubeConfig;
+
+/** A KubeConfig from the access settings; exec credentials (EKS `aws eks get-token`) work as with kubectl. */
+export async function loadKubeConfig(access: KubeAccess): Promise<KubeConfig> {
+    const k8s = await import("@kubernetes/client-node");
+    const config = new k8s.KubeConfig();
+    if (access.kubeconfig && access.kubeconfig.trim() !== "") {
+        config.loadFromString(access.kubeconfig);
+    } else {
+        config.loadFromDefault();
+    }
+    if (access.context) {
+        config.setCurrentContext(access.context);
+    }
+    if (!config.getCurrentCluster()) {
+        throw new Error("the kubeconfig has no current cluster: set the Analysis kubeconfig input or KUBECONFIG");
+    }
+    return config;
+}
+
+const TRANSIENT_NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+
+/** HTTP status of a client-node error, when it carries one. */
+function statusOf(error: unknown): number | undefined {
+    const code = (error as { code?: unknown })?.code;
+    return typeof code === "number" ? code : undefined;
+}
+
+/** Conflicts, throttling, server errors and dropped connections are worth another try; the rest are not. */
+export function isTransient(error: unknown): boolean {
+    const status = statusOf(error);
+    if (status !== undefined) {
+        return status === 409 || status === 429 || status >= 500;
+    }
+    for (let e: any = error; e; e = e.cause) {
+        if (TRANSIENT_NETWORK_CODES.has(e.code) || /socket hang up|ECONNRESET|terminated|other side closed/i.test(String(e.message ?? ""))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** The API server's own message (from its Status body) for an error, or the error's message. */
+function describeError(error: unknown): string {
+    const status = statusOf(error);
+    if (status !== undefined) {
+        const body = (error as { body?: unknown }).body;
+        let parsed: any = body;
+        if (typeof body === "string") {
+            try {
+                parsed = JSON.parse(body);
+            } catch {
+                parsed = undefined;
+            }
+        }
+        if (parsed?.message) {
+            return `${status} ${parsed.reason ?? ""}: ${parsed.message}`.replace(" :", ":");
+        }
+        return status === 401 ? "401 Unauthorized: the API server rejected the kubeconfig's credentials" : `HTTP ${status}`;
+    }
+    return (error as Error)?.message ?? String(error);
+}
+
+/** Run a Kubernetes call, retrying transient failures with exponential backoff; permanent ones surface at once. */
+export async function withRetries<T>(what: string, call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+    const attempts = options.attempts ?? 6;
+    let delay = options.initialDelayMs ?? 200;
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await call();
+        } catch (error) {
+            if (!isTransient(error) || attempt >= attempts) {
+                const suffix = isTransient(error) ? ` (after ${attempt} attempts)` : "";
+                throw new Error(`${what} failed${suffix}: ${describeError(error)}`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, delay));
+            delay = Math.min(delay * 2, 5000);
+        }
+    }
+}
+
+export interface KubeRouterOptions {
+    access: KubeAccess;
+    namespace: string;
+    /** The apex VirtualRouter, e.g. `podinfo`. */
+    name: string;
+    /** The router spec Pulumi declares, at resting weights. */
+    restingSpec: VirtualRouterSpec;
+    /** Virtual nodes of the weighted targets; `<name>-primary` / `<name>-canary` by default. */
+    nodes?: RouterNodes;
+    fieldManager?: string;
+    retry?: RetryOptions;
+}
+
+/** The apex VirtualRouter's weights, set by server-side applying the resting routes with other weights. */
+export class KubeRouter implements RouterPort {
+    private readonly nodes: RouterNodes;
+    private config?: Promise<KubeConfig>;
+
+    constructor(private readonly options: KubeRouterOptions) {
+        this.nodes = options.nodes ?? routerNodes(options.name);
+    }
+
+    private async api() {
+        const k8s = await import("@kubernetes/client-node");
+        this.config ??= loadKubeConfig(this.options.access);
+        return { k8s, api: (await this.config).makeApiClient(k8s.CustomObjectsApi) };
+    }
+
+    private get ref() {
+        return { group: "appmesh.k8s.aws", version: "v1beta2", namespace: this.options.namespace, plural: "virtualrouters", name: this.options.name };
+    }
+
+    /** The live VirtualRouter object. */
+    async get(): Promise<Record<string, any>> {
+        const { api } = await this.api();
+        return withRetries(`get VirtualRouter ${this.options.namespace}/${this.options.name}`, () => api.getNamespacedCustomObject(this.ref), this.options.retry);
+    }
+
+    async getWeights(): Promise<RouteWeights> {
+        const live = await this.get();
+        return readWeights(live.spec, this.options.name, this.nodes);
+    }
+
+    async setWeights(weights: RouteWeights): Promise<void> {
+        const { k8s, api } = await this.api();
+        const body = {
+            apiVersion: "appmesh.k8s.aws/v1beta2",
+            kind: "VirtualRouter",
+            metadata: { name: this.options.name, namespace: this.options.namespace },
+            spec: { routes: withWeights(this.options.restingSpec, this.nodes, weights).routes },
+        };
+        await withRetries(
+            `apply VirtualRouter ${this.options.namespace}/${this.options.name} weights primary ${weights.primary} canary ${weights.canary}`,
+            () =>
+                api.patchNamespacedCustomObject(
+                    { ...this.ref, body, fieldManager: this.options.fieldManager ?? ANALYSIS_FIELD_MANAGER, force: true },
+                    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
+                ),
+            this.options.retry,
+        );
+    }
+}
+
+export interface KubeWorkloadsOptions {
+    access: KubeAccess;
+    namespace: string;
+    /** The canary (target) Deployment, e.g. `podinfo`. */
+    canary: string;
+    /** The primary Deployment; `<canary>-primary` by default. */
+    primary?: string;
+    /** `minReplicas` of the HPA attached to the target, when there is one. */
+    autoscalerMinReplicas?: number;
+    retry?: RetryOptions;
+    now?: () => number;
+}
+
+/** The canary and primary Deployments: scale through the scale subresource, readiness per Flagger. */
+export class KubeWorkloads implements WorkloadPort {
+    private config?: Promise<KubeConfig>;
+
+    constructor(private readonly options: KubeWorkloadsOptions) {}
+
+    private get primary(): string {
+        return this.options.primary ?? `${this.options.canary}-primary`;
+    }
+
+    private async api() {
+        const k8s = await import("@kubernetes/client-node");
+        this.config ??= loadKubeConfig(this.options.access);
+        return { k8s, api: (await this.config).makeApiClient(k8s.AppsV1Api) };
+    }
+
+    /** A Deployment object, or undefined when it does not exist. */
+    async deployment(name: string): Promise<DeploymentLike | undefined> {
+        const { api } = await this.api();
+        return withRetries(
+            `get Deployment ${this.options.namespace}/${name}`,
+            async () => {
+                try {
+                    return (await api.readNamespacedDeployment({ name, namespace: this.options.namespace })) as DeploymentLike;
+                } catch (error) {
+                    if (statusOf(error) === 404) {
+                        return undefined;
+                    }
+                    throw error;
+                }
+            },
+            this.options.retry,
+        );
+    }
+
+    private async required(name: string): Promise<DeploymentLike> {
+        const found = await this.deployment(name);
+        if (!found) {
+            throw new Error(`Deployment ${this.options.namespace}/${name} not found`);
+        }
+        return found;
+    }
+
+    async scaleCanary(replicas: number): Promise<void> {
+        const { k8s, api } = await this.api();
+        await withRetries(
+            `scale Deployment ${this.options.namespace}/${this.options.canary} to ${replicas}`,
+            () =>
+                api.patchNamespacedDeploymentScale(
+                    { name: this.options.canary, namespace: this.options.namespace, body: { spec: { replicas } } },
+                    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+                ),
+            this.options.retry,
+        );
+    }
+
+    async canaryReplicasWhenActive(): Promise<number> {
+        const canary = await this.required(this.options.canary);
+        return scaleFromZeroReplicas(canary, await this.deployment(this.primary), this.options.autoscalerMinReplicas);
+    }
+
+    async canaryReadiness(readyThreshold: number, progressDeadlineSeconds: number): Promise<Readiness> {
+        return this.readiness("canary", this.options.canary, readyThreshold, progressDeadlineSeconds);
+    }
+
+    async primaryReadiness(readyThreshold: number, progressDeadlineSeconds: number): Promise<Readiness> {
+        return this.readiness("primary", this.primary, readyThreshold, progressDeadlineSeconds);
+    }
+
+    private async readiness(role: "canary" | "primary", name: string, readyThreshold: number, progressDeadlineSeconds: number): Promise<Readiness> {
+        const deployment = await this.required(name);
+        const now = (this.options.now ?? Date.now)();
+        return describeReadiness(deploymentReadiness(deployment, readyThreshold, progressDeadlineSeconds, now), role, name, this.options.namespace);
+    }
+}
+
+export interface ServiceProxyOptions {
+    access: KubeAccess;
+    /**
+     * Namespaces whose `<service>.<namespace>` hosts are cluster-internal (e.g. `test`, `appmesh-system`).
+     * `*.svc` and `*.svc.<clusterDomain>` hosts always are; single-label hosts resolve in `defaultNamespace`.
+     */
+    namespaces: string[];
+    defaultNamespace?: string;
+    clusterDomain?: string;
+}
+
+/** Service, namespace and port of a cluster-internal URL, or undefined for a URL to call directly. */
+export function clusterService(url: URL, namespaces: string[], defaultNamespace?: string, clusterDomain = "cluster.local"): { name: string; namespace: string } | undefined {
+    const host = url.hostname.replace(/\.$/, "");
+    if (host === "localhost" || /^[\d.]+$/.test(host) || host.includes(":") || host.startsWith("[")) {
+        return undefined;
+    }
+    const labels = host.split(".");
+    if (labels.length === 1) {
+        return defaultNamespace ? { name: labels[0], namespace: defaultNamespace } : undefined;
+    }
+    const suffixes = ["svc", `svc.${clusterDomain}`];
+    for (const suffix of suffixes) {
+        if (host.endsWith(`.${suffix}`) && labels.length === 2 + suffix.split(".").length) {
+            return { name: labels[0], namespace: labels[1] };
+        }
+    }
+    if (labels.length === 2 && namespaces.includes(labels[1])) {
+        return { name: labels[0], namespace: labels[1] };
+    }
+    return undefined;
+}
+
+/**
+ * Reaches cluster-internal URLs (`http://appmesh-prometheus.appmesh-system:9090`, `http://flagger-loadtester.test/`)
+ * through the API server's service proxy with the kubeconfig's credentials; other URLs are called directly.
+ */
+export function serviceProxyResolver(options: ServiceProxyOptions): EndpointResolver {
+    let config: Promise<KubeConfig> | undefined;
+    return async (address: string): Promise<Endpoint> => {
+        const url = new URL(address);
+        const service = clusterService(url, options.namespaces, options.defaultNamespace, options.clusterDomain);
+        if (!service) {
+            return { url: address };
+        }
+        config ??= loadKubeConfig(options.access);
+        const kc = await config;
+        const server = kc.getCurrentCluster()!.server.replace(/\/$/, "");
+        const scheme = url.protocol.replace(":", "");
+        const port = url.port || (scheme === "https" ? "443" : "80");
+        const proxied = `${server}/api/v1/namespaces/${service.namespace}/services/${scheme}:${service.name}:${port}/proxy${url.pathname}${url.search}`;
+        const request: https.RequestOptions = {};
+        await kc.applyToHTTPSOptions(request);
+        const headers: Record<string, string> = {};
+        for (const [key, value] of Object.entries(request.headers ?? {})) {
+            if (typeof value === "string" || typeof value === "number") {
+                headers[key] = String(value);
+            }
+        }
+        if (request.auth) {
+            headers.Authorization = `Basic ${Buffer.from(request.auth).toString("base64")}`;
+        }
+        if (!server.startsWith("https:")) {
+            return { url: proxied, headers };
+        }
+        const httpsAgent = new https.Agent({ ca: request.ca, cert: request.cert, key: request.key, rejectUnauthorized: request.rejectUnauthorized });
+        return { url: proxied, headers, httpsAgent };
+    };
+}
