@@ -20,6 +20,7 @@ export interface RouterPort {
 /** Result of Flagger's readiness rules for one Deployment. */
 export type Readiness =
     | { ready: true }
+    /** `reason` in Flagger's full wording, e.g. "canary deployment podinfo.test not ready: waiting for rollout to finish: ...". */
     | { ready: false; retriable: boolean; reason: string };
 
 /** The canary (target) and primary Deployments. */
@@ -30,6 +31,8 @@ export interface WorkloadPort {
     canaryReplicasWhenActive(): Promise<number>;
     canaryReadiness(readyThreshold: number, progressDeadlineSeconds: number): Promise<Readiness>;
     primaryReadiness(readyThreshold: number, progressDeadlineSeconds: number): Promise<Readiness>;
+    /** Replicas the canary Deployment asks for now, so an interrupted rollout that left it running is found. */
+    canaryReplicas?(): Promise<number>;
 }
 
 /** Values the built-in and template queries are rendered with. */
@@ -113,7 +116,10 @@ export interface CanaryEvent {
     phase: string;
     canaryWeight: number;
     failedChecks: number;
+    /** The check this event reports (a halt, a hook that passed or failed). */
     check?: CheckRecord;
+    /** Every check of the interval that led to this decision ("Advance ...", "Copying ..."). */
+    checks?: CheckRecord[];
 }
 
 export interface EventSink {
