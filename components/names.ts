@@ -1,0 +1,37 @@
+/**
+ * The names Flagger gives the objects of one Canary (`GetServiceNames` and the workload names), in one place so
+ * that Deployments, Services, VirtualNodes and routers always agree.
+ */
+import { RouterNodes, routerNodes } from "../analysis/routes";
+import { CanarySpec, apexName } from "../analysis/spec";
+
+/** Label key that tells primary pods from canary pods (the first of Flagger's `-selector-labels`). */
+export const SELECTOR_LABEL = "app";
+
+export interface CanaryNames {
+    /** Target Deployment and Canary name, e.g. `podinfo`; canary pods carry `app: <target>`. */
+    target: string;
+    /** Primary Deployment, `<target>-primary`; primary pods carry `app: <target>-primary`. */
+    primary: string;
+    /** Apex Service, VirtualRouter and VirtualService: `service.name` or the target name. */
+    apex: string;
+    /** `<apex>-primary` and `<apex>-canary`: Services and VirtualNodes of each side. */
+    nodes: RouterNodes;
+    /** Router and VirtualService serving only the canary: `<apex>-canary`. */
+    canaryRouter: string;
+}
+
+export function canaryNames(target: string, spec: CanarySpec): CanaryNames {
+    const apex = apexName(spec, target);
+    return { target, primary: `${target}-primary`, apex, nodes: routerNodes(apex), canaryRouter: `${apex}-canary` };
+}
+
+/** Pod labels (and Deployment selector) of each side. */
+export function podSelector(names: CanaryNames, side: "primary" | "canary"): Record<string, string> {
+    return { [SELECTOR_LABEL]: side === "primary" ? names.primary : names.target };
+}
+
+/** The cluster DNS name of a Service, as App Mesh service discovery wants it (fully qualified, trailing dot). */
+export function serviceHostname(service: string, namespace: string): string {
+    return `${service}.${namespace}.svc.cluster.local.`;
+}

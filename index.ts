@@ -1,0 +1,51 @@
+/**
+ * The stack: Flagger's App Mesh tutorial (podinfo with one Canary, the gateway and the load tester), from
+ * stack config. Pulumi calls the exported function with no arguments; tests and `npm run render` call it with
+ * a config object. Logic lives in `components/`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig, parseStackConfig, rawStackConfig } from "./analysis/stack-config";
+import { WiredRefs } from "./analysis/validation";
+import { Canary } from "./components/canary";
+import { Gateway } from "./components/gateway";
+import { LoadTester } from "./components/loadtester";
+import { Mesh } from "./components/mesh";
+import { PODINFO, PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } from "./components/podinfo";
+
+/** The objects the canary spec's targetRef/autoscalerRef may name: the program creates and wires them. */
+const WIRED: WiredRefs = { deployment: PODINFO, autoscaler: PODINFO };
+
+/** The validated stack config of the current stack (`appmesh-canary:*`); throws listing every bad field. */
+function readConfig(): StackConfig {
+    const config = new pulumi.Config();
+    return parseStackConfig(rawStackConfig((key) => config.get(key)), WIRED);
+}
+
+/** Builds every object of the stack. `opts` (e.g. a `k8s.Provider` in `providers`) reaches every component. */
+function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResourceOptions = {}) {
+    const mesh = new Mesh(config.mesh.name, { meshName: config.mesh.name, namespace: config.namespace }, opts);
+    const namespace = mesh.namespaceName;
+    const canary = new Canary(PODINFO, {
+        namespace,
+        spec: config.canary,
+        podTemplate: podinfoPodTemplate(config.image),
+        deployment: PODINFO_DEPLOYMENT,
+        autoscaler: PODINFO_AUTOSCALER,
+        accessLog: config.mesh.accessLog,
+    }, opts);
+    const gateway = config.gateway.enabled
+        ? new Gateway("appmesh-gateway", { namespace, ...config.gateway, virtualService: canary.names.apex, routeAfter: [canary.routing] }, opts)
+        : undefined;
+    const loadtester = config.loadtester.enabled
+        ? new LoadTester("flagger-loadtester", { namespace, ...config.loadtester, backends: [canary.names.apex, canary.names.canaryRouter] }, opts)
+        : undefined;
+    return {
+        namespace,
+        gatewayUrl: gateway?.url,
+        loadtesterUrl: loadtester?.url,
+        canary: canary.target,
+        restingApexRouterSpec: canary.restingApexRouterSpec,
+    };
+}
+
+export = main;
