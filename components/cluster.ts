@@ -17,8 +17,13 @@ export const APPMESH_CONTROLLER_SERVICE_ACCOUNT = "appmesh-controller";
 /** Release names fix the chart's object names: the Service below is `<release>.<namespace>`. */
 export const APPMESH_CONTROLLER_RELEASE = "appmesh-controller";
 export const APPMESH_PROMETHEUS_RELEASE = "appmesh-prometheus";
-/** The in-cluster Prometheus address the tutorial's canary spec uses; reached through the API server proxy. */
-export const APPMESH_PROMETHEUS_ADDRESS = `http://${APPMESH_PROMETHEUS_RELEASE}.${APPMESH_NAMESPACE}:9090`;
+/** Where the appmesh-prometheus Service answers: the chart's port on `<release>.<namespace>`. */
+const APPMESH_PROMETHEUS_ADDRESS = `http://${APPMESH_PROMETHEUS_RELEASE}.${APPMESH_NAMESPACE}:9090`;
+
+/** Shown at every preview and update that creates a cluster: the controller installs, but cannot work. */
+export const APPMESH_END_OF_SUPPORT_WARNING =
+    "AWS App Mesh ended on 2026-09-30 (no new accounts since 2024-09-24): the App Mesh controller installs, but its " +
+    "calls to the App Mesh API fail and mesh objects never become active. See README, Provisioning a cluster.";
 
 // ---------------------------------------------------------------------------------------------------------
 // Stack config `cluster`
@@ -477,6 +482,7 @@ export class AppMeshCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: AppMeshClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("appmesh-canary:cluster:AppMeshCluster", name, {}, opts);
+        pulumi.log.warn(APPMESH_END_OF_SUPPORT_WARNING, this);
 
         const awsProvider = new aws.Provider(`${name}-aws`, { region: args.region as pulumi.Input<aws.Region> }, { parent: this });
         const awsOpts: pulumi.CustomResourceOptions = { parent: this, provider: awsProvider };

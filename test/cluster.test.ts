@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_METRICS_SERVER } from "../analysis/spec";
 import {
-    APPMESH_PROMETHEUS_ADDRESS,
+    APPMESH_END_OF_SUPPORT_WARNING,
     CLUSTER_CONFIG_FIELDS,
     appMeshControllerPolicy,
     awsPartition,
@@ -355,6 +356,19 @@ function outputValue<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: b
     });
 }
 
+/** Warnings logged while `build` runs: without an engine, pulumi.log writes them to the console. */
+function captureWarnings(build: () => void): string[] {
+    const lines: string[] = [];
+    const warn = console.warn;
+    console.warn = (line: string) => lines.push(line);
+    try {
+        build();
+    } finally {
+        console.warn = warn;
+    }
+    return lines;
+}
+
 function only(type: string, name?: string): Registration {
     const found = registrations.filter((r) => r.type === type && (name === undefined || r.name === name));
     assert.equal(found.length, 1, `expected one ${type} ${name ?? ""}, got ${found.map((r) => r.name).join(", ") || "none"}`);
@@ -378,6 +392,7 @@ function effectiveDependencies(reg: Registration): string[] {
 
 describe("AppMeshCluster under mocks", function () {
     let cluster: import("../components/cluster").AppMeshCluster;
+    const warnings: string[] = [];
 
     before(async () => {
         await installMocks();
@@ -386,13 +401,20 @@ describe("AppMeshCluster under mocks", function () {
         const config = parse({ ...VALID, instanceType: "m6i.large" });
         assert.equal(config.create, true);
         const { create: _create, ...args } = config as Extract<typeof config, { create: true }>;
-        cluster = new AppMeshCluster("demo", { ...args, tags: { project: "appmesh-canary" } });
+        warnings.push(...captureWarnings(() => {
+            cluster = new AppMeshCluster("demo", { ...args, tags: { project: "appmesh-canary" } });
+        }));
         new k8s.apiextensions.CustomResource(
             "global",
             { apiVersion: "appmesh.k8s.aws/v1beta2", kind: "Mesh", metadata: { name: "global" }, spec: { namespaceSelector: { matchLabels: {} } } },
             { provider: cluster.provider, dependsOn: cluster.readyResources },
         );
         await settle();
+    });
+
+    it("warns that App Mesh has ended", () => {
+        assert.deepEqual(warnings, [`warning: [runtime] ${APPMESH_END_OF_SUPPORT_WARNING}`]);
+        assert.match(APPMESH_END_OF_SUPPORT_WARNING, /^AWS App Mesh ended on 2026-09-30 \(no new accounts since 2024-09-24\)/);
     });
 
     it("creates the EKS cluster with an OIDC provider and the configured nodes", () => {
@@ -514,8 +536,7 @@ describe("AppMeshCluster under mocks", function () {
         assert.deepEqual(release.inputs.repositoryOpts, { repo: "https://aws.github.io/eks-charts" });
         assert.equal(release.inputs.namespace, "appmesh-system");
         assert.equal(release.inputs.values, undefined);
-        assert.equal(APPMESH_PROMETHEUS_ADDRESS, "http://appmesh-prometheus.appmesh-system:9090");
-        assert.equal(cluster.prometheusAddress, APPMESH_PROMETHEUS_ADDRESS);
+        assert.equal(cluster.prometheusAddress, DEFAULT_METRICS_SERVER);
     });
 
     it("binds every Kubernetes object to one provider built from the cluster's kubeconfig", () => {
@@ -555,7 +576,7 @@ describe("AppMeshCluster under mocks", function () {
     it("builds in an existing VPC without creating network resources", async () => {
         const { AppMeshCluster } = await import("../components/cluster");
         const before = registrations.length;
-        new AppMeshCluster("existing", {
+        captureWarnings(() => new AppMeshCluster("existing", {
             region: "eu-west-1",
             version: "1.32",
             instanceType: "t3.medium",
@@ -564,7 +585,7 @@ describe("AppMeshCluster under mocks", function () {
             maxSize: 2,
             vpcId: "vpc-0a1b2c3d",
             subnetIds: ["subnet-0a1b2c3d", "subnet-1a1b2c3d"],
-        });
+        }));
         await settle();
         const added = registrations.slice(before);
         assert.deepEqual(added.filter((r) => r.type.startsWith("aws:ec2/")), []);
