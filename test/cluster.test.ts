@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
 import { DEFAULT_METRICS_SERVER } from "../analysis/spec";
 import {
     APPMESH_END_OF_SUPPORT_WARNING,
@@ -192,6 +195,22 @@ describe("parseClusterConfig", () => {
                 err.message ===
                 "invalid stack config:\n  cluster.version: is required when cluster.create is true\n  cluster.maxSize: must be an integer >= 1, got 0",
         );
+    });
+});
+
+describe("Pulumi.eks.yaml", () => {
+    it("is a valid cluster config that creates a cluster in a new VPC", () => {
+        const stack = parseYaml(fs.readFileSync(path.join(__dirname, "..", "Pulumi.eks.yaml"), "utf8"));
+        assert.deepEqual(parseClusterConfig(stack.config["appmesh-canary:cluster"]), {
+            create: true,
+            region: "us-west-2",
+            version: "1.33",
+            instanceType: "t3.medium",
+            desiredCapacity: 2,
+            minSize: 2,
+            maxSize: 3,
+            vpcCidr: "10.0.0.0/16",
+        });
     });
 });
 
