@@ -32,7 +32,11 @@ interface PodRecord {
     templateHash: string;
     pod: Pod;
     terminating: boolean;
+    /** Its sidecar is a scrape target. */
+    registered: boolean;
 }
+
+const isReady = (p: PodRecord) => !p.terminating && p.registered && p.pod.isReady();
 
 interface DeploymentState {
     namespace: string;
@@ -57,8 +61,12 @@ export interface PlaygroundClusterOptions {
     appPort?: number;
     /** Time from pod start to a passing readiness probe. */
     podReadyDelayMs?: number;
-    /** Called whenever the set of pods changes (Prometheus scrape targets follow it). */
-    onPodsChanged?: (pods: Pod[]) => void;
+    /**
+     * Called whenever the set of pods changes, so the Prometheus scrape targets follow it. New pods count as
+     * ready only once the returned promise settles: their sidecar is then scraped from the first request on
+     * (Prometheus hands discovery changes to its scrapers at most every 5s, which short intervals would feel).
+     */
+    onPodsChanged?: (pods: Pod[]) => Promise<void>;
     /** Called after a VirtualRouter is stored, to program the data plane. */
     onVirtualRouter?: (namespace: string, name: string, spec: VirtualRouterSpec) => void;
 }
@@ -112,7 +120,7 @@ export class PlaygroundCluster implements ClusterBackend {
     endpoints(namespace: string, node: string): Endpoint[] {
         const deployment = this.nodes.get(`${namespace}/${node}`);
         const state = deployment ? this.deployments.get(`${namespace}/${deployment}`) : undefined;
-        return (state?.pods ?? []).filter((p) => !p.terminating && p.pod.isReady()).map((p) => ({ pod: p.name, url: p.pod.url }));
+        return (state?.pods ?? []).filter(isReady).map((p) => ({ pod: p.name, url: p.pod.url }));
     }
 
     /** Every running pod, with the Deployment it belongs to. */
@@ -234,8 +242,10 @@ export class PlaygroundCluster implements ClusterBackend {
         if (missing > 0) {
             const started = await Promise.all(Array.from({ length: missing }, () => this.startPodFor(state)));
             state.pods.push(...started);
-            this.podsChanged();
-            await Promise.all(started.map((p) => p.pod.ready.catch(() => undefined)));
+            await Promise.all([this.podsChanged(), ...started.map((p) => p.pod.ready.catch(() => undefined))]);
+            for (const p of started) {
+                p.registered = true;
+            }
             state.resourceVersion = this.resourceVersion++;
         }
         const surplus = current().slice(state.replicas);
@@ -245,7 +255,7 @@ export class PlaygroundCluster implements ClusterBackend {
             for (const p of retiring) {
                 p.terminating = true;
             }
-            this.podsChanged();
+            void this.podsChanged();
             await Promise.all(retiring.map((p) => p.pod.stop()));
             state.pods = state.pods.filter((p) => !retiring.includes(p));
             state.resourceVersion = this.resourceVersion++;
@@ -264,19 +274,19 @@ export class PlaygroundCluster implements ClusterBackend {
             fault: this.fault(state.template.version),
             readyDelayMs: this.readyDelayMs,
         });
-        return { name, templateHash: state.templateHash, pod, terminating: false };
+        return { name, templateHash: state.templateHash, pod, terminating: false, registered: false };
     }
 
-    private podsChanged(): void {
-        this.opts.onPodsChanged?.(this.pods().map((p) => p.pod));
+    private podsChanged(): Promise<void> {
+        return this.opts.onPodsChanged?.(this.pods().map((p) => p.pod)) ?? Promise.resolve();
     }
 
     /** The Deployment as the API server returns it, with a status computed from the pods. */
     private deploymentObject(state: DeploymentState): KubeObject {
         const live = state.pods.filter((p) => !p.terminating);
         const updated = live.filter((p) => p.templateHash === state.templateHash);
-        const available = updated.filter((p) => p.pod.isReady()).length + live.filter((p) => p.templateHash !== state.templateHash && p.pod.isReady()).length;
-        const complete = updated.length === state.replicas && live.length === state.replicas && updated.every((p) => p.pod.isReady());
+        const available = live.filter(isReady).length;
+        const complete = updated.length === state.replicas && live.length === state.replicas && updated.every(isReady);
         const now = new Date().toISOString();
         const overdue = !complete && Date.now() - state.progressSince > state.progressDeadlineSeconds * 1000;
         const labels = { app: state.name };
