@@ -7,6 +7,8 @@ import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../analysis/stack-config";
+import { FailureCollector, ValidationFailure, formatFailures } from "../analysis/validation";
 
 /** Where the App Mesh charts are published. */
 export const EKS_CHARTS_REPO = "https://aws.github.io/eks-charts";
@@ -51,11 +53,6 @@ export interface NewClusterConfig {
 
 export type ClusterConfig = ExistingClusterConfig | NewClusterConfig;
 
-export interface ClusterConfigFailure {
-    property: string;
-    reason: string;
-}
-
 export const CLUSTER_CONFIG_FIELDS = [
     "create",
     "region",
@@ -86,14 +83,6 @@ const SUBNET_ID_PATTERN = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const MIN_SUBNETS = 2;
 /** New VPCs get this many public subnets, one per Availability Zone. */
 export const NEW_VPC_SUBNET_COUNT = 2;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-    return JSON.stringify(value) ?? String(value);
-}
 
 /** An IPv4 CIDR as a 32-bit base address and prefix length, or a reason it is not one. */
 export function parseIpv4Cidr(cidr: string): { base: number; prefix: number } | string {
@@ -135,52 +124,34 @@ export function subnetCidrs(vpcCidr: string, count: number): string[] {
     return Array.from({ length: count }, (_, i) => `${formatIpv4(parsed.base + i * size)}/${prefix}`);
 }
 
-function checkInteger(raw: Record<string, unknown>, field: string, min: number, path: string): ClusterConfigFailure[] {
-    const value = raw[field];
-    if (value === undefined || (Number.isInteger(value) && (value as number) >= min)) {
-        return [];
+function checkPattern(c: FailureCollector, path: string, value: unknown, pattern: RegExp, example: string): void {
+    if (value !== undefined && !(typeof value === "string" && pattern.test(value))) {
+        c.fail(path, `must be a string like ${example}, got ${JSON.stringify(value)}`);
     }
-    return [{ property: `${path}.${field}`, reason: `must be an integer >= ${min}, got ${describe(value)}` }];
 }
 
-function checkPattern(
-    raw: Record<string, unknown>,
-    field: string,
-    pattern: RegExp,
-    example: string,
-    path: string,
-): ClusterConfigFailure[] {
-    const value = raw[field];
-    if (value === undefined || (typeof value === "string" && pattern.test(value))) {
-        return [];
-    }
-    return [{ property: `${path}.${field}`, reason: `must be a string like ${example}, got ${describe(value)}` }];
-}
-
-function checkSizes(raw: Record<string, unknown>, path: string): ClusterConfigFailure[] {
-    const failures = [
-        ...checkInteger(raw, "minSize", 0, path),
-        ...checkInteger(raw, "desiredCapacity", 1, path),
-        ...checkInteger(raw, "maxSize", 1, path),
-    ];
-    if (failures.length > 0) {
-        return failures;
+function checkSizes(c: FailureCollector, raw: Record<string, unknown>, path: string): void {
+    const sizesValid = [
+        raw.minSize === undefined || c.integer(`${path}.minSize`, raw.minSize, 0),
+        raw.desiredCapacity === undefined || c.integer(`${path}.desiredCapacity`, raw.desiredCapacity, 1),
+        raw.maxSize === undefined || c.integer(`${path}.maxSize`, raw.maxSize, 1),
+    ].every(Boolean);
+    if (!sizesValid) {
+        return;
     }
     const min = (raw.minSize as number | undefined) ?? CLUSTER_DEFAULTS.minSize;
     const desired = (raw.desiredCapacity as number | undefined) ?? CLUSTER_DEFAULTS.desiredCapacity;
     const max = (raw.maxSize as number | undefined) ?? CLUSTER_DEFAULTS.maxSize;
     if (min > max) {
-        return [{ property: `${path}.minSize`, reason: `must be <= maxSize (${max}), got ${min}` }];
+        c.fail(`${path}.minSize`, `must be <= maxSize (${max}), got ${min}`);
+    } else if (desired < min || desired > max) {
+        c.fail(`${path}.desiredCapacity`, `must be between minSize (${min}) and maxSize (${max}), got ${desired}`);
     }
-    if (desired < min || desired > max) {
-        return [{ property: `${path}.desiredCapacity`, reason: `must be between minSize (${min}) and maxSize (${max}), got ${desired}` }];
-    }
-    return [];
 }
 
-function checkNetwork(raw: Record<string, unknown>, path: string): ClusterConfigFailure[] {
-    const failures = checkPattern(raw, "vpcId", VPC_ID_PATTERN, "vpc-0a1b2c3d4e5f60718", path);
+function checkNetwork(c: FailureCollector, raw: Record<string, unknown>, path: string): void {
     const { vpcId, subnetIds, vpcCidr } = raw;
+    checkPattern(c, `${path}.vpcId`, vpcId, VPC_ID_PATTERN, "vpc-0a1b2c3d4e5f60718");
     if (subnetIds !== undefined) {
         const valid =
             Array.isArray(subnetIds) &&
@@ -188,76 +159,66 @@ function checkNetwork(raw: Record<string, unknown>, path: string): ClusterConfig
             subnetIds.every((s) => typeof s === "string" && SUBNET_ID_PATTERN.test(s)) &&
             new Set(subnetIds).size === subnetIds.length;
         if (!valid) {
-            failures.push({
-                property: `${path}.subnetIds`,
-                reason: `must be a list of at least ${MIN_SUBNETS} distinct subnet IDs like subnet-0a1b2c3d4e5f60718 in different Availability Zones, got ${describe(subnetIds)}`,
-            });
+            c.fail(
+                `${path}.subnetIds`,
+                `must be a list of at least ${MIN_SUBNETS} distinct subnet IDs like subnet-0a1b2c3d4e5f60718 in different Availability Zones, got ${JSON.stringify(subnetIds)}`,
+            );
         }
     }
     if ((vpcId === undefined) !== (subnetIds === undefined)) {
-        const missing = vpcId === undefined ? "vpcId" : "subnetIds";
-        failures.push({
-            property: `${path}.${missing}`,
-            reason: "is required when using an existing VPC: set both vpcId and subnetIds, or neither to create a new VPC",
-        });
+        c.fail(
+            `${path}.${vpcId === undefined ? "vpcId" : "subnetIds"}`,
+            "is required when using an existing VPC: set both vpcId and subnetIds, or neither to create a new VPC",
+        );
     }
-    if (vpcCidr !== undefined) {
-        if (vpcId !== undefined || subnetIds !== undefined) {
-            failures.push({ property: `${path}.vpcCidr`, reason: "describes a new VPC; leave it out when vpcId and subnetIds name an existing one" });
-        } else {
-            const parsed = typeof vpcCidr === "string" ? parseIpv4Cidr(vpcCidr) : "must be a string";
-            if (typeof parsed === "string") {
-                failures.push({ property: `${path}.vpcCidr`, reason: `${parsed}, got ${describe(vpcCidr)}` });
-            } else if (parsed.prefix < 16 || parsed.prefix > 24) {
-                failures.push({ property: `${path}.vpcCidr`, reason: `prefix must be between /16 and /24 (AWS VPC limits, room for two subnets), got ${describe(vpcCidr)}` });
-            }
-        }
+    if (vpcCidr === undefined) {
+        return;
     }
-    return failures;
+    if (vpcId !== undefined || subnetIds !== undefined) {
+        c.fail(`${path}.vpcCidr`, "describes a new VPC; leave it out when vpcId and subnetIds name an existing one");
+        return;
+    }
+    const parsed = typeof vpcCidr === "string" ? parseIpv4Cidr(vpcCidr) : "must be a string";
+    if (typeof parsed === "string") {
+        c.fail(`${path}.vpcCidr`, `${parsed}, got ${JSON.stringify(vpcCidr)}`);
+    } else if (parsed.prefix < 16 || parsed.prefix > 24) {
+        c.fail(`${path}.vpcCidr`, `prefix must be between /16 and /24 (AWS VPC limits, room for two subnets), got ${JSON.stringify(vpcCidr)}`);
+    }
 }
 
 /** Every problem with the stack config `cluster`, each naming the field and what it accepts. */
-export function validateClusterConfig(raw: unknown, path = "cluster"): ClusterConfigFailure[] {
-    if (raw === undefined || raw === null) {
-        return [];
+export function validateClusterConfig(raw: unknown, path = "cluster"): ValidationFailure[] {
+    const c = new FailureCollector();
+    if (raw === undefined || raw === null || !c.object(path, raw)) {
+        return c.failures;
     }
-    if (!isPlainObject(raw)) {
-        return [{ property: path, reason: `must be an object, {create: false} or {create: true, region, version, ...}, got ${describe(raw)}` }];
+    c.keys(path, raw, CLUSTER_CONFIG_FIELDS);
+    if (raw.create !== undefined && !c.boolean(`${path}.create`, raw.create)) {
+        return c.failures;
     }
-    const allowed: readonly string[] = CLUSTER_CONFIG_FIELDS;
-    const failures: ClusterConfigFailure[] = Object.keys(raw)
-        .filter((key) => !allowed.includes(key))
-        .map((key) => ({ property: `${path}.${key}`, reason: `unknown field; allowed fields: ${CLUSTER_CONFIG_FIELDS.join(", ")}` }));
-    if (raw.create !== undefined && typeof raw.create !== "boolean") {
-        return [...failures, { property: `${path}.create`, reason: `must be true or false, got ${describe(raw.create)}` }];
-    }
+    const settings = CLUSTER_CONFIG_FIELDS.filter((field) => field !== "create" && raw[field] !== undefined);
     if (raw.create !== true) {
-        const settings = Object.keys(raw).filter((key) => key !== "create" && allowed.includes(key));
-        return [
-            ...failures,
-            ...settings.map((key) => ({ property: `${path}.${key}`, reason: `is used only with ${path}.create: true` })),
-        ];
+        settings.forEach((field) => c.fail(`${path}.${field}`, `is used only with ${path}.create: true`));
+        return c.failures;
     }
     for (const field of ["region", "version"]) {
         if (raw[field] === undefined) {
-            failures.push({ property: `${path}.${field}`, reason: `is required when ${path}.create is true` });
+            c.fail(`${path}.${field}`, `is required when ${path}.create is true`);
         }
     }
-    return [
-        ...failures,
-        ...checkPattern(raw, "region", REGION_PATTERN, "us-west-2", path),
-        ...checkPattern(raw, "version", VERSION_PATTERN, '"1.33" (an EKS Kubernetes version, quoted)', path),
-        ...checkPattern(raw, "instanceType", INSTANCE_TYPE_PATTERN, "t3.medium", path),
-        ...checkSizes(raw, path),
-        ...checkNetwork(raw, path),
-    ];
+    checkPattern(c, `${path}.region`, raw.region, REGION_PATTERN, "us-west-2");
+    checkPattern(c, `${path}.version`, raw.version, VERSION_PATTERN, '"1.33" (an EKS Kubernetes version, quoted)');
+    checkPattern(c, `${path}.instanceType`, raw.instanceType, INSTANCE_TYPE_PATTERN, "t3.medium");
+    checkSizes(c, raw, path);
+    checkNetwork(c, raw, path);
+    return c.failures;
 }
 
 /** The validated `cluster` config with defaults applied; throws one Error listing every failure. */
 export function parseClusterConfig(raw: unknown, path = "cluster"): ClusterConfig {
     const failures = validateClusterConfig(raw, path);
     if (failures.length > 0) {
-        throw new Error(`invalid stack config:\n${failures.map((f) => `  ${f.property}: ${f.reason}`).join("\n")}`);
+        throw new Error(formatFailures(`invalid stack config (keys ${PROJECT}:<path>)`, failures));
     }
     const obj = (raw ?? {}) as Record<string, unknown>;
     if (obj.create !== true) {
