@@ -177,30 +177,35 @@ interface IntervalChecks {
     failed?: CheckResult;
 }
 
-async function runPreRolloutHooks(s: RolloutSession): Promise<IntervalChecks> {
-    const passed: CheckRecord[] = [];
-    for (const hook of s.hooks("pre-rollout")) {
+/** Pre-rollout or rollout hooks, which count as checks; the first failure ends the interval's checks. */
+async function runCountedHooks(s: RolloutSession, type: "pre-rollout" | "rollout", passed: CheckRecord[]): Promise<CheckResult | undefined> {
+    for (const hook of s.hooks(type)) {
         const { result, record } = await s.call(hook, "Progressing");
         s.checks.push(record);
         if (!result.ok) {
-            return { passed, failed: { record, halt: eventText.preRolloutFailed(s.target, hook.name, result.message) } };
+            const halt = type === "pre-rollout" ? eventText.preRolloutFailed : eventText.rolloutHookFailed;
+            return { record, halt: halt(s.target, hook.name, result.message) };
         }
         passed.push(record);
-        s.emit("Normal", eventText.preRolloutPassed(hook.name), { check: record });
+        // Flagger reports passing pre-rollout hooks only; rollout hooks pass silently every interval.
+        if (type === "pre-rollout") {
+            s.emit("Normal", eventText.preRolloutPassed(hook.name), { check: record });
+        }
     }
-    return { passed };
+    return undefined;
+}
+
+async function runPreRolloutHooks(s: RolloutSession): Promise<IntervalChecks> {
+    const passed: CheckRecord[] = [];
+    return { passed, failed: await runCountedHooks(s, "pre-rollout", passed) };
 }
 
 /** Rollout hooks, then metrics in Flagger's order; the first failure ends the interval's checks. */
 async function runChecks(s: RolloutSession): Promise<IntervalChecks> {
     const passed: CheckRecord[] = [];
-    for (const hook of s.hooks("rollout")) {
-        const { result, record } = await s.call(hook, "Progressing");
-        s.checks.push(record);
-        if (!result.ok) {
-            return { passed, failed: { record, halt: eventText.rolloutHookFailed(s.target, hook.name, result.message) } };
-        }
-        passed.push(record);
+    const hookFailure = await runCountedHooks(s, "rollout", passed);
+    if (hookFailure) {
+        return { passed, failed: hookFailure };
     }
     const context = { namespace: s.target.namespace, name: s.target.name, target: s.target.name, service: s.target.service };
     for (const metric of metricsInRunOrder(s.analysis.metrics)) {
