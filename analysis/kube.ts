@@ -250,6 +250,10 @@ export class KubeWorkloads implements WorkloadPort {
         );
     }
 
+    async canaryReplicas(): Promise<number> {
+        return (await this.required(this.options.canary)).spec?.replicas ?? 0;
+    }
+
     async canaryReplicasWhenActive(): Promise<number> {
         const canary = await this.required(this.options.canary);
         return scaleFromZeroReplicas(canary, await this.deployment(this.primary), this.options.autoscalerMinReplicas);
