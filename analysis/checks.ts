@@ -5,6 +5,7 @@
 import type { CheckRecord, MetricReading } from "./ports";
 import { formatDuration, type CanaryTarget, type MetricSpec } from "./spec";
 import { canaryId } from "./messages";
+import { isBuiltinMetric, metricInterval } from "./queries";
 
 /** How Flagger runs a metric: built-in App Mesh query, inline `query`, `templateRef`, or nothing usable. */
 export type MetricSource = "builtin" | "query" | "template" | "unusable";
@@ -16,7 +17,7 @@ export function metricSource(metric: MetricSpec): MetricSource {
     if (metric.query) {
         return "query";
     }
-    if (metric.name === "request-success-rate" || metric.name === "request-duration") {
+    if (isBuiltinMetric(metric.name)) {
         return "builtin";
     }
     return "unusable";
@@ -26,14 +27,6 @@ export function metricSource(metric: MetricSpec): MetricSource {
 export function metricsInRunOrder(metrics: MetricSpec[]): MetricSpec[] {
     const templates = metrics.filter((m) => metricSource(m) === "template");
     return [...metrics.filter((m) => metricSource(m) !== "template"), ...templates];
-}
-
-/** Flagger's built-in window. We also use it for template metrics, where Flagger renders an empty one. */
-export const DEFAULT_METRIC_INTERVAL = "1m";
-
-/** The metric as the metrics port should query it: with its window filled in. */
-export function withWindow(metric: MetricSpec): MetricSpec {
-    return metric.interval ? metric : { ...metric, interval: DEFAULT_METRIC_INTERVAL };
 }
 
 /** The outcome of one check: its record, and Flagger's halt event text when it did not pass. */
@@ -49,7 +42,7 @@ const BUILTIN_PROVIDER = "appmesh";
 /** Evaluate one reading against the metric's `thresholdRange` (or deprecated `threshold`). */
 export function evaluateMetric(metric: MetricSpec, reading: MetricReading, target: CanaryTarget): CheckResult {
     const source = metricSource(metric);
-    const base = { name: metric.name, kind: "metric" as const, threshold: describeThreshold(metric), window: withWindow(metric).interval };
+    const base = { name: metric.name, kind: "metric" as const, threshold: describeThreshold(metric), window: metricInterval(metric) };
     if (reading.kind === "no-data") {
         return { record: { ...base, outcome: "no-data", message: reading.message }, halt: noDataText(metric, source, reading.message, target) };
     }

@@ -7,7 +7,7 @@ import type { CheckRecord, RouteWeights } from "./ports";
 import { skipsAnalysis } from "./spec";
 import { RESTING_WEIGHTS } from "./routes";
 import { alertText, eventText } from "./messages";
-import { evaluateMetric, metricSource, metricsInRunOrder, unusableMetric, withWindow, type CheckResult } from "./checks";
+import { evaluateMetric, metricSource, metricsInRunOrder, unusableMetric, type CheckResult } from "./checks";
 import { isPromotionDue, nextPromotionWeight, nextStepWeight, nextWeight } from "./weights";
 import { errorText, RolloutSession, type Phase, type RolloutPorts, type RolloutRequest } from "./session";
 
@@ -212,7 +212,7 @@ async function runChecks(s: RolloutSession): Promise<IntervalChecks> {
         const checked =
             metricSource(metric) === "unusable"
                 ? unusableMetric(metric)
-                : evaluateMetric(metric, await s.ports.metrics.read(withWindow(metric), context), s.target);
+                : evaluateMetric(metric, await s.ports.metrics.read(metric, context), s.target);
         s.checks.push(checked.record);
         if (checked.halt) {
             return { passed, failed: checked };

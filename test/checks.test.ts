@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeThreshold, evaluateMetric, goFloat, metricsInRunOrder, unusableMetric, withWindow } from "../analysis/checks";
+import { describeThreshold, evaluateMetric, goFloat, metricsInRunOrder, unusableMetric } from "../analysis/checks";
 import type { MetricReading } from "../analysis/ports";
 import type { MetricSpec } from "../analysis/spec";
 
@@ -93,9 +93,8 @@ describe("checks: custom metrics", () => {
         assert.deepEqual(order, ["request-success-rate", "error-rate", "request-duration", "latency-p95"]);
     });
 
-    it("fills in the 1m window when a metric has none", () => {
-        assert.equal(withWindow(template).interval, "1m");
-        assert.equal(withWindow(duration).interval, "30s");
+    it("records the 1m window for a metric without one", () => {
+        assert.equal(evaluateMetric(template, value(1), target).record.window, "1m");
     });
 });
 
