@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, parseStackConfig, rawStackConfig } from "./analysis/stack-config";
 import { WiredRefs } from "./analysis/validation";
 import { Canary } from "./components/canary";
+import { AppMeshCluster, ClusterConfig, parseClusterConfig } from "./components/cluster";
 import { Gateway } from "./components/gateway";
 import { LoadTester } from "./components/loadtester";
 import { Mesh } from "./components/mesh";
@@ -21,8 +22,22 @@ function readConfig(): StackConfig {
     return parseStackConfig(rawStackConfig((key) => config.get(key)), WIRED);
 }
 
-/** Builds every object of the stack. `opts` (e.g. a `k8s.Provider` in `providers`) reaches every component. */
-function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResourceOptions = {}) {
+/** Where the Kubernetes objects go (`appmesh-canary:cluster`): the ambient cluster, or one the stack creates. */
+function readClusterConfig(): ClusterConfig {
+    return parseClusterConfig(new pulumi.Config().getObject("cluster"));
+}
+
+/**
+ * Builds every object of the stack. `opts` (e.g. a `k8s.Provider` in `providers`) reaches every component;
+ * with `cluster.create` the created cluster's provider replaces it.
+ */
+function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResourceOptions = {}, clusterConfig: ClusterConfig = readClusterConfig()) {
+    const cluster = clusterConfig.create ? new AppMeshCluster("appmesh-canary", clusterConfig) : undefined;
+    if (cluster) {
+        // Everything lands in the new cluster, after the App Mesh CRDs, the controller's webhook (sidecar
+        // injection) and Prometheus; `pulumi destroy` removes it before them, while the controller still runs.
+        opts = { ...opts, providers: { kubernetes: cluster.provider }, dependsOn: cluster.readyResources };
+    }
     const mesh = new Mesh(config.mesh.name, { meshName: config.mesh.name, namespace: config.namespace }, opts);
     const namespace = mesh.namespaceName;
     const canary = new Canary(PODINFO, {
@@ -45,6 +60,7 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         loadtesterUrl: loadtester?.url,
         canary: canary.target,
         restingApexRouterSpec: canary.restingApexRouterSpec,
+        kubeconfig: cluster?.kubeconfig,
     };
 }
 

@@ -4,6 +4,8 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_METRICS_SERVER } from "../analysis/spec";
+import { parseStackConfig } from "../analysis/stack-config";
+import { settle, stackFileValues } from "../scripts/render";
 import {
     APPMESH_END_OF_SUPPORT_WARNING,
     CLUSTER_CONFIG_FIELDS,
@@ -364,11 +366,6 @@ async function installMocks(): Promise<void> {
         });
 }
 
-/** Pulumi's own drain of outstanding registrations (what the CLI host awaits before exiting). */
-async function settle(): Promise<void> {
-    await require("@pulumi/pulumi/runtime/settings").waitForRPCs();
-}
-
 function outputValue<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
     return new Promise((resolve) => {
         pulumi.all([output, pulumi.isSecret(output)]).apply(([value, secret]) => resolve({ value: value as T, secret }));
@@ -615,5 +612,105 @@ describe("AppMeshCluster under mocks", function () {
         const controller = added.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.name === "appmesh-controller")!;
         assert.equal(controller.inputs.values.region, "eu-west-1");
         assert.equal(added.find((r) => r.type === "pulumi:providers:aws")!.inputs.region, "eu-west-1");
+    });
+});
+
+describe("index.ts wiring under mocks", function () {
+    type Main = (config?: unknown, opts?: pulumi.ComponentResourceOptions, cluster?: unknown) => Record<string, any>;
+    let main: Main;
+    const refs = { deployment: "podinfo", autoscaler: "podinfo" };
+
+    /** Builds the stack from a stack file's values and returns what it registered and output. */
+    async function build(stack: string): Promise<{ added: Registration[]; outputs: Record<string, any> }> {
+        const values = stackFileValues(stack);
+        const start = registrations.length;
+        let outputs: Record<string, any> = {};
+        captureWarnings(() => {
+            outputs = main(parseStackConfig(values, refs), {}, parseClusterConfig(values.cluster));
+        });
+        await settle();
+        return { added: registrations.slice(start), outputs };
+    }
+
+    before(async () => {
+        // Mocks are installed by the component tests above; the program loads after them.
+        main = require("../index");
+    });
+
+    describe("with Pulumi.eks.yaml (cluster.create: true)", () => {
+        let added: Registration[];
+        let outputs: Record<string, any>;
+        let providerRef: string;
+        let controller: Registration;
+        let prometheus: Registration;
+
+        before(async () => {
+            ({ added, outputs } = await build("eks"));
+            const provider = added.filter((r) => r.type === "pulumi:providers:kubernetes");
+            assert.equal(provider.length, 1, "one Kubernetes provider");
+            providerRef = `${provider[0].urn}::${provider[0].name}-id`;
+            controller = added.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.name === "appmesh-controller")!;
+            prometheus = added.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.name === "appmesh-prometheus")!;
+            assert.ok(controller && prometheus);
+        });
+
+        it("creates the cluster with OIDC in the configured region", () => {
+            const eks = added.filter((r) => r.type === "eks:index:Cluster");
+            assert.equal(eks.length, 1);
+            assert.equal(eks[0].inputs.createOidcProvider, true);
+            assert.equal(eks[0].inputs.version, "1.33");
+            assert.equal(added.find((r) => r.type === "pulumi:providers:aws")!.inputs.region, "us-west-2");
+        });
+
+        it("binds every Kubernetes object of the stack to the cluster's provider", () => {
+            const kubernetes = added.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
+            const kinds = new Set(kubernetes.map((r) => r.type));
+            for (const kind of [
+                "kubernetes:appmesh.k8s.aws/v1beta2:Mesh",
+                "kubernetes:appmesh.k8s.aws/v1beta2:VirtualNode",
+                "kubernetes:appmesh.k8s.aws/v1beta2:VirtualRouter",
+                "kubernetes:appmesh.k8s.aws/v1beta2:VirtualService",
+                "kubernetes:appmesh.k8s.aws/v1beta2:VirtualGateway",
+                "kubernetes:appmesh.k8s.aws/v1beta2:GatewayRoute",
+                "kubernetes:apps/v1:Deployment",
+                "kubernetes:core/v1:Service",
+                "kubernetes:core/v1:Namespace",
+            ]) {
+                assert.ok(kinds.has(kind), `the stack registers ${kind}`);
+            }
+            const unbound = kubernetes.filter((r) => r.provider !== providerRef).map((r) => `${r.type} ${r.name} -> ${r.provider || "default provider"}`);
+            assert.deepEqual(unbound, []);
+        });
+
+        it("orders every topology object after the App Mesh controller and Prometheus", () => {
+            const topology = added.filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/"));
+            const clusterOwned = new Set(["appmesh-system", "appmesh-controller"]);
+            const unordered = topology
+                .filter((r) => !clusterOwned.has(r.inputs.metadata?.name))
+                .filter((r) => {
+                    const deps = effectiveDependencies(r);
+                    return !(deps.includes(controller.urn) && deps.includes(prometheus.urn));
+                })
+                .map((r) => `${r.type} ${r.name}`);
+            assert.deepEqual(unordered, []);
+            assert.ok(topology.filter((r) => r.type.startsWith("kubernetes:appmesh.k8s.aws/")).length >= 8);
+        });
+
+        it("outputs the cluster's kubeconfig as a secret", async () => {
+            const { value, secret } = await outputValue(outputs.kubeconfig as pulumi.Output<string>);
+            assert.equal(secret, true);
+            assert.equal(value, KUBECONFIG);
+        });
+    });
+
+    describe("with Pulumi.dev.yaml (no cluster config)", () => {
+        it("registers nothing on AWS and no provider: the ambient kubeconfig is used", async () => {
+            const { added, outputs } = await build("dev");
+            assert.ok(added.filter((r) => r.type.startsWith("kubernetes:")).length > 20);
+            const foreign = added.filter((r) => /^(aws:|eks:|pulumi:providers:)/.test(r.type) || r.type === "appmesh-canary:cluster:AppMeshCluster");
+            assert.deepEqual(foreign.map((r) => r.type), []);
+            assert.ok(added.every((r) => r.provider === ""), "every object uses the default provider");
+            assert.equal(outputs.kubeconfig, undefined);
+        });
     });
 });
