@@ -111,7 +111,11 @@ describe("Prometheus request and response handling", function () {
             kind: "error",
             message: "error response: query timed out",
         });
-        assert.match(parseQueryResponse("<html>").message, /^error unmarshaling result: .*, '<html>'$/);
-        assert.match(parseQueryResponse(vector("abc")).message, /^invalid sample value "abc"/);
+        const garbage = parseQueryResponse("<html>");
+        assert.equal(garbage.kind, "error");
+        assert.match(garbage.message, /^error unmarshaling result: .*, '<html>'$/);
+        const notANumber = parseQueryResponse(vector("abc"));
+        assert.equal(notANumber.kind, "error");
+        assert.match(notANumber.message, /^invalid sample value "abc"/);
     });
 });
