@@ -124,28 +124,41 @@ async function nextTick(s: RolloutSession, tick: number): Promise<number> {
     return next;
 }
 
-/** Poll canary readiness; roll back when it cannot become ready or the progress deadline passes. */
+/** Poll canary readiness after the scale-up until it is ready (or the deadline throws). */
 async function waitForCanary(s: RolloutSession): Promise<void> {
-    const started = s.now();
-    let reported: string | undefined;
-    for (;;) {
-        const readiness = await s.ports.workloads.canaryReadiness(s.analysis.canaryReadyThreshold, s.progressDeadlineSeconds);
-        if (readiness.ready) {
-            return;
-        }
-        if (!readiness.retriable || s.now() - started >= s.progressDeadlineMs) {
-            throw new DeadlineExceeded(readiness.reason);
-        }
-        if (readiness.reason !== reported) {
-            s.emit("Warning", readiness.reason);
-            reported = readiness.reason;
-        }
+    while (!(await canaryReady(s))) {
         await s.ports.clock.sleep(Math.min(READINESS_POLL_MS, s.analysis.intervalMs));
     }
 }
 
-/** One analysis interval, in Flagger's order: rollback hooks, checks, then the strategy's step. */
+/**
+ * Flagger's `IsCanaryReady`: not retriable, or not ready for longer than the progress deadline, rolls back;
+ * otherwise report the reason (once per distinct reason) and hold.
+ */
+async function canaryReady(s: RolloutSession): Promise<boolean> {
+    const readiness = await s.ports.workloads.canaryReadiness(s.analysis.canaryReadyThreshold, s.progressDeadlineSeconds);
+    if (readiness.ready) {
+        s.canaryUnready = undefined;
+        return true;
+    }
+    const unready = s.canaryUnready ?? { since: s.now(), reported: "" };
+    s.canaryUnready = unready;
+    if (!readiness.retriable || s.now() - unready.since >= s.progressDeadlineMs) {
+        throw new DeadlineExceeded(readiness.reason);
+    }
+    if (readiness.reason !== unready.reported) {
+        s.emit("Warning", readiness.reason);
+        unready.reported = readiness.reason;
+    }
+    return false;
+}
+
+/** One analysis interval, in Flagger's order: canary readiness, rollback hooks, checks, then the strategy's step. */
 async function runInterval(s: RolloutSession): Promise<Decision> {
+    // A canary that stopped being ready holds the analysis without counting a failed check, as in Flagger.
+    if (!(await canaryReady(s))) {
+        return undefined;
+    }
     if (await rollbackRequested(s)) {
         return rollBack(s, { kind: "manual" });
     }

@@ -67,6 +67,8 @@ export class RolloutSession {
     lastHalt?: string;
     /** Start of the current closed stretch of each confirm gate, for the progress deadline. */
     readonly gateClosedSince = new Map<WebhookType, number>();
+    /** Since when the canary has been reported not ready, and the last reason reported. */
+    canaryUnready?: { since: number; reported: string };
     private eventHooks: Promise<void> = Promise.resolve();
 
     constructor(

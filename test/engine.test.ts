@@ -431,6 +431,36 @@ describe("engine: progress deadline", () => {
         assert.equal(h.events.find((e) => e.message.startsWith("Starting"))!.timestamp - START, 10_000);
     });
 
+    it("holds the analysis while the canary is not ready mid-rollout, without counting a failed check", async () => {
+        const crashing = "canary deployment podinfo.test not ready: waiting for rollout to finish: 1 of 2 (readyThreshold 100%) updated replicas are available";
+        const h = harness({
+            readiness: (h) => (h.now - START === 2 * MINUTE ? { ready: false, retriable: true, reason: crashing } : { ready: true }),
+        });
+        const outcome = await runAnalysis(request({ interval: "1m", stepWeight: 25, maxWeight: 50 }), h.ports);
+
+        assert.deepEqual(h.trace, [...NEW_REVISION, STARTING, ...advances([25, 50]), `Warning: ${crashing}`, COPYING]);
+        assert.equal(outcome.failedChecks, 0);
+        assert.equal(elapsedFrom(h, "Starting canary analysis for podinfo.test"), 3 * MINUTE);
+    });
+
+    it("rolls back when the canary stays not ready mid-rollout past the deadline", async () => {
+        const crashing = "canary deployment podinfo.test not ready: waiting for rollout to finish: 1 of 2 (readyThreshold 100%) updated replicas are available";
+        const h = harness({
+            readiness: (h) => (h.now - START >= MINUTE ? { ready: false, retriable: true, reason: crashing } : { ready: true }),
+        });
+        const outcome = await runAnalysis(request({ interval: "1m", stepWeight: 25, maxWeight: 50 }), h.ports);
+
+        assert.deepEqual(h.trace, [
+            ...NEW_REVISION,
+            STARTING,
+            ...advances([25]),
+            `Warning: ${crashing}`,
+            ...rollbackTail(`Warning: Rolling back podinfo.test progress deadline exceeded ${crashing}`, `alert error: Progress deadline exceeded ${crashing}`),
+        ]);
+        assert.equal(outcome.status, "failed");
+        assert.equal(h.now - START, 2 * MINUTE);
+    });
+
     it("rolls back at once when readiness is not retriable", async () => {
         const reason = 'canary deployment podinfo.test not ready: deployment "podinfo" exceeded its progress deadline';
         const h = harness({ readiness: () => ({ ready: false, retriable: false, reason }) });
