@@ -55,38 +55,60 @@ export async function settle(): Promise<void> {
     await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
 }
 
-/** `Pulumi.<stack>.yaml`'s config, keyed `appmesh-canary:<key>`, values as Pulumi stores them (objects as JSON text). */
-export function stackFileConfig(stack: string, root = REPO_ROOT): Record<string, string> {
-    const file = path.join(root, `Pulumi.${stack}.yaml`);
+/** `Pulumi.<stack>.yaml` in the project directory. */
+export function stackFile(stack: string): string {
+    return path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+}
+
+function readStackFile(file: string): Record<string, unknown> {
     if (!fs.existsSync(file)) {
-        throw new Error(`no stack file ${file}; stacks here: ${fs.readdirSync(root).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).join(", ")}`);
+        const stacks = fs.readdirSync(REPO_ROOT).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+        throw new Error(`no stack file ${file}; stack files in the project: ${stacks.join(", ")}`);
     }
-    const config = (parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>;
+    return (parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>;
+}
+
+/** A stack's config keyed `appmesh-canary:<key>`, values as Pulumi stores them (objects as JSON text). */
+export function stackFileConfig(stack: string, file = stackFile(stack)): Record<string, string> {
+    const config = readStackFile(file);
     return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
 }
 
 /** The same config as plain values (what `parseStackConfig` takes), keyed without the project prefix. */
-export function stackFileValues(stack: string, root = REPO_ROOT): Record<string, unknown> {
-    const config = (parse(fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"))?.config ?? {}) as Record<string, unknown>;
+export function stackFileValues(stack: string, file = stackFile(stack)): Record<string, unknown> {
     const prefix = `${PROJECT}:`;
-    return Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    return Object.fromEntries(Object.entries(readStackFile(file)).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 }
 
-/** Kubernetes objects among the registrations, in registration order; Secret values are redacted. */
+/** How Pulumi marks a secret value on the wire (`specialSigKey` / `specialSecretSig` of the SDK's rpc module). */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Secret values replaced by `[secret]` (a secret map keeps its keys), everything else as is. */
+export function redactSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(redactSecrets);
+    }
+    if (typeof value !== "object" || value === null) {
+        return value;
+    }
+    const object = value as Record<string, unknown>;
+    if (object[SECRET_SIG_KEY] === SECRET_SIG) {
+        const inner = object.value;
+        return typeof inner === "object" && inner !== null && !Array.isArray(inner)
+            ? Object.fromEntries(Object.keys(inner).map((k) => [k, "[secret]"]))
+            : "[secret]";
+    }
+    return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, redactSecrets(v)]));
+}
+
+/** Kubernetes objects among the registrations, in registration order; secret values are redacted. */
 export function manifests(resources: RegisteredResource[]): Record<string, any>[] {
     return resources
-        .filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers:"))
+        .filter((r) => r.custom && r.type.startsWith("kubernetes:"))
         .map((r) => {
-            const { apiVersion, kind, metadata, ...rest } = r.inputs;
-            const object: Record<string, any> = { apiVersion, kind, metadata, ...rest };
-            if (kind === "Secret") {
-                for (const field of ["data", "stringData"]) {
-                    if (object[field]) {
-                        object[field] = Object.fromEntries(Object.keys(object[field]).map((k) => [k, "[secret]"]));
-                    }
-                }
-            }
-            return object;
+            const { apiVersion, kind, metadata, ...rest } = redactSecrets(r.inputs) as Record<string, any>;
+            return { apiVersion, kind, metadata, ...rest };
         });
 }
 
@@ -94,10 +116,10 @@ export function toYaml(objects: Record<string, any>[]): string {
     return objects.map((o) => `---\n# ${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name}\n${stringify(o)}`).join("");
 }
 
-/** Runs the program for a stack file under mocks and returns its manifests. */
-export async function renderStack(stack: string): Promise<Record<string, any>[]> {
+/** Runs the program for a stack under mocks (config from its stack file, or `file`) and returns its manifests. */
+export async function renderStack(stack: string, file = stackFile(stack)): Promise<Record<string, any>[]> {
     const mocks = await installMocks(stack);
-    pulumi.runtime.setAllConfig(stackFileConfig(stack));
+    pulumi.runtime.setAllConfig(stackFileConfig(stack, file));
     mocks.clear();
     // Loaded only now: the program reads config when it runs.
     const program: () => unknown = require("../index");
@@ -106,24 +128,35 @@ export async function renderStack(stack: string): Promise<Record<string, any>[]>
     return manifests(mocks.resources);
 }
 
-function stackArgument(argv: string[]): string {
-    const at = argv.findIndex((a) => a === "--stack" || a === "-s");
-    if (at >= 0) {
-        if (!argv[at + 1]) {
-            throw new Error("--stack needs a stack name, e.g. --stack dev");
+/** `--stack <name>` (default dev) and `--stack-file <path>` (config from another file). */
+export function renderArguments(argv: string[]): { stack: string; file?: string } {
+    const option = (name: string): string | undefined => {
+        const at = argv.indexOf(name);
+        if (at >= 0) {
+            if (!argv[at + 1] || argv[at + 1].startsWith("--")) {
+                throw new Error(`${name} needs a value, e.g. ${name === "--stack" ? "--stack dev" : "--stack-file ./Pulumi.dev.yaml"}`);
+            }
+            return argv[at + 1];
         }
-        return argv[at + 1];
+        return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+    };
+    const unknown = argv.filter((a, i) => a.startsWith("-") && !/^--(stack|stack-file)(=|$)/.test(a) && !(i > 0 && /^--(stack|stack-file)$/.test(argv[i - 1])));
+    if (unknown.length > 0) {
+        throw new Error(`unknown option ${unknown.join(" ")}; usage: npm run render -- [--stack dev] [--stack-file path]`);
     }
-    const inline = argv.find((a) => a.startsWith("--stack="));
-    return inline ? inline.slice("--stack=".length) : "dev";
+    const file = option("--stack-file");
+    return { stack: option("--stack") ?? "dev", file: file === undefined ? undefined : path.resolve(file) };
 }
 
 if (require.main === module) {
-    renderStack(stackArgument(process.argv.slice(2))).then(
-        (objects) => process.stdout.write(toYaml(objects)),
-        (err: Error) => {
-            process.stderr.write(`${err.message}\n`);
-            process.exit(1);
-        },
-    );
+    Promise.resolve()
+        .then(() => renderArguments(process.argv.slice(2)))
+        .then(({ stack, file }) => renderStack(stack, file))
+        .then(
+            (objects) => process.stdout.write(toYaml(objects)),
+            (err: Error) => {
+                process.stderr.write(`${err.message}\n`);
+                process.exit(1);
+            },
+        );
 }

@@ -206,7 +206,7 @@ describe("parseCanarySpec", () => {
 });
 
 describe("stack config", () => {
-    const dev = () => structuredClone(stackFileValues("dev"));
+    const dev = (): any => structuredClone(stackFileValues("dev"));
 
     it("accepts the dev and prod stack files", () => {
         for (const stack of ["dev", "prod"]) {
