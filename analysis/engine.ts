@@ -8,7 +8,7 @@ import { skipsAnalysis } from "./spec";
 import { RESTING_WEIGHTS } from "./routes";
 import { alertText, eventText } from "./messages";
 import { evaluateMetric, metricSource, metricsInRunOrder, unusableMetric, type CheckResult } from "./checks";
-import { isPromotionDue, nextPromotionWeight, nextStepWeight, nextWeight } from "./weights";
+import { isPromotionDue, NEVER_ADVANCES, nextPromotionWeight, nextStepWeight, nextWeight } from "./weights";
 import { errorText, RolloutSession, type Phase, type RolloutPorts, type RolloutRequest } from "./session";
 
 export type { Phase, RolloutPorts, RolloutRequest } from "./session";
@@ -90,6 +90,9 @@ type RollbackCause =
 type Decision = AnalysisOutcome | undefined;
 
 async function analyse(s: RolloutSession): Promise<AnalysisOutcome> {
+    if (!skipsAnalysis(s.request.spec) && s.analysis.strategy === "canary" && nextStepWeight(s.analysis, 0) === 0) {
+        throw new Error(NEVER_ADVANCES);
+    }
     await recover(s);
     await waitForGate(s, "confirm-rollout");
     s.phase = "Progressing";
@@ -99,9 +102,6 @@ async function analyse(s: RolloutSession): Promise<AnalysisOutcome> {
     await waitForCanary(s);
     if (skipsAnalysis(s.request.spec)) {
         return promoteWithoutAnalysis(s);
-    }
-    if (s.analysis.strategy === "canary" && nextStepWeight(s.analysis, 0) === 0) {
-        throw new Error("the analysis never advances: set analysis.stepWeight, analysis.stepWeights or analysis.iterations");
     }
     let tick = s.now();
     for (;;) {

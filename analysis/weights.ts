@@ -8,6 +8,8 @@ import type { ResolvedAnalysis, Strategy } from "./spec";
 
 type StepSettings = Pick<ResolvedAnalysis, "stepWeight" | "stepWeights">;
 
+export const NEVER_ADVANCES = "the analysis never advances: set analysis.stepWeight, analysis.stepWeights or analysis.iterations";
+
 /**
  * Flagger's `nextStepWeight`: what the canary gains on the next step from `canaryWeight`. `stepWeight` wins
  * over `stepWeights`; 0 means the spec can never advance (validation rejects such a spec).
@@ -80,7 +82,7 @@ export function rolloutPlan(analysis: ResolvedAnalysis): RolloutPlan {
     while (!isPromotionDue(analysis, weights.canary)) {
         const next = nextWeight(analysis, weights);
         if (next.canary === weights.canary) {
-            throw new Error("the analysis never advances: set analysis.stepWeight, analysis.stepWeights or analysis.iterations");
+            throw new Error(NEVER_ADVANCES);
         }
         weights = next;
         canaryWeights.push(weights.canary);

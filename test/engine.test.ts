@@ -530,6 +530,14 @@ describe("engine: exceptions from ports", () => {
         assert.deepEqual(h.trace.slice(-4), ["route 100/0 failed", "Warning: Canary failed! Scaling down podinfo.test", "scale 0", "alert error: Canary analysis failed: router unavailable"]);
     });
 
+    it("refuses a spec that can never advance before touching anything", async () => {
+        const h = harness();
+        const outcome = await runAnalysis(request({ interval: "1m", maxWeight: 50 }), h.ports);
+        assert.equal(outcome.status, "failed");
+        assert.match(outcome.reason!, /never advances: set analysis.stepWeight, analysis.stepWeights or analysis.iterations/);
+        assert.deepEqual(h.trace.slice(1), ["route 100/0", "Warning: Canary failed! Scaling down podinfo.test", "scale 0", `alert error: Canary analysis failed: ${outcome.reason}`]);
+    });
+
     it("a metrics port throwing ends the run the same way", async () => {
         const h = harness({
             metric: (metric, h) => {
