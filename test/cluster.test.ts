@@ -1,8 +1,5 @@
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse as parseYaml } from "yaml";
 import { DEFAULT_METRICS_SERVER } from "../analysis/spec";
 import { parseStackConfig } from "../analysis/stack-config";
 import { settle, stackFileValues } from "../scripts/render";
@@ -201,18 +198,8 @@ describe("parseClusterConfig", () => {
 });
 
 describe("Pulumi.eks.yaml", () => {
-    it("is a valid cluster config that creates a cluster in a new VPC", () => {
-        const stack = parseYaml(fs.readFileSync(path.join(__dirname, "..", "Pulumi.eks.yaml"), "utf8"));
-        assert.deepEqual(parseClusterConfig(stack.config["appmesh-canary:cluster"]), {
-            create: true,
-            region: "us-west-2",
-            version: "1.33",
-            instanceType: "t3.medium",
-            desiredCapacity: 2,
-            minSize: 2,
-            maxSize: 3,
-            vpcCidr: "10.0.0.0/16",
-        });
+    it("creates a cluster in a new VPC, spelling out the defaults", () => {
+        assert.deepEqual(parseClusterConfig(stackFileValues("eks").cluster), parseClusterConfig(VALID));
     });
 });
 
