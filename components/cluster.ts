@@ -395,19 +395,19 @@ export interface AppMeshClusterArgs {
     readonly region: pulumi.Input<string>;
     /** EKS Kubernetes version, e.g. "1.33". */
     readonly version: pulumi.Input<string>;
-    /** EC2 instance type of the worker nodes. */
-    readonly instanceType: pulumi.Input<string>;
-    /** Number of worker nodes to start with. */
-    readonly desiredCapacity: pulumi.Input<number>;
-    /** Fewest worker nodes the node group scales to. */
-    readonly minSize: pulumi.Input<number>;
-    /** Most worker nodes the node group scales to. */
-    readonly maxSize: pulumi.Input<number>;
+    /** EC2 instance type of the worker nodes; default t3.medium. */
+    readonly instanceType?: pulumi.Input<string>;
+    /** Number of worker nodes to start with; default 2. */
+    readonly desiredCapacity?: pulumi.Input<number>;
+    /** Fewest worker nodes the node group scales to; default 2. */
+    readonly minSize?: pulumi.Input<number>;
+    /** Most worker nodes the node group scales to; default 3. */
+    readonly maxSize?: pulumi.Input<number>;
     /** Existing VPC to run in; with `subnetIds`. Leave both unset to create a VPC. */
     readonly vpcId?: pulumi.Input<string>;
     /** Existing subnets (at least two Availability Zones) for the control plane and the nodes. */
     readonly subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
-    /** CIDR block of the VPC to create when no `vpcId` is given. */
+    /** CIDR block of the VPC to create when no `vpcId` is given; default 10.0.0.0/16. */
     readonly vpcCidr?: pulumi.Input<string>;
     /** Tags for every AWS resource created here. */
     readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -475,10 +475,10 @@ export class AppMeshCluster extends pulumi.ComponentResource {
             {
                 ...network,
                 version: args.version,
-                instanceType: args.instanceType,
-                desiredCapacity: args.desiredCapacity,
-                minSize: args.minSize,
-                maxSize: args.maxSize,
+                instanceType: args.instanceType ?? CLUSTER_DEFAULTS.instanceType,
+                desiredCapacity: args.desiredCapacity ?? CLUSTER_DEFAULTS.desiredCapacity,
+                minSize: args.minSize ?? CLUSTER_DEFAULTS.minSize,
+                maxSize: args.maxSize ?? CLUSTER_DEFAULTS.maxSize,
                 instanceRole: this.nodeRole,
                 createOidcProvider: true,
                 tags: args.tags,

@@ -6,6 +6,7 @@ import { settle, stackFileValues } from "../scripts/render";
 import {
     APPMESH_END_OF_SUPPORT_WARNING,
     CLUSTER_CONFIG_FIELDS,
+    CLUSTER_DEFAULTS,
     appMeshControllerPolicy,
     awsPartition,
     envoyNodePolicy,
@@ -576,16 +577,12 @@ describe("AppMeshCluster under mocks", function () {
         assert.equal(value, KUBECONFIG);
     });
 
-    it("builds in an existing VPC without creating network resources", async () => {
+    it("builds in an existing VPC without creating network resources, with default node settings", async () => {
         const { AppMeshCluster } = await import("../components/cluster");
         const before = registrations.length;
         captureWarnings(() => new AppMeshCluster("existing", {
             region: "eu-west-1",
             version: "1.32",
-            instanceType: "t3.medium",
-            desiredCapacity: 1,
-            minSize: 1,
-            maxSize: 2,
             vpcId: "vpc-0a1b2c3d",
             subnetIds: ["subnet-0a1b2c3d", "subnet-1a1b2c3d"],
         }));
@@ -593,6 +590,11 @@ describe("AppMeshCluster under mocks", function () {
         const added = registrations.slice(before);
         assert.deepEqual(added.filter((r) => r.type.startsWith("aws:ec2/")), []);
         const eks = added.find((r) => r.type === "eks:index:Cluster")!;
+        // Node settings left out take the documented defaults.
+        assert.deepEqual(
+            [eks.inputs.instanceType, eks.inputs.desiredCapacity, eks.inputs.minSize, eks.inputs.maxSize],
+            [CLUSTER_DEFAULTS.instanceType, CLUSTER_DEFAULTS.desiredCapacity, CLUSTER_DEFAULTS.minSize, CLUSTER_DEFAULTS.maxSize],
+        );
         assert.equal(eks.inputs.vpcId, "vpc-0a1b2c3d");
         assert.deepEqual(eks.inputs.subnetIds, ["subnet-0a1b2c3d", "subnet-1a1b2c3d"]);
         assert.equal(eks.inputs.publicSubnetIds, undefined);
