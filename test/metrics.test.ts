@@ -55,6 +55,7 @@ describe("PrometheusMetrics against a real Prometheus", function () {
     const servers: http.Server[] = [];
     let proxyUrl: string;
     let hangingUrl: string;
+    let sidecars: string;
     const proxied: { path: string; authorization?: string; tenant?: string }[] = [];
 
     async function serve(handler: http.RequestListener): Promise<string> {
@@ -73,7 +74,7 @@ describe("PrometheusMetrics against a real Prometheus", function () {
         // Envoy creates a response-code counter on that code's first request: give each pod a 200 up front.
         pods["/idle"].stats.record(200, 3);
         pods["/primary"].stats.record(200, 3);
-        const sidecars = await serve((req, res) => {
+        sidecars = await serve((req, res) => {
             const pod = pods[(req.url ?? "").replace("/stats/prometheus", "")];
             res.writeHead(pod ? 200 : 404, { "Content-Type": "text/plain; version=0.0.4" });
             res.end(pod ? pod.render() : "");
@@ -255,6 +256,31 @@ describe("PrometheusMetrics against a real Prometheus", function () {
             kind: "error",
             message: "no usable metrics template and query were configured",
         });
+    });
+
+    it("re-targets the running Prometheus through file_sd, then stops it", async function () {
+        const metrics = new PrometheusMetrics({ address: prometheus.url });
+        const up = async (pod: string) => metrics.read({ name: "up", query: `up{kubernetes_pod_name="${pod}"}` }, context);
+        await prometheus.setTargets([
+            { address: sidecars, metricsPath: "/canary/stats/prometheus", labels: { kubernetes_namespace: "test", kubernetes_pod_name: "podinfo-7b9d8c6f5-n3w9p" } },
+        ]);
+        // setTargets resolved once the new pod had been scraped: its series are there at once.
+        assert.deepEqual(await up("podinfo-7b9d8c6f5-n3w9p"), { kind: "value", value: 1 });
+
+        await prometheus.stop();
+        const after = await metrics.read({ name: "up", query: "up" }, context);
+        assert.equal(after.kind, "error");
+        assert.match(after.message, /ECONNREFUSED/);
+    });
+
+    it("names the package to install when the prometheus binary is missing", async function () {
+        const path = process.env.PATH;
+        process.env.PATH = "/nonexistent";
+        try {
+            await assert.rejects(startPrometheus({}), /prometheus is not installed \(not found on PATH\): install the Debian\/Ubuntu package "prometheus" \(apt-get install prometheus\) or Homebrew "prometheus"/);
+        } finally {
+            process.env.PATH = path;
+        }
     });
 });
 
