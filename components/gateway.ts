@@ -18,7 +18,7 @@ export interface GatewayArgs {
     readonly image: pulumi.Input<string>;
     /** Envoy replicas. */
     readonly replicas: pulumi.Input<number>;
-    /** Port the VirtualGateway listens on (8088); the NLB forwards port 80 to it. */
+    /** Port the VirtualGateway listens on (8088); the NLB forwards port 80 to it. Plain: the spec builder needs it. */
     readonly port: number;
     /** VirtualService the GatewayRoute sends every request to (the apex, e.g. `podinfo`). */
     readonly virtualService: pulumi.Input<string>;

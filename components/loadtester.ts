@@ -11,11 +11,17 @@ const LOADTESTER_PORT = 8080;
 /** Envoy listener port of the node; the chart declares 444 so Envoy does not intercept the webhook port 8080. */
 const MESH_LISTENER_PORT = 444;
 
+const HEALTH_PROBE = {
+    exec: { command: ["wget", "--quiet", "--tries=1", "--timeout=4", "--spider", `http://localhost:${LOADTESTER_PORT}/healthz`] },
+    timeoutSeconds: 5,
+};
+
 export interface LoadTesterArgs {
     /** Namespace (the Mesh component's `namespaceName`). */
     readonly namespace: pulumi.Input<string>;
     /** Load tester image, e.g. ghcr.io/fluxcd/flagger-loadtester:0.34.0. */
     readonly image: pulumi.Input<string>;
+    /** Load tester replicas. */
     readonly replicas: pulumi.Input<number>;
     /** Virtual services the load tests call (the apex and `-canary` services). */
     readonly backends: string[];
@@ -64,8 +70,8 @@ export class LoadTester extends pulumi.ComponentResource {
                             image: args.image,
                             command: ["./loadtester", `-port=${LOADTESTER_PORT}`, "-log-level=info", "-timeout=1h"],
                             ports: [{ name: "http", containerPort: LOADTESTER_PORT, protocol: "TCP" }],
-                            livenessProbe: { exec: { command: ["wget", "--quiet", "--tries=1", "--timeout=4", "--spider", `http://localhost:${LOADTESTER_PORT}/healthz`] }, timeoutSeconds: 5 },
-                            readinessProbe: { exec: { command: ["wget", "--quiet", "--tries=1", "--timeout=4", "--spider", `http://localhost:${LOADTESTER_PORT}/healthz`] }, timeoutSeconds: 5 },
+                            livenessProbe: HEALTH_PROBE,
+                            readinessProbe: HEALTH_PROBE,
                             resources: { requests: { cpu: "10m", memory: "64Mi" } },
                         }],
                     },

@@ -58,7 +58,7 @@ describe("npm run render", function () {
         const { code, stdout, stderr } = await render(["--stack=prod"]);
         assert.equal(code, 0, stderr);
         const objects = objectsOf(stdout);
-        assert.equal(objects.find((o) => o.kind === "Namespace").metadata.name, "prod");
+        assert.equal(objects.find((o) => o.kind === "Namespace")?.metadata.name, "prod");
         assert.equal(objects.length, 22);
     });
 
