@@ -148,7 +148,7 @@ async function launch(binary: string, configFile: string, dataDir: string, waitM
         });
         const url = `http://127.0.0.1:${port}`;
         try {
-            await waitUntil(waitMs, child, () => stderr.join(""), async () => (await get(`${url}/-/ready`)).status === 200, "to become ready");
+            await waitUntil(waitMs, child, () => stderr.join(""), async () => (await get(`${url}/-/ready`)).status === 200, "become ready");
             return { child, url };
         } catch (error) {
             await stopChild(child);
@@ -170,20 +170,20 @@ async function waitForTargets(url: string, targets: ScrapeTarget[], child: Child
         const active: { scrapeUrl: string; health: string }[] = response.data?.data?.activeTargets ?? [];
         seen = active.map((target) => `${target.scrapeUrl} (${target.health})`).join(", ");
         return active.length === wanted.size && active.every((target) => wanted.has(target.scrapeUrl) && target.health !== "unknown");
-    }, "to scrape its targets");
+    }, "scrape exactly its targets");
 }
 
-async function waitUntil(waitMs: number, child: ChildProcess, details: () => string, check: () => Promise<boolean>, what: string): Promise<void> {
+async function waitUntil(waitMs: number, child: ChildProcess, details: () => string, check: () => Promise<boolean>, goal: string): Promise<void> {
     const deadline = Date.now() + waitMs;
     for (;;) {
         if (child.exitCode !== null || child.signalCode !== null) {
-            throw new Error(`prometheus exited (${child.exitCode ?? child.signalCode}) before ${what.replace(/^to /, "")}: ${details().trim()}`);
+            throw new Error(`prometheus exited (${child.exitCode ?? child.signalCode}) while waiting for it to ${goal}: ${details().trim()}`);
         }
         if (await check().catch(() => false)) {
             return;
         }
         if (Date.now() > deadline) {
-            throw new Error(`prometheus did not manage ${what} within ${waitMs}ms: ${details().trim()}`);
+            throw new Error(`prometheus did not ${goal} within ${waitMs}ms: ${details().trim()}`);
         }
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
