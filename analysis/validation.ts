@@ -225,6 +225,41 @@ export class FailureCollector {
  * With `refs`, `targetRef`/`autoscalerRef` must name the objects the program creates.
  */
 export function validateCanarySpec(raw: unknown, path = "canary", refs?: WiredRefs): ValidationFailure[] {
+    return withoutUnknowns(collectCanaryFailures(raw, path, refs), raw, path);
+}
+
+/** The value Pulumi passes for an input not known yet (during preview); `check` sees it in place of any value. */
+export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function containsUnknown(value: unknown): boolean {
+    if (value === UNKNOWN_VALUE) {
+        return true;
+    }
+    return typeof value === "object" && value !== null && Object.values(value).some(containsUnknown);
+}
+
+/**
+ * Failures about a value that is not fully known yet are dropped: Pulumi checks again once it is known. A failure
+ * is about the value at its path, so a part of that value (or an enclosing one) being unknown drops it.
+ */
+function withoutUnknowns(failures: ValidationFailure[], raw: unknown, base: string): ValidationFailure[] {
+    if (!containsUnknown(raw)) {
+        return failures;
+    }
+    return failures.filter((f) => {
+        const segments = f.property.slice(base.length).split(/\.|\[(\d+)\]/).filter((x) => x !== undefined && x !== "");
+        let value: unknown = raw;
+        for (const segment of segments) {
+            if (value === UNKNOWN_VALUE) {
+                return false;
+            }
+            value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[segment] : undefined;
+        }
+        return !containsUnknown(value);
+    });
+}
+
+function collectCanaryFailures(raw: unknown, path: string, refs: WiredRefs | undefined): ValidationFailure[] {
     const c = new FailureCollector();
     if (!c.object(path, raw)) {
         return c.failures;

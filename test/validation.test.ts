@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { parseStackConfig, rawStackConfig, validateStackConfig } from "../analysis/stack-config";
-import { IGNORED_FIELDS, ValidationFailure, WiredRefs, parseCanarySpec, validateCanarySpec } from "../analysis/validation";
+import { IGNORED_FIELDS, UNKNOWN_VALUE, ValidationFailure, WiredRefs, parseCanarySpec, validateCanarySpec } from "../analysis/validation";
 import { stackFileConfig, stackFileValues } from "../scripts/render";
 
 const REFS: WiredRefs = { deployment: "podinfo", autoscaler: "podinfo" };
@@ -167,6 +167,16 @@ describe("validateCanarySpec", () => {
             assert.match(match.reason, reason);
         });
     }
+
+    it("skips values Pulumi does not know yet (preview) and still reports the known bad ones", () => {
+        const spec = tutorialCanary();
+        spec.service.port = UNKNOWN_VALUE;
+        spec.analysis.stepWeight = UNKNOWN_VALUE;
+        spec.analysis.webhooks[0] = UNKNOWN_VALUE;
+        spec.analysis.maxWeight = 0;
+        assert.deepEqual(validateCanarySpec(spec, "canary", REFS).map((f) => f.property), ["canary.analysis.maxWeight"]);
+        assert.deepEqual(validateCanarySpec(UNKNOWN_VALUE), []);
+    });
 
     it("rejects a value that is not an object at the given path", () => {
         assert.deepEqual(validateCanarySpec("podinfo", "spec"), [{ property: "spec", reason: 'must be an object, got "podinfo"' }]);
