@@ -67,7 +67,7 @@ function formatValue(value: number, unit: MetricBound["unit"]): string {
         return `${value.toFixed(2)}%`;
     }
     if (unit === "ms") {
-        return formatDuration(Math.trunc(value));
+        return `${Number(value.toFixed(1))}ms`;
     }
     return value.toFixed(2);
 }
