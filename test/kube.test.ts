@@ -7,35 +7,13 @@ import axios from "axios";
 import { AddressInfo } from "net";
 import { ANALYSIS_FIELD_MANAGER, clusterService, KubeRouter, KubeWorkloads, serviceProxyResolver } from "../analysis/kube";
 import type { VirtualRouterSpec } from "../analysis/routes";
+import { restingRouterSpec } from "./rollout-fixtures";
 import { AppMeshSchemas } from "../playground/crd-schemas";
 import { startKubeApiServer, type KubeApiServer } from "../playground/kube-api-server";
 import { MemoryCluster } from "./memory-cluster";
 
 const NS = "test";
 const FAST_RETRY = { attempts: 4, initialDelayMs: 5 };
-
-/** The apex router as the program declares it (Flagger's canary layout), at resting weights. */
-export function restingRouterSpec(timeoutMs = 15000): VirtualRouterSpec {
-    return {
-        listeners: [{ portMapping: { port: 9898, protocol: "http" } }],
-        routes: [
-            {
-                name: "podinfo",
-                httpRoute: {
-                    match: { prefix: "/" },
-                    timeout: { perRequest: { unit: "ms", value: timeoutMs } },
-                    retryPolicy: { maxRetries: 3, perRetryTimeout: { unit: "ms", value: 5000 }, httpRetryEvents: ["server-error", "gateway-error"] },
-                    action: {
-                        weightedTargets: [
-                            { virtualNodeRef: { name: "podinfo-canary" }, weight: 0 },
-                            { virtualNodeRef: { name: "podinfo-primary" }, weight: 100 },
-                        ],
-                    },
-                },
-            },
-        ],
-    };
-}
 
 function routerObject(spec: VirtualRouterSpec, annotations: Record<string, string> = {}) {
     return { apiVersion: "appmesh.k8s.aws/v1beta2", kind: "VirtualRouter", metadata: { name: "podinfo", namespace: NS, annotations }, spec };
@@ -109,7 +87,7 @@ describe("kube.ts against the stand-in API server", function () {
     it("lets Pulumi take changed routes back with patchForce, and the next rollout keeps the new route fields", async () => {
         await router().setWeights({ primary: 50, canary: 50 });
         await router().setWeights({ primary: 100, canary: 0 });
-        const changed = restingRouterSpec(30000);
+        const changed = restingRouterSpec("30s");
         assert.equal((await pulumiApply(api, changed, false)).status, 409);
         assert.equal((await pulumiApply(api, changed, true)).status, 200);
         const owners = cluster.getVirtualRouter(NS, "podinfo")!.metadata.managedFields.map((m: any) => m.manager);

@@ -1,0 +1,373 @@
+/**
+ * The dynamic providers that run a canary rollout inside `pulumi up`, and their resource classes.
+ *
+ * - `Analysis` (after the canary Deployment and the routers): create bootstraps (the first deployment has no
+ *   primary to compare with, so its inputs are promoted as they are); an update with a new revision runs the
+ *   engine (recovering an interrupted run first) and, on success, promotes it: the outputs named after the
+ *   inputs (`revision`, `template`, `configData`, `secretData`) become the new revision, and the primary
+ *   Deployment and `-primary` configs, built from them, roll next. On failure the engine has put traffic back
+ *   on the primary and parked the canary; the update throws with the reason and the state keeps the old
+ *   revision, so nothing downstream changes.
+ * - `Finalize` (after the primary rolled out): routes everything back to the primary, scales the canary to
+ *   zero, runs the post-rollout hooks and reports "Promotion completed! ...".
+ *
+ * Pulumi serializes the provider objects into the dynamic-provider host (see
+ * `../shared/reference/pulumi-notes.md`): they live at module scope, keep no state, get everything from their
+ * inputs, and the adapters they build load their libraries inside methods. Progress goes to stdout, one line
+ * per event, which Pulumi shows during `up`. Secrets (kubeconfig, metric provider credentials, alert and
+ * Secret data) are secret inputs, re-marked secret on the outputs, and never printed.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { finalizePromotion, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "./engine";
+import { AlertNotifier } from "./alerts";
+import { KubeRouter, KubeWorkloads, serviceProxyResolver, type KubeAccess } from "./kube";
+import { canaryId } from "./messages";
+import { PrometheusMetrics } from "./metrics";
+import { describePlan } from "./plan";
+import type { CanaryEvent } from "./ports";
+import { computeRevision, stableStringify, type TrackedData } from "./revision";
+import { readWeights, routerNodes, RESTING_WEIGHTS, type VirtualRouterSpec } from "./routes";
+import { DEFAULT_METRICS_SERVER, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "./spec";
+import { parseCanarySpec, validateCanarySpec, type ValidationFailure } from "./validation";
+import { HttpWebhooks } from "./webhooks";
+
+/** Pulumi's marker for a value not known during preview (`pulumi.runtime.unknownValue`). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** What the rollout's last run did: `initialized` (first deployment), `promoted`, or `skipped` (skipAnalysis). */
+export type RolloutStatus = "initialized" | "promoted" | "skipped";
+
+/** Inputs both resources share: what the rollout is and how to reach the cluster. */
+export interface RolloutInputs {
+    target: CanaryTarget;
+    canary: CanarySpec;
+    routerSpec: VirtualRouterSpec;
+    kubeconfig?: string;
+    kubeContext?: string;
+    clusterNamespaces?: string[];
+    metricTemplates?: Record<string, MetricTemplateSpec>;
+    alertProviders?: Record<string, AlertProviderSpec>;
+    autoscalerMinReplicas?: number;
+}
+
+export interface AnalysisInputs extends RolloutInputs {
+    revision: string;
+    template: Record<string, unknown>;
+    configData: TrackedData;
+    secretData: TrackedData;
+    plan: string;
+}
+
+export interface AnalysisOutputs extends AnalysisInputs {
+    status: RolloutStatus;
+}
+
+export interface FinalizeInputs extends RolloutInputs {
+    revision: string;
+    status: RolloutStatus;
+}
+
+/** Live state for `pulumi refresh`. */
+export interface LiveRollout {
+    primaryWeight: number;
+    canaryWeight: number;
+    canaryReplicas: number;
+    /** `resting` when traffic is all on the primary and the canary is parked, else `interrupted`. */
+    state: "resting" | "interrupted";
+}
+
+function containsUnknown(value: unknown): boolean {
+    if (value === UNKNOWN) {
+        return true;
+    }
+    if (value !== null && typeof value === "object") {
+        return Object.values(value).some(containsUnknown);
+    }
+    return false;
+}
+
+/** Failures of a value at a dotted path, minus those under a value that is unknown during preview. */
+function knownFailures(root: Record<string, unknown>, failures: ValidationFailure[]): ValidationFailure[] {
+    return failures.filter((f) => {
+        let value: unknown = root;
+        for (const key of f.property.split(".")) {
+            if (value === UNKNOWN) {
+                return false;
+            }
+            value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+        }
+        return value !== UNKNOWN;
+    });
+}
+
+/** Check the inputs both resources share; unknown values pass until they are known. */
+export function checkRolloutInputs(news: Record<string, any>): ValidationFailure[] {
+    const failures: ValidationFailure[] = [];
+    const target = news.target;
+    if (target !== UNKNOWN) {
+        for (const key of ["name", "namespace", "service"]) {
+            if (target?.[key] !== UNKNOWN && (typeof target?.[key] !== "string" || target[key] === "")) {
+                failures.push({ property: `target.${key}`, reason: "must be a non-empty string (the Canary component's `target` output)" });
+            }
+        }
+    }
+    failures.push(...knownFailures(news, validateCanarySpec(news.canary, "canary")));
+    const router = news.routerSpec;
+    if (!containsUnknown(router) && typeof target?.service === "string" && target.service !== UNKNOWN) {
+        try {
+            const weights = readWeights(router, target.service, routerNodes(target.service));
+            if (weights.primary !== RESTING_WEIGHTS.primary || weights.canary !== RESTING_WEIGHTS.canary) {
+                failures.push({ property: "routerSpec", reason: `must be the apex router at resting weights (primary 100, canary 0), got primary ${weights.primary} canary ${weights.canary}` });
+            }
+        } catch (error) {
+            failures.push({ property: "routerSpec", reason: (error as Error).message });
+        }
+    }
+    const namespaces = news.clusterNamespaces;
+    if (namespaces !== undefined && !containsUnknown(namespaces) && (!Array.isArray(namespaces) || namespaces.some((n) => typeof n !== "string"))) {
+        failures.push({ property: "clusterNamespaces", reason: "must be a list of namespace names" });
+    }
+    return failures;
+}
+
+function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: string[]): string[] {
+    return keys.filter((k) => containsUnknown(news[k]) || stableStringify(olds[k]) !== stableStringify(news[k]));
+}
+
+/** Inputs whose change means an update: the revision and what shapes the analysis. Access settings do not. */
+export const ANALYSIS_DIFF_KEYS = ["revision", "target", "canary", "routerSpec", "metricTemplates", "alertProviders", "autoscalerMinReplicas"];
+export const FINALIZE_DIFF_KEYS = ["revision", "status", "target"];
+
+function kubeAccess(inputs: RolloutInputs): KubeAccess {
+    return { kubeconfig: inputs.kubeconfig, context: inputs.kubeContext };
+}
+
+/** One line per event on stdout, in Flagger's wording (Pulumi shows the provider's stdout during `up`). */
+function printEvent(event: CanaryEvent): void {
+    console.log(`${event.type.padEnd(7)} ${event.message}`);
+}
+
+/** The engine's ports over the cluster (kube.ts), Prometheus, webhooks and alert providers. */
+export function buildPorts(inputs: RolloutInputs, spec: CanarySpec): RolloutPorts {
+    const access = kubeAccess(inputs);
+    const { target } = inputs;
+    const resolve = serviceProxyResolver({
+        access,
+        namespaces: inputs.clusterNamespaces ?? [target.namespace, "appmesh-system"],
+        defaultNamespace: target.namespace,
+    });
+    return {
+        router: new KubeRouter({ access, namespace: target.namespace, name: target.service, restingSpec: inputs.routerSpec }),
+        workloads: new KubeWorkloads({ access, namespace: target.namespace, canary: target.name, autoscalerMinReplicas: inputs.autoscalerMinReplicas }),
+        metrics: new PrometheusMetrics({ address: spec.metricsServer ?? DEFAULT_METRICS_SERVER, templates: inputs.metricTemplates, resolve }),
+        webhooks: new HttpWebhooks({ resolve }),
+        alerts: new AlertNotifier({ alerts: spec.analysis?.alerts ?? [], providers: inputs.alertProviders ?? {}, resolve, log: (line) => console.log(line) }),
+        clock: { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
+        events: { emit: printEvent },
+    };
+}
+
+function rolloutRequest(inputs: RolloutInputs, revision: string): RolloutRequest {
+    return { target: inputs.target, spec: parseCanarySpec(inputs.canary), checksum: revision };
+}
+
+/** The message a failed `pulumi up` ends with: why, and the state it left. */
+export function rolloutFailure(target: CanaryTarget, revision: string, outcome: AnalysisOutcome): string {
+    return (
+        `canary analysis of ${canaryId(target)} failed: ${outcome.reason ?? "no reason given"} ` +
+        `(failed checks: ${outcome.failedChecks}). Traffic is back on ${target.name}-primary, the canary is scaled to zero ` +
+        `and revision ${revision} was not promoted; fix the cause and run \`pulumi up\` again to retry.`
+    );
+}
+
+async function readLive(inputs: RolloutInputs): Promise<LiveRollout> {
+    const ports = buildPorts(inputs, inputs.canary);
+    const weights = await ports.router.getWeights();
+    const canaryReplicas = await (ports.workloads as KubeWorkloads).canaryReplicas();
+    const resting = weights.primary === RESTING_WEIGHTS.primary && canaryReplicas === 0;
+    return { primaryWeight: weights.primary, canaryWeight: weights.canary, canaryReplicas, state: resting ? "resting" : "interrupted" };
+}
+
+const resourceId = (target: CanaryTarget) => `${target.namespace}/${target.name}`;
+
+export const analysisProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: any, news: any) {
+        return { inputs: news, failures: checkRolloutInputs(news) };
+    },
+
+    async diff(_id: string, olds: any, news: any) {
+        const changes = changedKeys(olds, news, ANALYSIS_DIFF_KEYS);
+        return { changes: changes.length > 0, replaces: changes.includes("target") ? ["target"] : [], deleteBeforeReplace: false };
+    },
+
+    async create(inputs: any) {
+        const news = inputs as AnalysisInputs;
+        // First deployment: nothing to compare with; the primary starts from these inputs.
+        const outs: AnalysisOutputs = { ...news, status: "initialized" };
+        return { id: resourceId(news.target), outs };
+    },
+
+    async update(_id: string, olds: any, news: any) {
+        const previous = olds as AnalysisOutputs;
+        const next = news as AnalysisInputs;
+        if (next.revision === previous.revision) {
+            // Same pod template and configs (also a manual return to the promoted revision): no rollout.
+            return { outs: { ...next, status: previous.status } };
+        }
+        const request = rolloutRequest(next, next.revision);
+        const outcome = await runAnalysis(request, buildPorts(next, request.spec));
+        if (outcome.status === "failed") {
+            throw new Error(rolloutFailure(next.target, next.revision, outcome));
+        }
+        const outs: AnalysisOutputs = { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" };
+        return { outs };
+    },
+
+    async read(id: string, props: any) {
+        return { id, props: { ...props, live: await readLive(props as RolloutInputs) } };
+    },
+
+    async delete() {
+        // The Kubernetes objects belong to the stack's Kubernetes provider; nothing else is left behind.
+    },
+};
+
+export const finalizeProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: any, news: any) {
+        const failures = checkRolloutInputs(news);
+        if (news.status !== UNKNOWN && !["initialized", "promoted", "skipped"].includes(news.status)) {
+            failures.push({ property: "status", reason: "must be the Analysis resource's `status` output: initialized, promoted or skipped" });
+        }
+        return { inputs: news, failures };
+    },
+
+    async diff(_id: string, olds: any, news: any) {
+        const changes = changedKeys(olds, news, FINALIZE_DIFF_KEYS);
+        return { changes: changes.length > 0, replaces: changes.includes("target") ? ["target"] : [], deleteBeforeReplace: false };
+    },
+
+    async create(inputs: any) {
+        const news = inputs as FinalizeInputs;
+        const request = rolloutRequest(news, news.revision);
+        await finalizePromotion(request, buildPorts(news, request.spec), news.status);
+        return { id: resourceId(news.target), outs: news };
+    },
+
+    async update(_id: string, olds: any, news: any) {
+        const next = news as FinalizeInputs;
+        if (next.revision !== olds.revision || next.status !== olds.status) {
+            const request = rolloutRequest(next, next.revision);
+            await finalizePromotion(request, buildPorts(next, request.spec), next.status);
+        }
+        return { outs: next };
+    },
+
+    async read(id: string, props: any) {
+        return { id, props: { ...props, live: await readLive(props as RolloutInputs) } };
+    },
+
+    async delete() {
+        // Nothing to undo: routing and replicas follow the Kubernetes objects.
+    },
+};
+
+// ---- resource classes ------------------------------------------------------------------------------------
+
+export interface RolloutArgs {
+    /** `<name>.<namespace>` of the rollout and its apex service (the Canary component's `target`). */
+    readonly target: pulumi.Input<CanaryTarget>;
+    /** The validated canary spec (Flagger's Canary `spec`). */
+    readonly canary: pulumi.Input<CanarySpec>;
+    /** The apex VirtualRouter spec as Pulumi declares it, at resting weights. */
+    readonly routerSpec: pulumi.Input<VirtualRouterSpec>;
+    /** Kubeconfig of the cluster (the stack's Kubernetes provider's); `KUBECONFIG` at run time when absent. Kept secret. */
+    readonly kubeconfig?: pulumi.Input<string>;
+    /** Kubeconfig context to use instead of its current one. */
+    readonly kubeContext?: pulumi.Input<string>;
+    /** Namespaces whose `<service>.<namespace>` URLs are reached through the API server; the target's and `appmesh-system` by default. */
+    readonly clusterNamespaces?: pulumi.Input<string[]>;
+    /** Metric templates by name for `templateRef` metrics (may hold credentials; kept secret). */
+    readonly metricTemplates?: pulumi.Input<Record<string, MetricTemplateSpec>>;
+    /** Alert providers by name (webhook addresses are credentials; kept secret). */
+    readonly alertProviders?: pulumi.Input<Record<string, AlertProviderSpec>>;
+    /** `minReplicas` of the target's HPA, for Flagger's scale-from-zero rule. */
+    readonly autoscalerMinReplicas?: pulumi.Input<number>;
+}
+
+export interface AnalysisArgs extends RolloutArgs {
+    /** The canary Deployment's pod template: the revision to roll out. */
+    readonly template: pulumi.Input<Record<string, unknown>>;
+    /** Data of the tracked ConfigMaps by name. */
+    readonly configData?: pulumi.Input<TrackedData>;
+    /** Data of the tracked Secrets by name (kept secret). */
+    readonly secretData?: pulumi.Input<TrackedData>;
+}
+
+const SECRET_INPUTS = ["kubeconfig", "metricTemplates", "alertProviders"];
+
+function secretInputs(args: RolloutArgs) {
+    return {
+        kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
+        metricTemplates: args.metricTemplates === undefined ? undefined : pulumi.secret(args.metricTemplates),
+        alertProviders: args.alertProviders === undefined ? undefined : pulumi.secret(args.alertProviders),
+    };
+}
+
+/** The plan line, or why there is none (check reports the spec's problems). */
+function planOf(canary: CanarySpec): string {
+    try {
+        return describePlan(canary);
+    } catch (error) {
+        return `no plan: ${(error as Error).message}`;
+    }
+}
+
+/** The canary analysis of one rollout; its outputs are the promoted revision the primary runs. */
+export class Analysis extends pulumi.dynamic.Resource {
+    /** The promoted revision (hash of template and tracked config data). */
+    public readonly revision!: pulumi.Output<string>;
+    /** The promoted pod template, for the primary Deployment. */
+    public readonly template!: pulumi.Output<Record<string, unknown>>;
+    /** The promoted ConfigMap data, for the `-primary` copies. */
+    public readonly configData!: pulumi.Output<TrackedData>;
+    /** The promoted Secret data, for the `-primary` copies (secret). */
+    public readonly secretData!: pulumi.Output<TrackedData>;
+    /** What the last run did: initialized, promoted or skipped. */
+    public readonly status!: pulumi.Output<RolloutStatus>;
+    /** The rollout plan, e.g. "weights 5→50 step 5 every 1m, ~10m, rollback after 5 failed checks". */
+    public readonly plan!: pulumi.Output<string>;
+
+    constructor(name: string, args: AnalysisArgs, opts?: pulumi.CustomResourceOptions) {
+        const configData = args.configData ?? {};
+        const secretData = pulumi.secret(args.secretData ?? {});
+        // A digest of the data is no secret; keeping it plain lets previews show that the revision changes.
+        const revision = pulumi.unsecret(pulumi.all([args.template, configData, secretData]).apply(([t, c, s]) => computeRevision(t, c, s)));
+        const props = {
+            ...args,
+            ...secretInputs(args),
+            configData,
+            secretData,
+            revision,
+            plan: pulumi.output(args.canary).apply(planOf),
+            status: undefined,
+        };
+        super(analysisProvider, name, props, { ...opts, additionalSecretOutputs: [...SECRET_INPUTS, "secretData"] }, "appmesh-canary", "Analysis");
+    }
+}
+
+export interface FinalizeArgs extends RolloutArgs {
+    /** The Analysis resource's `revision` output. */
+    readonly revision: pulumi.Input<string>;
+    /** The Analysis resource's `status` output. */
+    readonly status: pulumi.Input<RolloutStatus>;
+}
+
+/** Ends a rollout after the primary rolled out: traffic back to the primary, canary to zero, post-rollout hooks. */
+export class Finalize extends pulumi.dynamic.Resource {
+    public readonly revision!: pulumi.Output<string>;
+    public readonly status!: pulumi.Output<RolloutStatus>;
+
+    constructor(name: string, args: FinalizeArgs, opts?: pulumi.CustomResourceOptions) {
+        super(finalizeProvider, name, { ...args, ...secretInputs(args) }, { ...opts, additionalSecretOutputs: SECRET_INPUTS }, "appmesh-canary", "Finalize");
+    }
+}

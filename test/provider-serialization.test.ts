@@ -1,0 +1,83 @@
+import * as assert from "node:assert/strict";
+import requireFromString from "require-from-string";
+import { analysisProvider, finalizeProvider } from "../analysis/provider";
+import type { CanarySpec } from "../analysis/spec";
+import { startKubeApiServer } from "../playground/kube-api-server";
+import { serializeProvider } from "../playground/provider-host";
+import { restingRouterSpec, TARGET as target, tutorialCanary } from "./rollout-fixtures";
+import { MemoryCluster } from "./memory-cluster";
+
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const canary: CanarySpec = tutorialCanary();
+
+/** What the dynamic-provider host does with `__provider`: require the text and call `handler()`. */
+async function roundTrip(provider: object): Promise<any> {
+    const text = await serializeProvider(provider);
+    return requireFromString(text).handler();
+}
+
+describe("dynamic providers survive Pulumi's function serialization", function () {
+    let analysis: any;
+    let finalize: any;
+
+    before(async function () {
+        analysis = await roundTrip(analysisProvider);
+        finalize = await roundTrip(finalizeProvider);
+    });
+
+    for (const [name, get] of [["Analysis", () => analysis], ["Finalize", () => finalize]] as const) {
+        describe(name, () => {
+            const inputs = () => ({ target, canary, routerSpec: restingRouterSpec(), revision: "abc", status: "promoted", template: {}, configData: {}, secretData: {}, plan: "" });
+
+            it("check names the bad field", async () => {
+                const bad = { ...inputs(), canary: { ...canary, analysis: { ...canary.analysis, maxWeight: 150 } } };
+                const { failures } = await get().check({}, bad);
+                assert.equal(failures.length, 1, JSON.stringify(failures));
+                assert.equal(failures[0].property, "canary.analysis.maxWeight");
+                assert.match(failures[0].reason, /100/);
+            });
+
+            it("check passes a good spec and tolerates values unknown during preview", async () => {
+                assert.deepEqual((await get().check({}, inputs())).failures, []);
+                const preview = { ...inputs(), canary: { ...canary, analysis: { ...canary.analysis, maxWeight: UNKNOWN } }, routerSpec: UNKNOWN, target: { ...target, namespace: UNKNOWN } };
+                assert.deepEqual((await get().check({}, preview)).failures, []);
+            });
+
+            it("diff reports no change for identical inputs and a change for a new revision", async () => {
+                assert.equal((await get().diff("test/podinfo", inputs(), inputs())).changes, false);
+                assert.equal((await get().diff("test/podinfo", inputs(), { ...inputs(), revision: "def" })).changes, true);
+                assert.equal((await get().diff("test/podinfo", inputs(), { ...inputs(), revision: UNKNOWN })).changes, true);
+                assert.equal((await get().diff("test/podinfo", inputs(), { ...inputs(), kubeconfig: "rotated" })).changes, false);
+            });
+        });
+    }
+
+    it("Analysis create bootstraps: outputs promote the inputs as they are", async () => {
+        const inputs = { target, canary, routerSpec: restingRouterSpec(), revision: "r1", template: { spec: { containers: [{ name: "podinfo", image: "podinfo:6.0.0" }] } }, configData: {}, secretData: {}, plan: "p" };
+        const { id, outs } = await analysis.create(inputs);
+        assert.equal(id, "test/podinfo");
+        assert.deepEqual(outs, { ...inputs, status: "initialized" });
+    });
+
+    it("Finalize create reaches the cluster through kube.ts from the serialized text", async () => {
+        const cluster = new MemoryCluster();
+        cluster.addDeployment("test", "podinfo", { replicas: 2 });
+        cluster.addDeployment("test", "podinfo-primary", { replicas: 2 });
+        const api = await startKubeApiServer(cluster);
+        const printed: string[] = [];
+        const log = console.log;
+        console.log = (line: string) => printed.push(line);
+        try {
+            await cluster.putVirtualRouter("test", "podinfo", { apiVersion: "appmesh.k8s.aws/v1beta2", kind: "VirtualRouter", metadata: { name: "podinfo", namespace: "test" }, spec: restingRouterSpec() });
+            const inputs = { target, canary, routerSpec: restingRouterSpec(), revision: "r1", status: "initialized", kubeconfig: api.kubeconfig };
+            const { outs } = await finalize.create(inputs);
+            assert.equal(outs.revision, "r1");
+        } finally {
+            console.log = log;
+            await api.stop();
+        }
+        assert.equal(cluster.replicasOf("test", "podinfo"), 0);
+        assert.ok(printed.some((l) => l.endsWith("Initialization done! podinfo.test")), printed.join("\n"));
+        assert.ok(!printed.some((l) => l.includes("token")));
+    });
+});

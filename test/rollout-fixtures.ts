@@ -1,0 +1,100 @@
+/** Shared inputs of the Kubernetes adapter and provider tests: the tutorial's canary and its resting apex router. */
+import { describePlan } from "../analysis/plan";
+import { analysisProvider, finalizeProvider } from "../analysis/provider";
+import type { AnalysisInputs, FinalizeInputs, RolloutStatus } from "../analysis/provider";
+import { computeRevision } from "../analysis/revision";
+import type { VirtualRouterSpec } from "../analysis/routes";
+import type { CanarySpec } from "../analysis/spec";
+import { buildVirtualRouterSpec } from "../components/appmesh";
+import { canaryNames } from "../components/names";
+import { withInterval, loadCanary } from "../playground/canary-spec";
+import { startPlayground, type InstalledCanary, type Playground } from "../playground/playground";
+import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../playground/provider-host";
+
+export const TARGET = { name: "podinfo", namespace: "test", service: "podinfo" };
+
+/** The tutorial's service settings with a fast analysis (1s interval). */
+export function tutorialCanary(timeout = "15s"): CanarySpec {
+    return {
+        provider: "appmesh:v1beta2",
+        service: { port: 9898, timeout, retries: { attempts: 3, perTryTimeout: "5s", retryOn: "gateway-error,client-error,stream-error" } },
+        analysis: { interval: "1s", threshold: 2, maxWeight: 50, stepWeight: 25, metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: "1m" }] },
+    };
+}
+
+/** The apex router exactly as the program declares it (`buildVirtualRouterSpec`), at resting weights. */
+export function restingRouterSpec(timeout = "15s"): VirtualRouterSpec {
+    const spec = tutorialCanary(timeout);
+    return buildVirtualRouterSpec(spec, canaryNames(TARGET.name, spec), "apex");
+}
+
+
+export const ANALYSIS_URN = dynamicUrn("appmesh-canary:Analysis", "podinfo");
+export const FINALIZE_URN = dynamicUrn("appmesh-canary:Finalize", "podinfo");
+
+/** The playground with the dev stack's canary installed (1s analysis interval, 3 steps), and Pulumi's provider host. */
+export interface HostBench {
+    playground: Playground;
+    canary: InstalledCanary;
+    lines: string[];
+    host: ProviderHost;
+    analysisText: string;
+    finalizeText: string;
+    /** Analysis inputs (with `__provider`) for the canary Deployment's current template. */
+    analysisInputs(): Record<string, unknown>;
+    finalizeInputs(revision: string, status: RolloutStatus): Record<string, unknown>;
+    /** A fresh host process (after a kill). */
+    restartHost(): Promise<void>;
+    stop(): Promise<void>;
+}
+
+export async function startHostBench(): Promise<HostBench> {
+    const dev = loadCanary();
+    const fast = withInterval(dev.spec, 1000);
+    const spec = { ...fast, analysis: { ...fast.analysis, maxWeight: 30, stepWeight: 10 } };
+    const playground = await startPlayground({ namespace: dev.namespace });
+    try {
+        const canary = await playground.installCanary({ target: dev.target, spec, version: "6.0.0" });
+        const lines: string[] = [];
+        const start = () => startProviderHost({ onLine: (line) => lines.push(line) });
+        const bench: HostBench = {
+            playground,
+            canary,
+            lines,
+            host: await start(),
+            analysisText: await serializeProvider(analysisProvider),
+            finalizeText: await serializeProvider(finalizeProvider),
+            analysisInputs() {
+                const template = playground.cluster.getDeployment(canary.namespace, canary.target)!.spec.template as Record<string, unknown>;
+                const inputs: AnalysisInputs = {
+                    target: { name: canary.target, namespace: canary.namespace, service: canary.names.apex },
+                    canary: spec,
+                    routerSpec: buildVirtualRouterSpec(spec, canary.names, "apex"),
+                    kubeconfig: playground.kube.kubeconfig,
+                    template,
+                    configData: {},
+                    secretData: {},
+                    revision: computeRevision(template),
+                    plan: describePlan(spec),
+                };
+                return withProvider(bench.analysisText, { ...inputs });
+            },
+            finalizeInputs(revision, status) {
+                const { target, canary: c, routerSpec, kubeconfig } = bench.analysisInputs() as unknown as AnalysisInputs;
+                const inputs: FinalizeInputs = { target, canary: c, routerSpec, kubeconfig, revision, status };
+                return withProvider(bench.finalizeText, { ...inputs });
+            },
+            async restartHost() {
+                bench.host = await start();
+            },
+            async stop() {
+                await bench.host.stop().catch(() => undefined);
+                await playground.stop();
+            },
+        };
+        return bench;
+    } catch (error) {
+        await playground.stop();
+        throw error;
+    }
+}
