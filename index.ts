@@ -38,7 +38,8 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         // injection) and Prometheus; `pulumi destroy` removes it before them, while the controller still runs.
         opts = { ...opts, providers: { kubernetes: cluster.provider }, dependsOn: cluster.readyResources };
     }
-    const mesh = new Mesh(config.mesh.name, { meshName: config.mesh.name, namespace: config.namespace }, opts);
+    // A fixed logical name: renaming the mesh in config must not replace the namespace and everything in it.
+    const mesh = new Mesh("appmesh", { meshName: config.mesh.name, namespace: config.namespace }, opts);
     const namespace = mesh.namespaceName;
     const canary = new Canary(PODINFO, {
         namespace,

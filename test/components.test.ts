@@ -327,6 +327,15 @@ describe("stack under mocks", function () {
         assert.deepEqual(find(prod.objects, "VirtualRouter", "podinfo").spec.routes[0].httpRoute.retryPolicy.httpRetryEvents, ["gateway-error", "stream-error"]);
     });
 
+    it("keeps the namespace's logical name when the mesh is renamed (no replacement of the namespace)", async () => {
+        const values = structuredClone(stackFileValues("dev")) as any;
+        values.mesh.name = "mesh-two";
+        const { resources, objects } = await build(values);
+        const logicalName = (rs: RegisteredResource[], type: string) => rs.find((r) => r.type === type)?.name;
+        assert.equal(logicalName(resources, "kubernetes:core/v1:Namespace"), logicalName(dev.resources, "kubernetes:core/v1:Namespace"));
+        assert.equal(find(objects, "Mesh", "mesh-two").spec.namespaceSelector.matchLabels["appmesh.k8s.aws/sidecarInjectorWebhook"], "enabled");
+    });
+
     it("leaves out the gateway and the load tester when disabled", async () => {
         const values = structuredClone(stackFileValues("dev")) as any;
         values.gateway.enabled = false;
