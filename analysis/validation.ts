@@ -505,6 +505,12 @@ function checkProgression(c: FailureCollector, path: string, a: Json, skipAnalys
         c.fail(`${path}.iterations`, "cannot be combined with stepWeight/stepWeights: iterations select Blue/Green or A/B, " +
             "step weights select a canary; remove one");
     }
+    if (a.maxWeight !== undefined && Array.isArray(a.stepWeights)) {
+        c.fail(`${path}.maxWeight`, "has no effect with stepWeights: the last step weight is the maximum; remove maxWeight");
+    }
+    if (a.maxWeight !== undefined && iterating) {
+        c.fail(`${path}.maxWeight`, "has no effect with iterations (Blue/Green and A/B do not shift weights); remove maxWeight");
+    }
     if (!stepping && !iterating && !skipAnalysis) {
         c.fail(path, "can never advance: set stepWeight (1-100), stepWeights, or iterations (>= 1); " +
             "or set skipAnalysis: true to promote without analysis");
