@@ -2,13 +2,16 @@
  * The Canary component: everything Flagger generates for one Canary on App Mesh, composed in Flagger's order
  * (VirtualNodes and routers before any pod, target side, then the primary side).
  *
- * The primary runs the *promoted* revision. `promotedRevision` below is the one place it comes from; until the
- * analysis resources exist it is the target's current template and config data.
+ * The primary runs the *promoted* revision: the outputs of the `Analysis` resource, which runs the canary
+ * analysis when the target's template or tracked config data change. `Finalize` runs after the primary rolled
+ * out and returns traffic to it (see DESIGN.md, "How a rollout maps onto Pulumi's graph").
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Analysis, Finalize, RolloutArgs } from "../analysis/provider";
+import { TrackedData } from "../analysis/revision";
 import { VirtualRouterSpec } from "../analysis/routes";
-import { CanarySpec, CanaryTarget } from "../analysis/spec";
+import { AlertProviderSpec, CanarySpec, CanaryTarget, MetricTemplateSpec } from "../analysis/spec";
 import { AppMeshRouting } from "./appmesh";
 import { CanaryNames, canaryNames } from "./names";
 import {
@@ -32,6 +35,14 @@ export interface CanaryArgs {
     readonly secrets?: TrackedSecret[];
     /** Envoy access logs of the canary's VirtualNodes. */
     readonly accessLog?: boolean;
+    /** Kubeconfig the analysis reaches the cluster with (the Kubernetes provider's); `KUBECONFIG` when absent. Kept secret. */
+    readonly kubeconfig?: pulumi.Input<string>;
+    /** Metric templates by name, for `templateRef` metrics (kept secret). */
+    readonly metricTemplates?: pulumi.Input<Record<string, MetricTemplateSpec>>;
+    /** Alert providers by name, for `analysis.alerts` (kept secret). */
+    readonly alertProviders?: pulumi.Input<Record<string, AlertProviderSpec>>;
+    /** Namespaces whose `<service>.<namespace>` URLs the analysis reaches through the API server. */
+    readonly clusterNamespaces?: pulumi.Input<string[]>;
 }
 
 /** What the primary side runs: the promoted pod template and the promoted data of the tracked configs. */
@@ -58,6 +69,10 @@ export class Canary extends pulumi.ComponentResource {
     public readonly canaryRouter: k8s.apiextensions.CustomResource;
     /** The apex VirtualRouter spec at resting weights (primary 100 / canary 0). */
     public readonly restingApexRouterSpec: pulumi.Output<VirtualRouterSpec>;
+    /** The canary analysis; its outputs are the promoted revision. */
+    public readonly analysis: Analysis;
+    /** Returns traffic to the primary once it runs the promoted revision. */
+    public readonly finalize: Finalize;
 
     constructor(name: string, args: CanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("appmesh-canary:index:Canary", name, {}, opts);
@@ -78,27 +93,51 @@ export class Canary extends pulumi.ComponentResource {
         }, { parent: this });
         this.canaryDeployment = this.targetWorkload.deployment;
 
+        const rollout: RolloutArgs = {
+            target: this.target,
+            canary: args.spec,
+            routerSpec: this.restingApexRouterSpec,
+            kubeconfig: args.kubeconfig,
+            metricTemplates: args.metricTemplates,
+            alertProviders: args.alertProviders,
+            clusterNamespaces: args.clusterNamespaces,
+            autoscalerMinReplicas: args.autoscaler?.minReplicas,
+        };
+        this.analysis = new Analysis(`${name}-analysis`, {
+            ...rollout,
+            template: this.targetWorkload.podTemplate,
+            configData: trackedData((args.configMaps ?? []).map((c) => [c.name, c.data])),
+            secretData: trackedData((args.secrets ?? []).map((s) => [s.name, s.stringData])),
+        }, { parent: this, dependsOn: [this.targetWorkload, this.routing] });
+
         const promoted = this.promotedRevision(args);
         this.primaryWorkload = new PrimaryWorkload(name, { ...shared, ...promoted }, { parent: this });
         this.primaryDeployment = this.primaryWorkload.deployment;
+        this.finalize = new Finalize(`${name}-finalize`, { ...rollout, revision: this.analysis.revision, status: this.analysis.status },
+            { parent: this, dependsOn: [this.primaryWorkload] });
 
         this.registerOutputs({
             target: this.target,
             canaryDeployment: this.canaryDeployment.metadata.name,
             primaryDeployment: this.primaryDeployment.metadata.name,
             restingApexRouterSpec: this.restingApexRouterSpec,
+            revision: this.analysis.revision,
+            plan: this.analysis.plan,
         });
     }
 
-    /**
-     * The revision the primary runs. Without an analysis resource the primary takes the target's current pod
-     * template and config data at once; the analysis replaces this with its promoted outputs.
-     */
+    /** The revision the primary runs: the Analysis outputs, which change only when a rollout succeeded. */
     private promotedRevision(args: CanaryArgs): PromotedRevision {
+        const promotedData = (data: pulumi.Output<TrackedData>, name: string) => data.apply((d) => d[name] ?? {});
         return {
-            podTemplate: this.targetWorkload.podTemplate,
-            configMaps: args.configMaps ?? [],
-            secrets: args.secrets ?? [],
+            podTemplate: this.analysis.template as pulumi.Output<PodTemplate>,
+            configMaps: (args.configMaps ?? []).map((c) => ({ ...c, data: promotedData(this.analysis.configData, c.name) })),
+            secrets: (args.secrets ?? []).map((s) => ({ ...s, stringData: promotedData(this.analysis.secretData, s.name) })),
         };
     }
+}
+
+/** Tracked config data by object name, as the Analysis takes it. */
+function trackedData(entries: [string, pulumi.Input<Record<string, pulumi.Input<string>>>][]): pulumi.Output<TrackedData> {
+    return pulumi.output(Object.fromEntries(entries)) as pulumi.Output<TrackedData>;
 }
