@@ -48,6 +48,8 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         deployment: PODINFO_DEPLOYMENT,
         autoscaler: PODINFO_AUTOSCALER,
         accessLog: config.mesh.accessLog,
+        metricTemplates: secretUnlessEmpty(config.metricTemplates),
+        alertProviders: secretUnlessEmpty(config.alertProviders),
     }, opts);
     const gateway = config.gateway.enabled
         ? new Gateway("appmesh-gateway", { namespace, ...config.gateway, virtualService: canary.names.apex, routeAfter: [canary.routing] }, opts)
@@ -63,6 +65,11 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         restingApexRouterSpec: canary.restingApexRouterSpec,
         kubeconfig: cluster?.kubeconfig,
     };
+}
+
+/** Credentials-bearing config (template auth, alert webhook addresses) as a secret; nothing when empty. */
+function secretUnlessEmpty<T extends object>(value: T): pulumi.Output<pulumi.Unwrap<T>> | undefined {
+    return Object.keys(value).length > 0 ? pulumi.secret(value) : undefined;
 }
 
 export = main;

@@ -3,7 +3,7 @@
  * object before any resource is created: every bad field is reported together, with its path and the
  * allowed values. Pure: the caller hands in the raw values (from `pulumi.Config` or a stack file).
  */
-import { CanarySpec, DEFAULT_METRICS_SERVER } from "./spec";
+import { ALERT_PROVIDER_TYPES, AlertProviderSpec, CanarySpec, DEFAULT_METRICS_SERVER, MetricTemplateSpec } from "./spec";
 import { FailureCollector, ValidationFailure, WiredRefs, formatFailures, parseCanarySpec, validateCanarySpec } from "./validation";
 
 export const PROJECT = "appmesh-canary";
@@ -43,9 +43,15 @@ export interface StackConfig {
     loadtester: LoadTesterConfig;
     /** Flagger's Canary `spec`, validated. */
     canary: CanarySpec;
+    /** MetricTemplates by name, for `templateRef` metrics (may hold credentials: pass them on as secrets). */
+    metricTemplates: Record<string, MetricTemplateSpec>;
+    /** AlertProviders by name, for `analysis.alerts` (webhook addresses are credentials: pass them on as secrets). */
+    alertProviders: Record<string, AlertProviderSpec>;
 }
 
-export const STACK_CONFIG_KEYS = ["namespace", "mesh", "image", "metricsServer", "gateway", "loadtester", "canary"] as const;
+export const STACK_CONFIG_KEYS = [
+    "namespace", "mesh", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders",
+] as const;
 
 /** Defaults are the tutorial's values. */
 export const GATEWAY_DEFAULTS: GatewayConfig = {
@@ -120,12 +126,88 @@ export function validateStackConfig(raw: Record<string, unknown>, refs: WiredRef
         optional(raw.loadtester.image, (v) => checkImage(c, "loadtester.image", v));
         optional(raw.loadtester.replicas, (v) => c.integer("loadtester.replicas", v, 1));
     }
+    const templates = checkNamedMap(c, "metricTemplates", raw.metricTemplates, checkMetricTemplate);
+    const providers = checkNamedMap(c, "alertProviders", raw.alertProviders, checkAlertProvider);
     if (raw.canary === undefined) {
         c.fail("canary", "is required: Flagger's Canary spec (service, analysis, ...)");
     } else {
         c.failures.push(...validateCanarySpec(raw.canary, "canary", refs));
+        checkReferences(c, raw.canary, templates, providers);
     }
     return c.failures;
+}
+
+/** A map of named objects; returns the names (empty when the map is absent or not an object). */
+function checkNamedMap(c: FailureCollector, path: string, value: unknown, check: (c: FailureCollector, path: string, item: unknown) => void): string[] {
+    if (value === undefined || !c.object(path, value)) {
+        return [];
+    }
+    for (const [name, item] of Object.entries(value)) {
+        if (c.dnsLabel(`${path}.${name}`, name)) {
+            check(c, `${path}.${name}`, item);
+        }
+    }
+    return Object.keys(value);
+}
+
+function checkMetricTemplate(c: FailureCollector, path: string, template: unknown): void {
+    if (!c.object(path, template)) {
+        return;
+    }
+    c.keys(path, template, ["provider", "query"]);
+    c.string(`${path}.query`, template.query);
+    const provider = template.provider;
+    if (!c.object(`${path}.provider`, provider)) {
+        return;
+    }
+    const at = `${path}.provider`;
+    c.keys(at, provider, ["type", "address", "token", "username", "password", "headers"]);
+    optional(provider.type, (v) => c.oneOf(`${at}.type`, v, ["prometheus"]));
+    c.url(`${at}.address`, provider.address);
+    for (const key of ["token", "username", "password"] as const) {
+        optional(provider[key], (v) => c.string(`${at}.${key}`, v));
+    }
+    if ((provider.username === undefined) !== (provider.password === undefined)) {
+        c.fail(at, "basic auth needs both username and password");
+    }
+    if (provider.token !== undefined && provider.username !== undefined) {
+        c.fail(at, "set either token (Bearer) or username/password (basic auth), not both");
+    }
+    optional(provider.headers, (v) => c.stringMap(`${at}.headers`, v));
+}
+
+function checkAlertProvider(c: FailureCollector, path: string, provider: unknown): void {
+    if (!c.object(path, provider)) {
+        return;
+    }
+    c.keys(path, provider, ["type", "address", "channel", "username", "proxy", "token"]);
+    c.oneOf(`${path}.type`, provider.type, ALERT_PROVIDER_TYPES);
+    c.url(`${path}.address`, provider.address);
+    for (const key of ["channel", "username", "token"] as const) {
+        optional(provider[key], (v) => c.string(`${path}.${key}`, v));
+    }
+    optional(provider.proxy, (v) => c.url(`${path}.proxy`, v));
+}
+
+/** `templateRef` and `providerRef` names must be defined in this stack's config. */
+function checkReferences(c: FailureCollector, canary: unknown, templates: string[], providers: string[]): void {
+    const analysis = (canary as { analysis?: { metrics?: unknown; alerts?: unknown } } | undefined)?.analysis;
+    const each = (list: unknown, visit: (item: Record<string, any>, i: number) => void) =>
+        Array.isArray(list) && list.forEach((item, i) => typeof item === "object" && item !== null && visit(item, i));
+    each(analysis?.metrics, (metric, i) => {
+        const name = metric.templateRef?.name;
+        if (typeof name === "string" && !templates.includes(name)) {
+            c.fail(`canary.analysis.metrics[${i}].templateRef.name`,
+                `names no template in metricTemplates (defined: ${templates.join(", ") || "none"}), got ${JSON.stringify(name)}`);
+        }
+    });
+    each(analysis?.alerts, (alert, i) => {
+        const name = alert.providerRef?.name;
+        if (typeof name === "string" && !providers.includes(name)) {
+            c.fail(`canary.analysis.alerts[${i}].providerRef.name`,
+                `names no provider in alertProviders (defined: ${providers.join(", ") || "none"}), got ${JSON.stringify(name)}`);
+        }
+    });
 }
 
 /** The validated stack config with defaults applied; throws one error listing every problem. */
@@ -145,6 +227,8 @@ export function parseStackConfig(raw: Record<string, unknown>, refs: WiredRefs):
         gateway: { ...GATEWAY_DEFAULTS, ...(raw.gateway as Partial<GatewayConfig> | undefined) },
         loadtester: { ...LOADTESTER_DEFAULTS, ...(raw.loadtester as Partial<LoadTesterConfig> | undefined) },
         canary: { ...canary, metricsServer },
+        metricTemplates: (raw.metricTemplates as Record<string, MetricTemplateSpec> | undefined) ?? {},
+        alertProviders: (raw.alertProviders as Record<string, AlertProviderSpec> | undefined) ?? {},
     };
 }
 

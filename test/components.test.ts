@@ -5,7 +5,7 @@ import { CanarySpec } from "../analysis/spec";
 import { parseStackConfig } from "../analysis/stack-config";
 import { WiredRefs } from "../analysis/validation";
 import { AppMeshSchemas, AppMeshKind } from "../playground/crd-schemas";
-import { RecordingMocks, RegisteredResource, installMocks, manifests, settle, stackFileConfig, stackFileValues } from "../scripts/render";
+import { RecordingMocks, RegisteredResource, installMocks, manifests, redactSecrets, settle, stackFileConfig, stackFileValues } from "../scripts/render";
 
 // Mocks first; the program and the components are loaded afterwards (see before()).
 type Main = (config?: unknown, opts?: pulumi.ComponentResourceOptions) => Record<string, any>;
@@ -334,6 +334,19 @@ describe("stack under mocks", function () {
         const logicalName = (rs: RegisteredResource[], type: string) => rs.find((r) => r.type === type)?.name;
         assert.equal(logicalName(resources, "kubernetes:core/v1:Namespace"), logicalName(dev.resources, "kubernetes:core/v1:Namespace"));
         assert.equal(find(objects, "Mesh", "mesh-two").spec.namespaceSelector.matchLabels["appmesh.k8s.aws/sidecarInjectorWebhook"], "enabled");
+    });
+
+    it("passes metric templates and alert providers from stack config to the analysis, as secrets", async () => {
+        const values = structuredClone(stackFileValues("dev")) as any;
+        values.metricTemplates = { errors: { provider: { address: "http://prometheus.monitoring:9090", token: "t0ken" }, query: "vector(0)" } };
+        values.alertProviders = { oncall: { type: "slack", address: "https://hooks.slack.com/services/T/B/X" } };
+        values.canary.analysis.alerts = [{ name: "on-call", severity: "error", providerRef: { name: "oncall" } }];
+        const { resources } = await build(values);
+        const analysis = resources.find((r) => r.type.startsWith("pulumi-nodejs:dynamic") && r.name === "podinfo-analysis");
+        assert.ok(analysis, "the Analysis resource is registered");
+        assert.deepEqual(redactSecrets(analysis.inputs.metricTemplates), { errors: "[secret]" });
+        assert.deepEqual(redactSecrets(analysis.inputs.alertProviders), { oncall: "[secret]" });
+        assert.ok(!JSON.stringify(redactSecrets(analysis.inputs)).includes("t0ken"));
     });
 
     it("leaves out the gateway and the load tester when disabled", async () => {

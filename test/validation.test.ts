@@ -219,6 +219,12 @@ describe("parseCanarySpec", () => {
     });
 });
 
+const TEMPLATE = {
+    provider: { type: "prometheus", address: "http://appmesh-prometheus.appmesh-system:9090", headers: { "X-Scope-OrgID": "team-a" } },
+    query: "sum(rate(http_requests_total{status=~\"5..\"}[{{ interval }}]))",
+};
+const PROVIDER = { type: "slack", address: "https://hooks.slack.com/services/T000/B000/XXXX", channel: "on-call", username: "flagger" };
+
 describe("stack config", () => {
     const dev = (): any => structuredClone(stackFileValues("dev"));
 
@@ -267,6 +273,31 @@ describe("stack config", () => {
         ["gateway enabled not boolean", (c) => { c.gateway.enabled = "true"; }, "gateway.enabled", /true or false/],
         ["loadtester replicas 0", (c) => { c.loadtester.replicas = 0; }, "loadtester.replicas", /integer >= 1/],
         ["canary missing", (c) => { delete c.canary; }, "canary", /is required/],
+        ["metricTemplates not a map", (c) => { c.metricTemplates = ["errors"]; }, "metricTemplates", /must be an object/],
+        ["template name not a DNS label", (c) => { c.metricTemplates = { Errors: TEMPLATE }; }, "metricTemplates.Errors", /DNS label/],
+        ["template without query", (c) => { c.metricTemplates = { errors: { ...TEMPLATE, query: "" } }; }, "metricTemplates.errors.query", /non-empty string/],
+        ["template provider address", (c) => { c.metricTemplates = { errors: { ...TEMPLATE, provider: { address: "prometheus:9090" } } }; },
+            "metricTemplates.errors.provider.address", /absolute http/],
+        ["template provider type", (c) => { c.metricTemplates = { errors: { ...TEMPLATE, provider: { type: "datadog", address: "http://p:9090" } } }; },
+            "metricTemplates.errors.provider.type", /one of prometheus/],
+        ["template username without password", (c) => { c.metricTemplates = { errors: { ...TEMPLATE, provider: { address: "http://p:9090", username: "u" } } }; },
+            "metricTemplates.errors.provider", /both username and password/],
+        ["template token and basic auth", (c) => {
+            c.metricTemplates = { errors: { ...TEMPLATE, provider: { address: "http://p:9090", token: "t", username: "u", password: "p" } } };
+        }, "metricTemplates.errors.provider", /either token .* or username\/password/],
+        ["alert provider type", (c) => { c.alertProviders = { oncall: { type: "pagerduty", address: "https://hooks.example.com/x" } }; },
+            "alertProviders.oncall.type", /one of slack, msteams, discord, rocket, gchat/],
+        ["alert provider without address", (c) => { c.alertProviders = { oncall: { type: "slack" } }; }, "alertProviders.oncall.address", /absolute http/],
+        ["alert provider proxy", (c) => { c.alertProviders = { oncall: { ...PROVIDER, proxy: "squid:3128" } }; }, "alertProviders.oncall.proxy", /absolute http/],
+        ["alert provider unknown field", (c) => { c.alertProviders = { oncall: { ...PROVIDER, webhook: "x" } }; }, "alertProviders.oncall.webhook",
+            /allowed: type, address, channel, username, proxy, token/],
+        ["templateRef to an undefined template", (c) => {
+            c.metricTemplates = { errors: TEMPLATE };
+            c.canary.analysis.metrics.push({ name: "error-rate", templateRef: { name: "latency" }, thresholdRange: { max: 1 } });
+        }, "canary.analysis.metrics[2].templateRef.name", /names no template in metricTemplates \(defined: errors\)/],
+        ["providerRef to an undefined provider", (c) => {
+            c.canary.analysis.alerts = [{ name: "a", severity: "error", providerRef: { name: "oncall" } }];
+        }, "canary.analysis.alerts[0].providerRef.name", /names no provider in alertProviders \(defined: none\)/],
         ["canary field inside stack config", (c) => { c.canary.analysis.maxWeight = 101; }, "canary.analysis.maxWeight", /from 1 to 100/],
     ];
     for (const [rule, edit, property, reason] of STACK_RULES) {
@@ -279,6 +310,18 @@ describe("stack config", () => {
             assert.match(match.reason, reason);
         });
     }
+
+    it("accepts metric templates and alert providers that the canary spec references", () => {
+        const raw = dev();
+        raw.metricTemplates = { errors: TEMPLATE };
+        raw.alertProviders = { oncall: PROVIDER };
+        raw.canary.analysis.metrics.push({ name: "error-rate", templateRef: { name: "errors" }, thresholdRange: { max: 1 }, interval: "1m" });
+        raw.canary.analysis.alerts = [{ name: "on-call", severity: "warn", providerRef: { name: "oncall" } }];
+        const config = parseStackConfig(raw, REFS);
+        assert.deepEqual(config.metricTemplates, { errors: TEMPLATE });
+        assert.deepEqual(config.alertProviders, { oncall: PROVIDER });
+        assert.deepEqual(parseStackConfig(dev(), REFS).metricTemplates, {});
+    });
 
     it("reports every bad field of the whole config in one error", () => {
         const raw = dev();
