@@ -173,7 +173,8 @@ export class KubeRouter implements RouterPort {
             `apply VirtualRouter ${this.options.namespace}/${this.options.name} weights primary ${weights.primary} canary ${weights.canary}`,
             () =>
                 api.patchNamespacedCustomObject(
-                    { ...this.ref, body, fieldManager: this.options.fieldManager ?? ANALYSIS_FIELD_MANAGER, force: true },
+                    // Strict: an unknown field is an error, not silently pruned by the CRD's structural schema.
+                    { ...this.ref, body, fieldManager: this.options.fieldManager ?? ANALYSIS_FIELD_MANAGER, force: true, fieldValidation: "Strict" },
                     k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
                 ),
             this.options.retry,

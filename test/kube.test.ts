@@ -1,10 +1,12 @@
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import axios from "axios";
 import { AddressInfo } from "net";
+import { parse as parseYaml } from "yaml";
 import { ANALYSIS_FIELD_MANAGER, clusterService, KubeRouter, KubeWorkloads, serviceProxyResolver } from "../analysis/kube";
 import type { VirtualRouterSpec } from "../analysis/routes";
 import { restingRouterSpec } from "./rollout-fixtures";
@@ -62,6 +64,7 @@ describe("kube.ts against the stand-in API server", function () {
         assert.equal(apply.contentType, "application/apply-patch+yaml");
         assert.equal(apply.query.get("fieldManager"), ANALYSIS_FIELD_MANAGER);
         assert.equal(apply.query.get("force"), "true");
+        assert.equal(apply.query.get("fieldValidation"), "Strict");
         // Only spec.routes is applied: the analysis owns exactly the list it changes.
         assert.deepEqual(Object.keys((apply.body as any).spec), ["routes"]);
         const stored = cluster.getVirtualRouter(NS, "podinfo")!;
@@ -224,6 +227,21 @@ describe("kube.ts against the stand-in API server", function () {
         });
     });
 
+    it("accepts a JSON kubeconfig (pulumi-eks `kubeconfigJson`) and exec credentials (`aws eks get-token`)", async () => {
+        const json = JSON.stringify(parseYaml(api.kubeconfig));
+        const viaJson = new KubeRouter({ access: { kubeconfig: json }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec() });
+        assert.deepEqual(await viaJson.getWeights(), { primary: 100, canary: 0 });
+        // An exec plugin that prints an ExecCredential, as `aws eks get-token` does.
+        const credential = JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1beta1", kind: "ExecCredential", status: { token: api.token } });
+        const config = parseYaml(api.kubeconfig);
+        config.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: process.execPath, args: ["-e", `process.stdout.write(${JSON.stringify(credential)})`], interactiveMode: "Never" } };
+        const viaExec = new KubeRouter({ access: { kubeconfig: JSON.stringify(config) }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec() });
+        await viaExec.setWeights({ primary: 90, canary: 10 });
+        assert.deepEqual(cluster.weightsOf(NS, "podinfo"), { primary: 90, canary: 10 });
+        const resolve = serviceProxyResolver({ access: { kubeconfig: JSON.stringify(config) }, namespaces: [NS] });
+        assert.equal((await resolve("http://flagger-loadtester.test/")).headers?.Authorization, `Bearer ${api.token}`);
+    });
+
     it("reads KUBECONFIG when no kubeconfig input is given", async () => {
         const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kube-")), "config");
         fs.writeFileSync(file, api.kubeconfig);
@@ -238,6 +256,25 @@ describe("kube.ts against the stand-in API server", function () {
                 process.env.KUBECONFIG = saved;
             }
         }
+    });
+});
+
+describe("serviceProxyResolver against an HTTPS API server", () => {
+    it("carries the cluster's CA and the token in the endpoint, without connecting", async () => {
+        const ca = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+        const kubeconfig = JSON.stringify({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [{ name: "eks", cluster: { server: "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com", "certificate-authority-data": Buffer.from(ca).toString("base64") } }],
+            users: [{ name: "eks", user: { token: "t0ken" } }],
+            contexts: [{ name: "eks", context: { cluster: "eks", user: "eks" } }],
+            "current-context": "eks",
+        });
+        const endpoint = await serviceProxyResolver({ access: { kubeconfig }, namespaces: ["appmesh-system"] })("http://appmesh-prometheus.appmesh-system:9090/api/v1/query?query=up");
+        assert.equal(endpoint.url, "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com/api/v1/namespaces/appmesh-system/services/http:appmesh-prometheus:9090/proxy/api/v1/query?query=up");
+        assert.equal(endpoint.headers?.Authorization, "Bearer t0ken");
+        assert.ok(endpoint.httpsAgent instanceof https.Agent);
+        assert.equal(String((endpoint.httpsAgent as any).options.ca), ca);
     });
 });
 
