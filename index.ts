@@ -55,7 +55,7 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         ? new Gateway("appmesh-gateway", { namespace, ...config.gateway, virtualService: canary.names.apex, routeAfter: [canary.routing] }, opts)
         : undefined;
     const loadtester = config.loadtester.enabled
-        ? new LoadTester("flagger-loadtester", { namespace, ...config.loadtester, backends: [canary.names.apex, canary.names.canaryRouter] }, opts)
+        ? new LoadTester("flagger-loadtester", { namespace, ...config.loadtester, backends: [canary.names.apex, canary.names.canaryRouter], backendsAfter: [canary.routing] }, opts)
         : undefined;
     return {
         namespace,

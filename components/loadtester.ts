@@ -25,6 +25,8 @@ export interface LoadTesterArgs {
     readonly replicas: pulumi.Input<number>;
     /** Virtual services the load tests call (the apex and `-canary` services). */
     readonly backends: string[];
+    /** Resources the backends need first (the Canary's routing, which declares those virtual services). */
+    readonly backendsAfter?: pulumi.Resource[];
 }
 
 export function loadTesterPodLabels(): Record<string, string> {
@@ -56,7 +58,8 @@ export class LoadTester extends pulumi.ComponentResource {
             kind: "VirtualNode",
             metadata: { name, namespace: args.namespace },
             spec: pulumi.output(args.namespace).apply((ns) => buildLoadTesterNodeSpec(name, ns, args.backends)),
-        }, { parent: this });
+        // The App Mesh controller resolves backend references when it reconciles the node.
+        }, { parent: this, dependsOn: args.backendsAfter ?? [] });
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
             metadata: { name, namespace: args.namespace, labels },
             spec: {

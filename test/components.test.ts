@@ -308,6 +308,7 @@ describe("stack under mocks", function () {
             }
         }
         assert.ok(order("VirtualNode", "flagger-loadtester") < order("Deployment", "flagger-loadtester"));
+        assert.ok(order("VirtualNode", "flagger-loadtester") > order("VirtualService", "podinfo-canary"), "load tester node after its backends");
         assert.ok(order("VirtualGateway", "appmesh-gateway") < order("Deployment", "appmesh-gateway"));
         assert.ok(order("VirtualRouter", "podinfo") > order("VirtualNode", "podinfo-canary"));
         assert.ok(order("VirtualService", "podinfo") > order("VirtualRouter", "podinfo"));
