@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from "crypto";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { stableStringify } from "../analysis/revision";
 import type { ClusterBackend, KubeObject } from "./cluster-backend";
 import { AppMeshSchemas } from "./crd-schemas";
 
@@ -135,17 +136,7 @@ function deleteAt(obj: any, path: FieldPath): void {
 }
 
 const overlaps = (a: FieldPath, b: FieldPath) => a.slice(0, Math.min(a.length, b.length)).every((k, i) => k === b[i]);
-const sameValue = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-
-function canonical(value: unknown): unknown {
-    if (Array.isArray(value)) {
-        return value.map(canonical);
-    }
-    if (value !== null && typeof value === "object") {
-        return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as any)[k])]));
-    }
-    return value;
-}
+const sameValue = (a: unknown, b: unknown) => stableStringify(a) === stableStringify(b);
 
 /** Kubernetes' FieldsV1 form of a set of leaf paths (`{"f:spec": {"f:routes": {}}}`). */
 function toFieldsV1(paths: FieldPath[]): Record<string, unknown> {
