@@ -14,29 +14,41 @@ export type PodTemplate = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>
 export interface DeploymentSettings {
     /** Replicas of the primary when no autoscaler manages it. */
     readonly replicas?: number;
+    /** Seconds a new pod must be ready before it counts as available. */
     readonly minReadySeconds?: number;
+    /** Old ReplicaSets kept for rollback. */
     readonly revisionHistoryLimit?: number;
+    /** Seconds before Kubernetes reports a stuck rollout. */
     readonly progressDeadlineSeconds?: number;
+    /** Rolling update settings, e.g. maxUnavailable 0. */
     readonly strategy?: k8s.types.input.apps.v1.DeploymentStrategy;
 }
 
 /** The target's HorizontalPodAutoscaler (autoscaling/v2); the primary gets a copy. */
 export interface AutoscalerSettings {
+    /** Lowest replica count the HPA scales to. */
     readonly minReplicas: number;
+    /** Highest replica count the HPA scales to. */
     readonly maxReplicas: number;
+    /** What the HPA scales on, e.g. 99% CPU utilisation. */
     readonly metrics: k8s.types.input.autoscaling.v2.MetricSpec[];
 }
 
 /** A ConfigMap the pod template references by name; Flagger tracks it and runs `<name>-primary` for the primary. */
 export interface TrackedConfigMap {
+    /** ConfigMap name the pod template references. */
     readonly name: string;
+    /** Its data. */
     readonly data: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /** A Secret the pod template references by name (types Flagger tracks: Opaque, basic-auth, ssh-auth, tls). */
 export interface TrackedSecret {
+    /** Secret name the pod template references. */
     readonly name: string;
+    /** Secret type; default Opaque. */
     readonly type?: string;
+    /** Its data as strings (Pulumi keeps Secret data secret). */
     readonly stringData: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
