@@ -1,0 +1,114 @@
+/**
+ * `npm run demo -- [--scenario healthy|errors|latency|ab] [--interval 2s] [--canary FILE] [--out DIR] [--driver provider-host|engine]`
+ *
+ * Starts the playground, deploys podinfo 6.0.0 as the primary, then rolls out 6.0.1 with the dev stack's
+ * canary spec (or `--canary FILE`) through Pulumi's dynamic-provider host, printing the events in Flagger's wording and each interval's metric
+ * values against their thresholds. Exits 0 when promoted, 3 when rolled back, 1 on an error; writes
+ * report.html and report.json.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { describePlan } from "../analysis/plan";
+import { renderReportHtml, reportJson, type RolloutResult } from "../analysis/report";
+import { formatDuration, parseDuration } from "../analysis/spec";
+import { loadCanary } from "./canary-spec";
+import { DRIVER_NAMES, startDriver, type DriverName } from "./drivers";
+import type { Playground } from "./playground";
+import { runScenario, scenarioSpec } from "./scenario-run";
+import { scenarioNamed, SCENARIO_NAMES } from "./scenarios";
+
+const EXIT_CODES: Record<RolloutResult, number> = { promoted: 0, "rolled back": 3, error: 1 };
+
+export interface DemoArgs {
+    scenario: string;
+    interval: string;
+    canary?: string;
+    out: string;
+    driver: DriverName;
+}
+
+const USAGE = `usage: npm run demo -- [--scenario ${SCENARIO_NAMES.join("|")}] [--interval 2s] [--canary FILE] [--out DIR] [--driver ${DRIVER_NAMES.join("|")}]`;
+
+export function parseDemoArgs(argv: string[]): DemoArgs {
+    const args: DemoArgs = { scenario: "healthy", interval: "2s", out: ".", driver: "provider-host" };
+    for (let i = 0; i < argv.length; i++) {
+        const flag = argv[i];
+        const [name, inline] = flag.startsWith("--") && flag.includes("=") ? flag.split(/=(.*)/s, 2) : [flag, undefined];
+        const value = () => {
+            const v = inline ?? argv[++i];
+            if (v === undefined) {
+                throw new Error(`${name} needs a value\n${USAGE}`);
+            }
+            return v;
+        };
+        if (name === "--scenario") {
+            args.scenario = value();
+        } else if (name === "--interval") {
+            args.interval = value();
+        } else if (name === "--canary") {
+            args.canary = value();
+        } else if (name === "--out") {
+            args.out = value();
+        } else if (name === "--driver") {
+            const driver = value();
+            if (!(DRIVER_NAMES as readonly string[]).includes(driver)) {
+                throw new Error(`--driver ${driver}: must be one of ${DRIVER_NAMES.join(", ")}`);
+            }
+            args.driver = driver as DriverName;
+        } else {
+            throw new Error(`${name === "--help" || name === "-h" ? "" : `unknown argument ${flag}\n`}${USAGE}`);
+        }
+    }
+    scenarioNamed(args.scenario);
+    const ms = parseDuration(args.interval);
+    if (ms === undefined || ms < 1000) {
+        throw new Error(`--interval ${args.interval}: must be a duration of at least 1s, e.g. 2s or 1m`);
+    }
+    return args;
+}
+
+async function main(argv: string[]): Promise<number> {
+    const args = parseDemoArgs(argv);
+    const scenario = scenarioNamed(args.scenario);
+    const intervalMs = parseDuration(args.interval)!;
+    const loaded = loadCanary(args.canary);
+    const say = (line: string) => process.stdout.write(line + "\n");
+    say(`scenario ${scenario.name}: ${scenario.description}`);
+    say(`canary spec from ${loaded.source}; analysis interval ${formatDuration(intervalMs)} (metric windows and load tests scaled with it)`);
+    say(`plan: ${describePlan(scenarioSpec(loaded, scenario, intervalMs))}`);
+
+    const driver = await startDriver(args.driver);
+    let playground: Playground | undefined;
+    let interrupted = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+        if (!interrupted) {
+            interrupted = true;
+            say(`\n${signal}: stopping the playground`);
+            void Promise.allSettled([driver.stop(), playground?.stop()]).finally(() => process.exit(130));
+        }
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+        const { record, userTraffic, final } = await runScenario({ loaded, scenario, intervalMs, driver, log: say, onStarted: (pg) => (playground = pg) });
+        say(`\nresult: ${record.result}${record.reason ? ` (${record.reason})` : ""}`);
+        say(`took ${((record.finishedAt - record.startedAt) / 1000).toFixed(1)}s; routes now ${final.weightedTargets}; ${loaded.target} replicas ${final.canaryReplicas}; user traffic to ${loaded.spec.service.name ?? loaded.target}.${loaded.namespace}: ${userTraffic.ok} of ${userTraffic.sent} answered below 500`);
+        fs.mkdirSync(args.out, { recursive: true });
+        fs.writeFileSync(path.join(args.out, "report.json"), reportJson(record));
+        fs.writeFileSync(path.join(args.out, "report.html"), renderReportHtml(record));
+        say(`wrote ${path.join(args.out, "report.html")} and report.json (${record.events.length} events)`);
+        return EXIT_CODES[record.result];
+    } finally {
+        await driver.stop();
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (error) => {
+            process.stderr.write(`demo failed: ${(error as Error).message}\n`);
+            process.exit(1);
+        },
+    );
+}

@@ -1,0 +1,66 @@
+/**
+ * Runs a rollout's Analysis and Finalize updates through Pulumi's dynamic-provider host process, exactly as
+ * `pulumi up` does: the providers of `analysis/provider.ts` are serialized into `__provider`, the host
+ * deserializes and runs them, and they reach the playground only through its Kubernetes API server (with
+ * the kubeconfig input) and the API server's service proxy. The host prints one line per event; those lines
+ * become the report's events.
+ */
+import type { CanaryEvent } from "../analysis/ports";
+import { analysisProvider, finalizeProvider } from "../analysis/provider";
+import { dynamicUrn, serializeProvider, startProviderHost, withProvider } from "./provider-host";
+import type { RolloutDriver } from "./rollout";
+
+/** `Normal  Advance podinfo.test canary weight 5` → type and message. */
+const EVENT_LINE = /^(Normal|Warning)\s+(.*)$/;
+
+/** The update's error when the analysis rolled back (`rolloutFailure`), as opposed to a broken run. */
+const ROLLED_BACK = /canary analysis of \S+ failed: /;
+
+export async function providerHostDriver(opts: { onOtherLine?: (line: string) => void } = {}): Promise<RolloutDriver> {
+    let onEvent: ((event: CanaryEvent) => void) | undefined;
+    let lastWeight = 0;
+    const host = await startProviderHost({
+        onLine: (line) => {
+            const match = EVENT_LINE.exec(line);
+            if (match && onEvent) {
+                const message = match[2];
+                const advance = /canary weight (\d+)$/.exec(message);
+                lastWeight = advance ? Number(advance[1]) : /Scaling down|Routing all traffic to primary/.test(message) ? 0 : lastWeight;
+                onEvent({ type: match[1] as CanaryEvent["type"], message, timestamp: Date.now(), phase: "", canaryWeight: lastWeight, failedChecks: 0 });
+            } else {
+                opts.onOtherLine?.(line);
+            }
+        },
+    });
+    try {
+        await host.configure();
+        const analysisText = await serializeProvider(analysisProvider);
+        const finalizeText = await serializeProvider(finalizeProvider);
+        return {
+            name: "Pulumi's dynamic-provider host (analysis/provider.ts Analysis and Finalize updates, over the Kubernetes API)",
+            async analyse(news, olds, sink) {
+                onEvent = sink;
+                const id = `${news.target.namespace}/${news.target.name}`;
+                try {
+                    await host.update(id, dynamicUrn("appmesh-canary:Analysis", news.target.name), withProvider(analysisText, { ...olds, status: "initialized" }), withProvider(analysisText, { ...news }));
+                    return undefined;
+                } catch (error) {
+                    const message = (error as Error).message;
+                    if (ROLLED_BACK.test(message)) {
+                        return message.slice(message.search(ROLLED_BACK));
+                    }
+                    throw error;
+                }
+            },
+            async finalize(news, olds, sink) {
+                onEvent = sink;
+                const id = `${news.target.namespace}/${news.target.name}`;
+                await host.update(id, dynamicUrn("appmesh-canary:Finalize", news.target.name), withProvider(finalizeText, { ...olds }), withProvider(finalizeText, { ...news }));
+            },
+            stop: () => host.stop(),
+        };
+    } catch (error) {
+        await host.stop();
+        throw error;
+    }
+}

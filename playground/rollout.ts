@@ -1,0 +1,160 @@
+/**
+ * One rollout in the playground, in the order `pulumi up` runs it: the canary Deployment gets the new pod
+ * template, the Analysis resource is updated (the canary analysis), and on success the primary rolls to
+ * the promoted template and the Finalize resource is updated. A driver runs the two provider updates; a
+ * monitor samples the canary's metrics with the built-in App Mesh queries for the report.
+ */
+import type { CanaryEvent } from "../analysis/ports";
+import type { AnalysisInputs, FinalizeInputs } from "../analysis/provider";
+import { describePlan } from "../analysis/plan";
+import { PrometheusMetrics } from "../analysis/metrics";
+import { formatEventLine, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type WeightSample } from "../analysis/report";
+import { computeRevision } from "../analysis/revision";
+import { readWeights, routerNodes, type VirtualRouterSpec } from "../analysis/routes";
+import { resolveAnalysis, type CanaryTarget } from "../analysis/spec";
+import { buildVirtualRouterSpec } from "../components/appmesh";
+import type { InstalledCanary, Playground } from "./playground";
+import { startTraffic } from "./traffic";
+
+/** Runs the Analysis and Finalize provider updates, in-process or through Pulumi's provider host. */
+export interface RolloutDriver {
+    /** How the rollout is driven, for the log and the report. */
+    readonly name: string;
+    /** The Analysis update; resolves with the failure message when the analysis rolled back. */
+    analyse(news: AnalysisInputs, olds: AnalysisInputs, onEvent: (event: CanaryEvent) => void): Promise<string | undefined>;
+    /** The Finalize update after the primary rolled out. */
+    finalize(news: FinalizeInputs, olds: FinalizeInputs, onEvent: (event: CanaryEvent) => void): Promise<void>;
+    stop(): Promise<void>;
+}
+
+export interface PlaygroundRolloutOptions {
+    playground: Playground;
+    canary: InstalledCanary;
+    fromVersion: string;
+    toVersion: string;
+    driver: RolloutDriver;
+    title: string;
+    /** Requests per second of user traffic to the apex service while the rollout runs (0: none). */
+    userTrafficPerSecond?: number;
+    log?: (line: string) => void;
+}
+
+export interface PlaygroundRolloutResult {
+    record: RolloutRecord;
+    userTraffic: { sent: number; ok: number };
+}
+
+function rolloutInputs(pg: Playground, canary: InstalledCanary) {
+    const target: CanaryTarget = { name: canary.target, namespace: canary.namespace, service: canary.names.apex };
+    const routerSpec: VirtualRouterSpec = buildVirtualRouterSpec(canary.spec, canary.names, "apex");
+    return { target, canary: canary.spec, routerSpec, kubeconfig: pg.kube.kubeconfig };
+}
+
+/** The Analysis inputs for the canary Deployment's current pod template. */
+export function analysisInputs(pg: Playground, canary: InstalledCanary): AnalysisInputs {
+    const deployment = pg.cluster.getDeployment(canary.namespace, canary.target);
+    if (!deployment) {
+        throw new Error(`deployment ${canary.namespace}/${canary.target} is not installed`);
+    }
+    const template = deployment.spec.template as Record<string, unknown>;
+    return { ...rolloutInputs(pg, canary), revision: computeRevision(template), template, configData: {}, secretData: {}, plan: describePlan(canary.spec) };
+}
+
+function finalizeInputs(analysis: AnalysisInputs, status: FinalizeInputs["status"]): FinalizeInputs {
+    const { target, canary, routerSpec, kubeconfig, revision } = analysis;
+    return { target, canary, routerSpec, kubeconfig, revision, status };
+}
+
+/** The apex router's weights after every write, from the cluster's record of VirtualRouter writes. */
+export function weightHistory(pg: Playground, canary: InstalledCanary, since: number): WeightSample[] {
+    const nodes = routerNodes(canary.names.apex);
+    return pg.cluster.routerWrites
+        .filter((w) => w.namespace === canary.namespace && w.name === canary.names.apex && w.time >= since)
+        .map((w) => ({ time: w.time, ...readWeights(w.spec, canary.names.apex, nodes) }));
+}
+
+/** Sample the canary's metrics every interval with the same queries the analysis runs. */
+function startMonitor(pg: Playground, canary: InstalledCanary, onSamples: (samples: MetricSample[]) => void): { stop(): Promise<void> } {
+    const analysis = resolveAnalysis(canary.spec.analysis);
+    const metrics = new PrometheusMetrics({ address: pg.prometheus.url });
+    const context = { namespace: canary.namespace, name: canary.target, target: canary.target, service: canary.names.apex };
+    let running: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+        running = running.then(async () => {
+            const time = Date.now();
+            const samples = await Promise.all(
+                analysis.metrics.map(async (metric): Promise<MetricSample> => {
+                    const reading = await metrics.read(metric, context);
+                    return { time, name: metric.name, value: reading.kind === "value" ? reading.value : null };
+                }),
+            );
+            onSamples(samples);
+        });
+    }, analysis.intervalMs);
+    return {
+        async stop() {
+            clearInterval(timer);
+            await running.catch(() => undefined);
+        },
+    };
+}
+
+export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Promise<PlaygroundRolloutResult> {
+    const { playground: pg, canary, driver } = opts;
+    const log = opts.log ?? (() => undefined);
+    const bounds = metricBounds(canary.spec);
+    const analysis = resolveAnalysis(canary.spec.analysis);
+    const startedAt = Date.now();
+    const events: CanaryEvent[] = [];
+    const metrics: MetricSample[] = [];
+    const onEvent = (event: CanaryEvent) => {
+        events.push(event);
+        log(formatEventLine(event, startedAt));
+    };
+    const currentWeight = () => weightHistory(pg, canary, 0).pop()?.canary;
+    const monitor = startMonitor(pg, canary, (samples) => {
+        metrics.push(...samples);
+        log(formatMetricLine(samples, bounds, currentWeight(), startedAt));
+    });
+    const traffic = startTraffic({ proxyUrl: pg.proxyUrl, url: `http://${canary.names.apex}.${canary.namespace}:${canary.spec.service.port}/`, ratePerSecond: opts.userTrafficPerSecond ?? 0 });
+    const initialWeights = weightHistory(pg, canary, 0).pop();
+    let result: RolloutResult;
+    let reason: string | undefined;
+    try {
+        const olds = analysisInputs(pg, canary);
+        // `pulumi up` with the new image: the canary Deployment changes first (its replicas stay at 0).
+        await pg.updateCanaryTemplate(canary, opts.toVersion);
+        const news = analysisInputs(pg, canary);
+        reason = await driver.analyse(news, olds, onEvent);
+        if (reason === undefined) {
+            // The primary Deployment is built from the Analysis outputs: Pulumi rolls it and waits.
+            await pg.rollPrimary(canary, opts.toVersion);
+            await driver.finalize(finalizeInputs(news, "promoted"), finalizeInputs(olds, "initialized"), onEvent);
+            result = "promoted";
+        } else {
+            result = "rolled back";
+        }
+    } catch (error) {
+        result = "error";
+        reason = (error as Error).message;
+    } finally {
+        await monitor.stop();
+    }
+    const userTraffic = await traffic.stop();
+    const finishedAt = Date.now();
+    const record: RolloutRecord = {
+        canary: `${canary.target}.${canary.namespace}`,
+        title: opts.title,
+        driver: driver.name,
+        startedAt,
+        finishedAt,
+        result,
+        reason,
+        intervalMs: analysis.intervalMs,
+        events,
+        weights: [...(initialWeights ? [{ ...initialWeights, time: startedAt }] : []), ...weightHistory(pg, canary, startedAt)],
+        metrics,
+        bounds,
+    };
+    return { record, userTraffic };
+}

@@ -1,0 +1,75 @@
+/**
+ * One scenario end to end, as the demo, the tests and the benchmark run it: start the playground, deploy
+ * 6.0.0 as the primary, switch on the new version's fault, roll out 6.0.1 with the canary spec, and stop
+ * everything again (after `inspect` has looked at the live playground).
+ */
+import type { RolloutRecord } from "../analysis/report";
+import type { CanarySpec } from "../analysis/spec";
+import { parseCanarySpec } from "../analysis/validation";
+import { abVariant, withInterval, type LoadedCanary } from "./canary-spec";
+import { startPlayground, type InstalledCanary, type Playground } from "./playground";
+import { runPlaygroundRollout, type RolloutDriver } from "./rollout";
+import type { Scenario } from "./scenarios";
+
+export const FROM_VERSION = "6.0.0";
+export const TO_VERSION = "6.0.1";
+
+/** The spec a scenario runs: the A/B variant when it needs one, sped up to the interval. */
+export function scenarioSpec(loaded: LoadedCanary, scenario: Scenario, intervalMs: number): CanarySpec {
+    const base = scenario.abTesting && !(loaded.spec.analysis?.match?.length ?? 0) ? abVariant(loaded.spec) : loaded.spec;
+    return parseCanarySpec(withInterval(base, intervalMs));
+}
+
+export interface ScenarioRunOptions {
+    loaded: LoadedCanary;
+    scenario: Scenario;
+    intervalMs: number;
+    driver: RolloutDriver;
+    log?: (line: string) => void;
+    userTrafficPerSecond?: number;
+    /** Called with the live playground after the rollout, before it stops. */
+    inspect?: (playground: Playground, canary: InstalledCanary) => void | Promise<void>;
+    /** Called once the playground runs, so a signal handler can stop it. */
+    onStarted?: (playground: Playground) => void;
+}
+
+export interface ScenarioRun {
+    record: RolloutRecord;
+    userTraffic: { sent: number; ok: number };
+    /** The apex router's weighted targets and the canary's replicas when the rollout ended. */
+    final: { weightedTargets: string; canaryReplicas: number };
+}
+
+export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun> {
+    const { loaded, scenario } = opts;
+    const log = opts.log ?? (() => undefined);
+    const spec = scenarioSpec(loaded, scenario, opts.intervalMs);
+    log("starting Prometheus, the mesh router, the load tester and the Kubernetes API ...");
+    const playground = await startPlayground({ namespace: loaded.namespace });
+    try {
+        opts.onStarted?.(playground);
+        const canary = await playground.installCanary({ target: loaded.target, spec, version: FROM_VERSION });
+        log(`deployed ${canary.names.primary} ${FROM_VERSION} (routes 100% primary); Prometheus ${playground.prometheus.url}, mesh proxy ${playground.proxyUrl}`);
+        playground.cluster.setFault(TO_VERSION, scenario.fault);
+        log(`rolling out ${loaded.target} ${TO_VERSION} through ${opts.driver.name}\n`);
+        const { record, userTraffic } = await runPlaygroundRollout({
+            playground,
+            canary,
+            fromVersion: FROM_VERSION,
+            toVersion: TO_VERSION,
+            driver: opts.driver,
+            title: `${loaded.target} ${FROM_VERSION} → ${TO_VERSION}, scenario ${scenario.name}`,
+            userTrafficPerSecond: opts.userTrafficPerSecond ?? 10,
+            log,
+        });
+        const router = playground.cluster.getVirtualRouter(canary.namespace, canary.names.apex);
+        const weightedTargets = (router?.spec.routes[0].httpRoute.action.weightedTargets ?? [])
+            .map((t: { virtualNodeRef: { name: string }; weight: number }) => `${t.virtualNodeRef.name} ${t.weight}`)
+            .join(", ");
+        const canaryReplicas = playground.cluster.getDeployment(canary.namespace, canary.target)?.spec.replicas ?? -1;
+        await opts.inspect?.(playground, canary);
+        return { record, userTraffic, final: { weightedTargets, canaryReplicas } };
+    } finally {
+        await playground.stop();
+    }
+}
