@@ -40,14 +40,11 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     }
 }
 
-/** Installs recording mocks for this process (once; later calls return the same recorder). */
-let installed: RecordingMocks | undefined;
+/** Installs fresh recording mocks for this process (replacing any mocks set before). */
 export async function installMocks(stack = "dev"): Promise<RecordingMocks> {
-    if (!installed) {
-        installed = new RecordingMocks();
-        await pulumi.runtime.setMocks(installed, PROJECT, stack, false);
-    }
-    return installed;
+    const mocks = new RecordingMocks();
+    await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
+    return mocks;
 }
 
 /** Waits until every registration the program started has been answered. */
@@ -116,14 +113,24 @@ export function toYaml(objects: Record<string, any>[]): string {
     return objects.map((o) => `---\n# ${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name}\n${stringify(o)}`).join("");
 }
 
-/** Runs the program for a stack under mocks (config from its stack file, or `file`) and returns its manifests. */
-export async function renderStack(stack: string, file = stackFile(stack)): Promise<Record<string, any>[]> {
+/**
+ * Runs the program for a stack under mocks (config from its stack file, or `file`) and returns its manifests.
+ * A cluster the stack would create (`cluster.create`) is validated but not built: its AWS resources and Helm
+ * releases are no manifests; what is rendered is everything the program applies into the cluster.
+ */
+export async function renderStack(stack: string, file = stackFile(stack), note: (line: string) => void = () => undefined): Promise<Record<string, any>[]> {
     const mocks = await installMocks(stack);
-    pulumi.runtime.setAllConfig(stackFileConfig(stack, file));
+    const config = stackFileConfig(stack, file);
+    pulumi.runtime.setAllConfig(config);
     mocks.clear();
     // Loaded only now: the program reads config when it runs.
-    const program: () => unknown = require("../index");
-    program();
+    const { parseClusterConfig } = require("../components/cluster") as typeof import("../components/cluster");
+    const cluster = parseClusterConfig(stackFileValues(stack, file).cluster);
+    if (cluster.create) {
+        note(`cluster.create: the EKS cluster, the App Mesh controller and Prometheus are not rendered, only the objects applied into the cluster`);
+    }
+    const program: (config?: undefined, opts?: undefined, cluster?: { create: false }) => unknown = require("../index");
+    program(undefined, undefined, { create: false });
     await settle();
     return manifests(mocks.resources);
 }
@@ -151,7 +158,7 @@ export function renderArguments(argv: string[]): { stack: string; file?: string 
 if (require.main === module) {
     Promise.resolve()
         .then(() => renderArguments(process.argv.slice(2)))
-        .then(({ stack, file }) => renderStack(stack, file))
+        .then(({ stack, file }) => renderStack(stack, file, (line) => process.stderr.write(`${line}\n`)))
         .then(
             (objects) => process.stdout.write(toYaml(objects)),
             (err: Error) => {

@@ -62,6 +62,13 @@ describe("npm run render", function () {
         assert.equal(objects.length, 22);
     });
 
+    it("renders a stack that creates its cluster: the objects applied into it, with a note on stderr", async () => {
+        const { code, stdout, stderr } = await render(["--stack", "eks"]);
+        assert.equal(code, 0, stderr);
+        assert.match(stderr, /cluster\.create: the EKS cluster, the App Mesh controller and Prometheus are not rendered/);
+        assert.equal(objectsOf(stdout).length, 22);
+    });
+
     it("fails with every bad field of the stack config named, and nothing on stdout", async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "render-"));
         try {
