@@ -123,6 +123,12 @@ export function checkRolloutInputs(news: Record<string, any>): ValidationFailure
             failures.push({ property: "routerSpec", reason: (error as Error).message });
         }
     }
+    for (const key of ["template", "configData", "secretData"]) {
+        const value = news[key];
+        if (value !== undefined && value !== UNKNOWN && (value === null || typeof value !== "object" || Array.isArray(value))) {
+            failures.push({ property: key, reason: "must be an object" });
+        }
+    }
     const namespaces = news.clusterNamespaces;
     if (namespaces !== undefined && !containsUnknown(namespaces) && (!Array.isArray(namespaces) || namespaces.some((n) => typeof n !== "string"))) {
         failures.push({ property: "clusterNamespaces", reason: "must be a list of namespace names" });
@@ -181,9 +187,11 @@ export function rolloutFailure(target: CanaryTarget, revision: string, outcome: 
 }
 
 async function readLive(inputs: RolloutInputs): Promise<LiveRollout> {
-    const ports = buildPorts(inputs, inputs.canary);
-    const weights = await ports.router.getWeights();
-    const canaryReplicas = await (ports.workloads as KubeWorkloads).canaryReplicas();
+    const access = kubeAccess(inputs);
+    const { target } = inputs;
+    const router = new KubeRouter({ access, namespace: target.namespace, name: target.service, restingSpec: inputs.routerSpec });
+    const weights = await router.getWeights();
+    const canaryReplicas = await new KubeWorkloads({ access, namespace: target.namespace, canary: target.name }).canaryReplicas();
     const resting = weights.primary === RESTING_WEIGHTS.primary && canaryReplicas === 0;
     return { primaryWeight: weights.primary, canaryWeight: weights.canary, canaryReplicas, state: resting ? "resting" : "interrupted" };
 }
