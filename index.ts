@@ -19,12 +19,21 @@ const WIRED: WiredRefs = { deployment: PODINFO, autoscaler: PODINFO };
 /** The validated stack config of the current stack (`appmesh-canary:*`); throws listing every bad field. */
 function readConfig(): StackConfig {
     const config = new pulumi.Config();
-    return parseStackConfig(rawStackConfig((key) => config.get(key)), WIRED);
+    return asConfigError(() => parseStackConfig(rawStackConfig((key) => config.get(key)), WIRED));
 }
 
 /** Where the Kubernetes objects go (`appmesh-canary:cluster`): the ambient cluster, or one the stack creates. */
 function readClusterConfig(): ClusterConfig {
-    return parseClusterConfig(new pulumi.Config().getObject("cluster"));
+    return asConfigError(() => parseClusterConfig(new pulumi.Config().getObject("cluster")));
+}
+
+/** A config error ends `pulumi preview`/`up` with its message alone: no program stack trace, it is the user's to fix. */
+function asConfigError<T>(read: () => T): T {
+    try {
+        return read();
+    } catch (error) {
+        throw new pulumi.RunError((error as Error).message);
+    }
 }
 
 /**

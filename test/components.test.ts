@@ -328,6 +328,24 @@ describe("stack under mocks", function () {
         assert.deepEqual(find(prod.objects, "VirtualRouter", "podinfo").spec.routes[0].httpRoute.retryPolicy.httpRetryEvents, ["gateway-error", "stream-error"]);
     });
 
+    it("ends the program with a clean RunError listing every bad field when the stack config is invalid", () => {
+        const stored = stackFileConfig("dev");
+        const canary = JSON.parse(stored["appmesh-canary:canary"]);
+        canary.analysis.maxWeight = 150;
+        pulumi.runtime.setAllConfig({ ...stored, "appmesh-canary:canary": JSON.stringify(canary), "appmesh-canary:namespace": "Test" });
+        try {
+            assert.throws(() => main(), (err: Error) => {
+                assert.ok(pulumi.RunError.isInstance(err), "a RunError: Pulumi prints its message without a stack trace");
+                assert.match(err.message, /\(2 problems\)/);
+                assert.match(err.message, /  - namespace: must be a DNS label/);
+                assert.match(err.message, /  - canary\.analysis\.maxWeight: must be an integer from 1 to 100, got 150/);
+                return true;
+            });
+        } finally {
+            pulumi.runtime.setAllConfig(stored);
+        }
+    });
+
     it("keeps the namespace's logical name when the mesh is renamed (no replacement of the namespace)", async () => {
         const values = structuredClone(stackFileValues("dev")) as any;
         values.mesh.name = "mesh-two";
