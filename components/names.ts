@@ -21,7 +21,14 @@ export interface CanaryNames {
     canaryRouter: string;
 }
 
+/** Longest target name whose `-primary` objects still fit a 63-character DNS label. */
+const MAX_TARGET_NAME = 63 - "-primary".length;
+
 export function canaryNames(target: string, spec: CanarySpec): CanaryNames {
+    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(target) || target.length > MAX_TARGET_NAME) {
+        throw new Error(`Canary name ${JSON.stringify(target)} must be a DNS label of at most ${MAX_TARGET_NAME} characters: ` +
+            "it names the target Deployment and, with -primary, the primary one");
+    }
     const apex = apexName(spec, target);
     return { target, primary: `${target}-primary`, apex, nodes: routerNodes(apex), canaryRouter: `${apex}-canary` };
 }

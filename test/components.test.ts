@@ -454,6 +454,11 @@ describe("App Mesh spec builders", () => {
         assert.deepEqual(components.appmesh.buildVirtualNodeSpec(custom, customNames, "primary", "test").podSelector.matchLabels, { app: "podinfo-primary" });
     });
 
+    it("refuses a Canary name that cannot name its Deployments", () => {
+        assert.throws(() => components.names.canaryNames("PodInfo", spec({})), /must be a DNS label of at most 55 characters/);
+        assert.throws(() => components.names.canaryNames("a".repeat(56), spec({})), /DNS label/);
+    });
+
     it("adds Flagger's gateway annotations to the apex VirtualService for service.hosts", () => {
         assert.deepEqual(components.appmesh.apexVirtualServiceAnnotations({ port: 9898, hosts: ["a.example.com", "b.example.com"], timeout: "15s", retries: { attempts: 3 } }), {
             "gateway.appmesh.k8s.aws/expose": "true",
