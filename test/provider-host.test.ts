@@ -47,8 +47,9 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
         assert.equal(canaryReplicas(bench), 0);
     });
 
-    it("diff reports no change for identical inputs", async () => {
+    it("diff reports no change for identical inputs, and a change while the revision is unknown in preview", async () => {
         assert.deepEqual(await bench.host.diff("test/podinfo", ANALYSIS_URN, promoted, bench.analysisInputs()), { changes: "none", replaces: [], deleteBeforeReplace: false });
+        assert.equal((await bench.host.diff("test/podinfo", ANALYSIS_URN, promoted, { ...bench.analysisInputs(), revision: UNKNOWN })).changes, "some");
     });
 
     it("update with a healthy new revision promotes it, and Finalize routes back to the primary", async () => {
@@ -93,8 +94,11 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
         assert.ok(!events.includes(bench.playground.kube.token));
     });
 
-    it("read reports the live state for refresh", async () => {
+    it("read reports the live state for refresh; delete leaves the cluster alone", async () => {
         const read = await bench.host.read("test/podinfo", ANALYSIS_URN, promoted);
         assert.deepEqual(read.properties.live, { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" });
+        const requests = bench.playground.kube.requests.length;
+        await bench.host.delete("test/podinfo", ANALYSIS_URN, promoted);
+        assert.equal(bench.playground.kube.requests.length, requests);
     });
 });
