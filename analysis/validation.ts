@@ -88,9 +88,10 @@ export const SEVERITIES = ["info", "warn", "error"] as const;
 
 /** App Mesh allows at most 10 header matches on one route (CRD `maxItems`). */
 const MAX_ROUTE_HEADERS = 10;
-/** Longest apex name whose `-primary` / `-canary` objects still fit a 63-character DNS label. */
-const MAX_APEX_NAME = 63 - "-primary".length;
-const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** Longest name whose `-primary` / `-canary` objects still fit a 63-character DNS label. */
+export const MAX_BASE_NAME = 63 - "-primary".length;
+/** A DNS-1035 label: the names of Services, VirtualNodes and the like. */
+export const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const PORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -344,7 +345,7 @@ function checkService(c: FailureCollector, path: string, service: unknown): void
     }
     c.keys(path, service, KNOWN_FIELDS.service, IGNORED_FIELDS.service, UNSUPPORTED_FIELDS.service);
     if (service.name !== undefined) {
-        c.dnsLabel(`${path}.name`, service.name, MAX_APEX_NAME);
+        c.dnsLabel(`${path}.name`, service.name, MAX_BASE_NAME);
     }
     c.integer(`${path}.port`, service.port, 1, 65535);
     const targetPort = service.targetPort;

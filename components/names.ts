@@ -4,6 +4,7 @@
  */
 import { RouterNodes, routerNodes } from "../analysis/routes";
 import { CanarySpec, apexName } from "../analysis/spec";
+import { DNS_LABEL, MAX_BASE_NAME } from "../analysis/validation";
 
 /** Label key that tells primary pods from canary pods (the first of Flagger's `-selector-labels`). */
 export const SELECTOR_LABEL = "app";
@@ -21,12 +22,9 @@ export interface CanaryNames {
     canaryRouter: string;
 }
 
-/** Longest target name whose `-primary` objects still fit a 63-character DNS label. */
-const MAX_TARGET_NAME = 63 - "-primary".length;
-
 export function canaryNames(target: string, spec: CanarySpec): CanaryNames {
-    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(target) || target.length > MAX_TARGET_NAME) {
-        throw new Error(`Canary name ${JSON.stringify(target)} must be a DNS label of at most ${MAX_TARGET_NAME} characters: ` +
+    if (!DNS_LABEL.test(target) || target.length > MAX_BASE_NAME) {
+        throw new Error(`Canary name ${JSON.stringify(target)} must be a DNS label of at most ${MAX_BASE_NAME} characters: ` +
             "it names the target Deployment and, with -primary, the primary one");
     }
     const apex = apexName(spec, target);
