@@ -57,6 +57,8 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         deployment: PODINFO_DEPLOYMENT,
         autoscaler: PODINFO_AUTOSCALER,
         accessLog: config.mesh.accessLog,
+        // The analysis reaches the created cluster like the provider does; otherwise KUBECONFIG at run time.
+        kubeconfig: cluster?.kubeconfig,
         metricTemplates: secretUnlessEmpty(config.metricTemplates),
         alertProviders: secretUnlessEmpty(config.alertProviders),
     }, opts);

@@ -671,8 +671,10 @@ describe("index.ts wiring under mocks", function () {
             assert.deepEqual(unbound, []);
         });
 
-        it("orders every topology object after the App Mesh controller and Prometheus", () => {
-            const topology = added.filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/"));
+        it("orders every topology object and the analysis after the App Mesh controller and Prometheus", () => {
+            const topology = added.filter(
+                (r) => r.custom && /^(kubernetes:|pulumi-nodejs:dynamic\/)/.test(r.type) && !r.type.startsWith("kubernetes:helm.sh/"),
+            );
             const clusterOwned = new Set(["appmesh-system", "appmesh-controller"]);
             const unordered = topology
                 .filter((r) => !clusterOwned.has(r.inputs.metadata?.name))
@@ -683,6 +685,19 @@ describe("index.ts wiring under mocks", function () {
                 .map((r) => `${r.type} ${r.name}`);
             assert.deepEqual(unordered, []);
             assert.ok(topology.filter((r) => r.type.startsWith("kubernetes:appmesh.k8s.aws/")).length >= 8);
+            assert.equal(topology.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/")).length, 2);
+        });
+
+        it("hands the analysis resources the cluster's kubeconfig as a secret", () => {
+            const dynamic = added.filter((r) => /^pulumi-nodejs:dynamic\/appmesh-canary:(Analysis|Finalize)$/.test(r.type));
+            assert.deepEqual(dynamic.map((r) => r.type).sort(), [
+                "pulumi-nodejs:dynamic/appmesh-canary:Analysis",
+                "pulumi-nodejs:dynamic/appmesh-canary:Finalize",
+            ]);
+            for (const r of dynamic) {
+                assert.equal(r.inputs.kubeconfig[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig, `${r.type} kubeconfig is secret`);
+                assert.equal(r.inputs.kubeconfig.value, KUBECONFIG);
+            }
         });
 
         it("outputs the cluster's kubeconfig as a secret", async () => {
@@ -700,6 +715,10 @@ describe("index.ts wiring under mocks", function () {
             assert.deepEqual(foreign.map((r) => r.type), []);
             assert.ok(added.every((r) => r.provider === ""), "every object uses the default provider");
             assert.equal(outputs.kubeconfig, undefined);
+            // The analysis falls back to KUBECONFIG where `pulumi up` runs.
+            const analysis = added.find((r) => r.type === "pulumi-nodejs:dynamic/appmesh-canary:Analysis");
+            assert.ok(analysis);
+            assert.equal(analysis.inputs.kubeconfig, undefined);
         });
     });
 });
