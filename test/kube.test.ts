@@ -8,7 +8,7 @@ import axios from "axios";
 import { AddressInfo } from "net";
 import { parse as parseYaml } from "yaml";
 import { ANALYSIS_FIELD_MANAGER, clusterService, KubeRouter, KubeWorkloads, serviceProxyResolver } from "../analysis/kube";
-import type { VirtualRouterSpec } from "../analysis/routes";
+import { routerNodes, withWeights, type VirtualRouterSpec } from "../analysis/routes";
 import { restingRouterSpec } from "./rollout-fixtures";
 import { AppMeshSchemas } from "../playground/crd-schemas";
 import { startKubeApiServer, type KubeApiServer } from "../playground/kube-api-server";
@@ -159,6 +159,29 @@ describe("kube.ts against the stand-in API server", function () {
         const primary = await workloads().primaryReadiness(50, 600);
         assert.equal(primary.ready === false && primary.reason, "podinfo-primary.test not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 50%) updated replicas are available");
         await assert.rejects(workloads({ canary: "ghost" }).canaryReadiness(100, 600), /Deployment test\/ghost not found/);
+    });
+
+    it("answers like an API server: Status objects for auth, media type, manager, dry run and bad replicas", async () => {
+        const vr = `${api.url}/apis/appmesh.k8s.aws/v1beta2/namespaces/${NS}/virtualrouters/podinfo`;
+        const auth = { Authorization: `Bearer ${api.token}` };
+        const call = (method: string, url: string, data?: unknown, headers: Record<string, string> = {}, params: Record<string, string> = {}) =>
+            axios.request({ method, url, data: data === undefined ? undefined : JSON.stringify(data), headers: { ...auth, ...headers }, params, validateStatus: () => true });
+        const unauthorized = await axios.get(vr, { validateStatus: () => true });
+        assert.deepEqual([unauthorized.status, unauthorized.data.kind, unauthorized.data.reason], [401, "Status", "Unauthorized"]);
+        const merge = await call("PATCH", vr, { spec: {} }, { "Content-Type": "application/merge-patch+json" }, { fieldManager: "x" });
+        assert.deepEqual([merge.status, merge.data.reason], [415, "UnsupportedMediaType"]);
+        const noManager = await call("PATCH", vr, routerObject(restingRouterSpec()), { "Content-Type": "application/apply-patch+yaml" });
+        assert.deepEqual([noManager.status, noManager.data.reason], [400, "BadRequest"]);
+        const dryRun = await call("PATCH", vr, routerObject(withWeights(restingRouterSpec(), routerNodes("podinfo"), { primary: 0, canary: 100 })), { "Content-Type": "application/apply-patch+yaml" }, { fieldManager: "x", force: "true", dryRun: "All" });
+        assert.equal(dryRun.status, 200);
+        assert.equal(dryRun.data.spec.routes[0].httpRoute.action.weightedTargets[0].weight, 100);
+        assert.deepEqual(cluster.weightsOf(NS, "podinfo"), { primary: 100, canary: 0 }, "a dry run stores nothing");
+        const unknown = await call("GET", `${api.url}/api/v1/namespaces/${NS}/pods`);
+        assert.deepEqual([unknown.status, unknown.data.reason], [404, "NotFound"]);
+        const scale = await call("GET", `${api.url}/apis/apps/v1/namespaces/${NS}/deployments/podinfo-primary/scale`);
+        assert.deepEqual([scale.data.kind, scale.data.spec.replicas, scale.data.status.selector], ["Scale", 3, "app=podinfo-primary"]);
+        const negative = await call("PATCH", `${api.url}/apis/apps/v1/namespaces/${NS}/deployments/podinfo/scale`, { spec: { replicas: -1 } }, { "Content-Type": "application/merge-patch+json" });
+        assert.deepEqual([negative.status, negative.data.reason, negative.data.details.causes[0].field], [422, "Invalid", "spec.replicas"]);
     });
 
     it("retries a 500 when scaling", async () => {
