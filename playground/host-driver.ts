@@ -16,33 +16,59 @@ const EVENT_LINE = /^(Normal|Warning)\s+(.*)$/;
 /** The update's error when the analysis rolled back (`rolloutFailure`), as opposed to a broken run. */
 const ROLLED_BACK = /canary analysis of \S+ failed: /;
 
+interface Listener {
+    sink: (event: CanaryEvent) => void;
+    weight: number;
+}
+
 export async function providerHostDriver(opts: { onOtherLine?: (line: string) => void } = {}): Promise<RolloutDriver> {
-    let onEvent: ((event: CanaryEvent) => void) | undefined;
-    let lastWeight = 0;
+    // Pulumi runs many resources' updates in one host at once; lines naming a canary go to its rollout, the
+    // others (e.g. "Routing all traffic to primary") to the only rollout running, if there is just one.
+    const listeners = new Map<string, Listener>();
+    const listenerFor = (message: string): Listener | undefined => {
+        const named = [...listeners.keys()].filter((id) => new RegExp(`(^|\\s)${id.replace(/\./g, "\\.")}(\\s|$)`).test(message));
+        if (named.length === 1) {
+            return listeners.get(named[0]);
+        }
+        return listeners.size === 1 ? [...listeners.values()][0] : undefined;
+    };
     const host = await startProviderHost({
         onLine: (line) => {
             const match = EVENT_LINE.exec(line);
-            if (match && onEvent) {
+            const listener = match ? listenerFor(match[2]) : undefined;
+            if (match && listener) {
                 const message = match[2];
                 const advance = /canary weight (\d+)$/.exec(message);
-                lastWeight = advance ? Number(advance[1]) : /Scaling down|Routing all traffic to primary/.test(message) ? 0 : lastWeight;
-                onEvent({ type: match[1] as CanaryEvent["type"], message, timestamp: Date.now(), phase: "", canaryWeight: lastWeight, failedChecks: 0 });
+                listener.weight = advance ? Number(advance[1]) : /Scaling down|Routing all traffic to primary/.test(message) ? 0 : listener.weight;
+                listener.sink({ type: match[1] as CanaryEvent["type"], message, timestamp: Date.now(), phase: "", canaryWeight: listener.weight, failedChecks: 0 });
             } else {
                 opts.onOtherLine?.(line);
             }
         },
     });
+    /** Route the events of one rollout to its sink while `call` runs. */
+    const listening = async <T>(target: { name: string; namespace: string }, sink: (event: CanaryEvent) => void, call: () => Promise<T>): Promise<T> => {
+        const id = `${target.name}.${target.namespace}`;
+        listeners.set(id, { sink, weight: listeners.get(id)?.weight ?? 0 });
+        try {
+            return await call();
+        } finally {
+            listeners.delete(id);
+        }
+    };
     try {
         await host.configure();
         const analysisText = await serializeProvider(analysisProvider);
         const finalizeText = await serializeProvider(finalizeProvider);
         return {
             name: "Pulumi's dynamic-provider host (analysis/provider.ts Analysis and Finalize updates, over the Kubernetes API)",
+            processId: host.pid,
             async analyse(news, olds, sink) {
-                onEvent = sink;
                 const id = `${news.target.namespace}/${news.target.name}`;
                 try {
-                    await host.update(id, dynamicUrn("appmesh-canary:Analysis", news.target.name), withProvider(analysisText, { ...olds, status: "initialized" }), withProvider(analysisText, { ...news }));
+                    await listening(news.target, sink, () =>
+                        host.update(id, dynamicUrn("appmesh-canary:Analysis", news.target.name), withProvider(analysisText, { ...olds, status: "initialized" }), withProvider(analysisText, { ...news })),
+                    );
                     return undefined;
                 } catch (error) {
                     const message = (error as Error).message;
@@ -53,9 +79,10 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
                 }
             },
             async finalize(news, olds, sink) {
-                onEvent = sink;
                 const id = `${news.target.namespace}/${news.target.name}`;
-                await host.update(id, dynamicUrn("appmesh-canary:Finalize", news.target.name), withProvider(finalizeText, { ...olds }), withProvider(finalizeText, { ...news }));
+                await listening(news.target, sink, () =>
+                    host.update(id, dynamicUrn("appmesh-canary:Finalize", news.target.name), withProvider(finalizeText, { ...olds }), withProvider(finalizeText, { ...news })),
+                );
             },
             stop: () => host.stop(),
         };

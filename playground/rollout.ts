@@ -20,6 +20,8 @@ import { startTraffic } from "./traffic";
 export interface RolloutDriver {
     /** How the rollout is driven, for the log and the report. */
     readonly name: string;
+    /** The process the provider code runs in, when it is not this one (for CPU accounting). */
+    readonly processId?: number;
     /** The Analysis update; resolves with the failure message when the analysis rolled back. */
     analyse(news: AnalysisInputs, olds: AnalysisInputs, onEvent: (event: CanaryEvent) => void): Promise<string | undefined>;
     /** The Finalize update after the primary rolled out. */

@@ -1,0 +1,202 @@
+/**
+ * `npm run bench`: the playground's speed numbers, through Pulumi's dynamic-provider host as the demo runs.
+ *
+ * 1. healthy rollout wall time against its floor (weight steps × interval);
+ * 2. time from fault onset (the canary starts failing mid-rollout) to traffic back on the primary, against
+ *    threshold × interval;
+ * 3. CPU the provider host (engine + adapters) spends per analysis tick;
+ * 4. 20 canaries rolled out at once through one provider host and one playground.
+ */
+import * as fs from "fs";
+import { readWeights, routerNodes } from "../analysis/routes";
+import { resolveAnalysis, type CanarySpec } from "../analysis/spec";
+import { rolloutPlan } from "../analysis/weights";
+import { loadCanary, type LoadedCanary } from "./canary-spec";
+import { providerHostDriver } from "./host-driver";
+import { startPlayground, type Playground } from "./playground";
+import { runPlaygroundRollout } from "./rollout";
+import { runScenario, scenarioSpec, FROM_VERSION, TO_VERSION } from "./scenario-run";
+import { SCENARIOS } from "./scenarios";
+
+const INTERVAL_MS = 2000;
+const CONCURRENT_CANARIES = 20;
+const FAULT_AT_WEIGHT = 20;
+
+interface Row {
+    measure: string;
+    value: string;
+    reference: string;
+    note: string;
+}
+
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+function cpuSeconds(pid: number): number {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+async function healthyAndCpu(loaded: LoadedCanary, rows: Row[]): Promise<void> {
+    const spec = scenarioSpec(loaded, SCENARIOS.healthy, INTERVAL_MS);
+    const analysis = resolveAnalysis(spec.analysis);
+    const floorMs = rolloutPlan(analysis).intervals * analysis.intervalMs;
+    const driver = await providerHostDriver();
+    const advances: { time: number; cpu: number }[] = [];
+    try {
+        const { record } = await runScenario({
+            loaded,
+            scenario: SCENARIOS.healthy,
+            intervalMs: INTERVAL_MS,
+            driver,
+            log: (line) => {
+                if (/Advance \S+ canary weight/.test(line)) {
+                    advances.push({ time: Date.now(), cpu: cpuSeconds(driver.processId!) });
+                }
+            },
+        });
+        const wall = record.finishedAt - record.startedAt;
+        const started = record.events.find((e) => e.message.startsWith("Starting canary analysis"))?.timestamp ?? record.startedAt;
+        rows.push({
+            measure: "healthy rollout wall time",
+            value: seconds(wall),
+            reference: `floor ${seconds(floorMs)} (${rolloutPlan(analysis).intervals} steps × ${seconds(INTERVAL_MS)})`,
+            note: `${record.result}; ${seconds(started - record.startedAt)} of it waiting for the canary pods; ratio ${(wall / floorMs).toFixed(2)}`,
+        });
+        const ticks = advances.length - 1;
+        const cpu = advances[advances.length - 1].cpu - advances[0].cpu;
+        rows.push({
+            measure: "provider host CPU per analysis tick",
+            value: `${((cpu / ticks) * 1000).toFixed(1)}ms`,
+            reference: `interval ${seconds(INTERVAL_MS)}`,
+            note: `${ticks} ticks between the first and last weight advance (router apply, 2 PromQL queries, load-test webhook each)`,
+        });
+    } finally {
+        await driver.stop();
+    }
+}
+
+async function faultOnset(loaded: LoadedCanary, rows: Row[]): Promise<void> {
+    const spec = scenarioSpec(loaded, SCENARIOS.healthy, INTERVAL_MS);
+    const analysis = resolveAnalysis(spec.analysis);
+    const driver = await providerHostDriver();
+    let onset: number | undefined;
+    let recovered: number | undefined;
+    let watcher: NodeJS.Timeout | undefined;
+    try {
+        const { record } = await runScenario({
+            loaded,
+            scenario: SCENARIOS.healthy,
+            intervalMs: INTERVAL_MS,
+            driver,
+            onStarted: (pg) => {
+                watcher = setInterval(() => {
+                    const writes = pg.cluster.routerWrites.filter((w) => w.name === loaded.target);
+                    const weights = writes.map((w) => ({ time: w.time, canary: readWeights(w.spec, loaded.target, routerNodes(loaded.target)).canary }));
+                    const latest = weights[weights.length - 1];
+                    if (onset === undefined && latest && latest.canary >= FAULT_AT_WEIGHT) {
+                        pg.cluster.setFault(TO_VERSION, SCENARIOS.errors.fault);
+                        onset = Date.now();
+                    } else if (onset !== undefined && recovered === undefined) {
+                        recovered = weights.find((w) => w.time >= onset! && w.canary === 0)?.time;
+                    }
+                }, 20);
+            },
+        });
+        if (onset === undefined || recovered === undefined) {
+            throw new Error(`fault-onset run ended ${record.result} without a rollback after the fault (${record.reason ?? ""})`);
+        }
+        rows.push({
+            measure: "fault onset → traffic back on primary",
+            value: seconds(recovered - onset),
+            reference: `threshold × interval ${seconds(analysis.threshold * analysis.intervalMs)}`,
+            note: `15% HTTP 500 switched on at canary weight ${FAULT_AT_WEIGHT}; metric window ${spec.analysis?.metrics?.[0].interval}; ${record.result}`,
+        });
+    } finally {
+        clearInterval(watcher);
+        await driver.stop();
+    }
+}
+
+/** The spec for canary `target`: its load tests address that canary's services instead of podinfo's. */
+function specFor(spec: CanarySpec, target: string): CanarySpec {
+    const retarget = (cmd: string) => cmd.replace(/\bpodinfo-canary\.test\b/g, `${target}-canary.test`).replace(/\bpodinfo\.test\b/g, `${target}.test`);
+    return {
+        ...spec,
+        analysis: { ...spec.analysis, webhooks: spec.analysis?.webhooks?.map((w) => (w.metadata?.cmd ? { ...w, metadata: { ...w.metadata, cmd: retarget(w.metadata.cmd) } } : w)) },
+    };
+}
+
+async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<void> {
+    const spec = scenarioSpec(loaded, SCENARIOS.healthy, INTERVAL_MS);
+    const analysis = resolveAnalysis(spec.analysis);
+    const floorMs = rolloutPlan(analysis).intervals * analysis.intervalMs;
+    let playground: Playground | undefined;
+    const driver = await providerHostDriver();
+    try {
+        playground = await startPlayground({ namespace: loaded.namespace });
+        const pg = playground;
+        const targets = Array.from({ length: CONCURRENT_CANARIES }, (_, i) => `podinfo-${String(i + 1).padStart(2, "0")}`);
+        const installStart = Date.now();
+        const canaries = await Promise.all(targets.map((target) => pg.installCanary({ target, spec: specFor(spec, target), version: FROM_VERSION, primaryReplicas: 1 })));
+        const installMs = Date.now() - installStart;
+        const cpuBefore = cpuSeconds(driver.processId!);
+        const started = Date.now();
+        const results = await Promise.all(
+            canaries.map((canary) =>
+                runPlaygroundRollout({ playground: pg, canary, fromVersion: FROM_VERSION, toVersion: TO_VERSION, driver, title: canary.target, userTrafficPerSecond: 0 }).then((r) => r.record),
+            ),
+        );
+        const wall = Date.now() - started;
+        const durations = results.map((r) => r.finishedAt - r.startedAt).sort((a, b) => a - b);
+        const promoted = results.filter((r) => r.result === "promoted").length;
+        const failures = results.filter((r) => r.result !== "promoted").map((r) => `${r.canary}: ${r.result} ${r.reason ?? ""}`);
+        rows.push({
+            measure: `${CONCURRENT_CANARIES} canaries rolled out at once`,
+            value: seconds(wall),
+            reference: `floor ${seconds(floorMs)} each`,
+            note:
+                `${promoted}/${CONCURRENT_CANARIES} promoted; per canary median ${seconds(durations[Math.floor(durations.length / 2)])}, max ${seconds(durations[durations.length - 1])}; ` +
+                `host CPU ${(cpuSeconds(driver.processId!) - cpuBefore).toFixed(1)}s; install ${seconds(installMs)}` +
+                (failures.length > 0 ? `; ${failures.join("; ")}` : ""),
+        });
+    } finally {
+        await driver.stop();
+        await playground?.stop();
+    }
+}
+
+function printTable(rows: Row[]): void {
+    const headers: Row = { measure: "measure", value: "value", reference: "reference", note: "note" };
+    const keys = Object.keys(headers) as (keyof Row)[];
+    const widths = keys.map((k) => Math.max(...[headers, ...rows].map((r) => r[k].length)));
+    const line = (r: Row) => keys.map((k, i) => r[k].padEnd(widths[i])).join(" | ");
+    process.stdout.write([line(headers), widths.map((w) => "-".repeat(w)).join("-|-"), ...rows.map(line)].join("\n") + "\n");
+}
+
+async function main(): Promise<void> {
+    const loaded = loadCanary();
+    const rows: Row[] = [];
+    const step = async (name: string, run: () => Promise<void>) => {
+        const t = Date.now();
+        process.stderr.write(`bench: ${name} ...\n`);
+        await run();
+        process.stderr.write(`bench: ${name} done in ${seconds(Date.now() - t)}\n`);
+    };
+    await step("healthy rollout and CPU per tick", () => healthyAndCpu(loaded, rows));
+    await step("fault onset to rollback", () => faultOnset(loaded, rows));
+    await step(`${CONCURRENT_CANARIES} concurrent canaries`, () => concurrentCanaries(loaded, rows));
+    process.stdout.write(`\nplayground bench (analysis interval ${seconds(INTERVAL_MS)}, Prometheus scrape 1s, dev stack canary spec, Pulumi provider host)\n\n`);
+    printTable(rows);
+}
+
+if (require.main === module) {
+    main().then(
+        () => process.exit(0),
+        (error) => {
+            process.stderr.write(`bench failed: ${(error as Error).stack ?? error}\n`);
+            process.exit(1);
+        },
+    );
+}
