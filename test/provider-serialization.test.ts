@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import requireFromString from "require-from-string";
 import { analysisProvider, finalizeProvider } from "../analysis/provider";
+import { routerNodes, withWeights } from "../analysis/routes";
 import type { CanarySpec } from "../analysis/spec";
 import { startKubeApiServer } from "../playground/kube-api-server";
 import { serializeProvider } from "../playground/provider-host";
@@ -79,5 +80,25 @@ describe("dynamic providers survive Pulumi's function serialization", function (
         assert.equal(cluster.replicasOf("test", "podinfo"), 0);
         assert.ok(printed.some((l) => l.endsWith("Initialization done! podinfo.test")), printed.join("\n"));
         assert.ok(!printed.some((l) => l.includes("token")));
+    });
+
+    it("Finalize holds promotion until the primary is ready, and fails leaving traffic where it was", async () => {
+        const cluster = new MemoryCluster();
+        cluster.addDeployment("test", "podinfo", { replicas: 2 });
+        cluster.addDeployment("test", "podinfo-primary", { replicas: 2, unhealthy: true });
+        const api = await startKubeApiServer(cluster);
+        const atMaxWeight = withWeights(restingRouterSpec(), routerNodes("podinfo"), { primary: 50, canary: 50 });
+        await cluster.putVirtualRouter("test", "podinfo", { apiVersion: "appmesh.k8s.aws/v1beta2", kind: "VirtualRouter", metadata: { name: "podinfo", namespace: "test" }, spec: atMaxWeight });
+        const inputs = (revision: string, status: string) => ({ target, canary: { ...canary, progressDeadlineSeconds: 1 }, routerSpec: restingRouterSpec(), revision, status, kubeconfig: api.kubeconfig });
+        try {
+            await assert.rejects(
+                finalize.update("test/podinfo", inputs("r1", "initialized"), inputs("r2", "promoted")),
+                /^Error: Promotion of podinfo\.test failed, primary not ready: podinfo-primary\.test not ready: waiting for rollout to finish: 0 of 2 \(readyThreshold 100%\) updated replicas are available$/,
+            );
+        } finally {
+            await api.stop();
+        }
+        assert.deepEqual(cluster.weightsOf("test", "podinfo"), { primary: 50, canary: 50 });
+        assert.equal(cluster.replicasOf("test", "podinfo"), 2);
     });
 });
