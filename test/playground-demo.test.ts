@@ -35,7 +35,7 @@ describe("playground demo: arguments, canary spec and prerequisites", () => {
         assert.strictEqual(dev.target, "podinfo");
         assert.strictEqual(dev.namespace, "test");
         assert.strictEqual(dev.spec.analysis?.maxWeight, 50);
-        assert.strictEqual((dev.spec as Record<string, unknown>).targetRef, undefined, "the program wires targetRef itself");
+        assert.strictEqual((dev.spec as unknown as Record<string, unknown>).targetRef, undefined, "the program wires targetRef itself");
         const manifest = { apiVersion: "flagger.app/v1beta1", kind: "Canary", metadata: { name: "web", namespace: "shop" }, spec: { targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, service: { port: 8080 } } };
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "canary-spec-"));
         try {
