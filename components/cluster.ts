@@ -16,7 +16,7 @@ export const APPMESH_CONTROLLER_CHART_VERSION = "1.13.3";
 export const APPMESH_PROMETHEUS_CHART_VERSION = "1.0.3";
 export const APPMESH_NAMESPACE = "appmesh-system";
 export const APPMESH_CONTROLLER_SERVICE_ACCOUNT = "appmesh-controller";
-/** Release names fix the chart's object names: the Service below is `<release>.<namespace>`. */
+/** Charts, installed as releases of the same name: the chart's object names derive from the release name. */
 export const APPMESH_CONTROLLER_RELEASE = "appmesh-controller";
 export const APPMESH_PROMETHEUS_RELEASE = "appmesh-prometheus";
 /** Where the appmesh-prometheus Service answers: the chart's port on `<release>.<namespace>`. */
@@ -526,43 +526,15 @@ export class AppMeshCluster extends pulumi.ComponentResource {
             k8sOpts,
         );
 
-        // helm.v3.Release, not helm.v4.Chart: the chart generates its webhook CA and certificate while it
-        // renders, so a client-side render would differ on every preview and re-roll the webhook each run.
-        // Helm installs the chart's crds/ (the App Mesh v1beta2 CRDs) before the controller; it never upgrades
-        // or deletes them, so bumping the chart version means applying its CRDs first.
-        this.controller = new k8s.helm.v3.Release(
-            `${name}-${APPMESH_CONTROLLER_RELEASE}`,
-            {
-                name: APPMESH_CONTROLLER_RELEASE,
-                chart: "appmesh-controller",
-                version: APPMESH_CONTROLLER_CHART_VERSION,
-                repositoryOpts: { repo: EKS_CHARTS_REPO },
-                namespace: namespace.metadata.name,
-                skipCrds: false,
-                values: pulumi
-                    .all([args.region, serviceAccount.metadata.name])
-                    .apply(([region, account]) => appMeshControllerValues(region, account)),
-                // The release is ready once the webhook serves, so later pods get their Envoy sidecars.
-                skipAwait: false,
-                timeout: 600,
-            },
-            // The controller must be able to call App Mesh as soon as it starts.
-            { ...k8sOpts, dependsOn: [controllerPolicy] },
-        );
-
-        this.prometheus = new k8s.helm.v3.Release(
-            `${name}-${APPMESH_PROMETHEUS_RELEASE}`,
-            {
-                name: APPMESH_PROMETHEUS_RELEASE,
-                chart: "appmesh-prometheus",
-                version: APPMESH_PROMETHEUS_CHART_VERSION,
-                repositoryOpts: { repo: EKS_CHARTS_REPO },
-                namespace: namespace.metadata.name,
-                skipAwait: false,
-                timeout: 600,
-            },
-            k8sOpts,
-        );
+        const controllerValues = pulumi
+            .all([args.region, serviceAccount.metadata.name])
+            .apply(([region, account]) => appMeshControllerValues(region, account));
+        // The controller must be able to call App Mesh as soon as it starts.
+        this.controller = this.eksChartRelease(name, APPMESH_CONTROLLER_RELEASE, APPMESH_CONTROLLER_CHART_VERSION, namespace, {
+            skipCrds: false,
+            values: controllerValues,
+        }, { ...k8sOpts, dependsOn: [controllerPolicy] });
+        this.prometheus = this.eksChartRelease(name, APPMESH_PROMETHEUS_RELEASE, APPMESH_PROMETHEUS_CHART_VERSION, namespace, {}, k8sOpts);
 
         this.readyResources = [this.controller, this.prometheus];
 
@@ -574,6 +546,40 @@ export class AppMeshCluster extends pulumi.ComponentResource {
             nodeRoleArn: this.nodeRole.arn,
             prometheusAddress: this.prometheusAddress,
         });
+    }
+
+    /**
+     * A chart from the eks-charts repository, installed in `namespace` as a release named after the chart (the
+     * chart's object names, such as the Prometheus Service, derive from it). The release waits until its
+     * workloads are ready, so whatever depends on it finds the controller's webhook serving and Prometheus up.
+     *
+     * helm.v3.Release, not helm.v4.Chart: appmesh-controller generates its webhook CA and certificate while it
+     * renders, so a client-side render would differ on every preview and re-roll the webhook each run. Helm
+     * installs a chart's crds/ (for appmesh-controller, the App Mesh v1beta2 CRDs) before its templates; it
+     * never upgrades or deletes them, so bumping the chart version means applying its CRDs first.
+     */
+    private eksChartRelease(
+        name: string,
+        chart: string,
+        version: string,
+        namespace: k8s.core.v1.Namespace,
+        settings: Pick<k8s.helm.v3.ReleaseArgs, "skipCrds" | "values">,
+        opts: pulumi.CustomResourceOptions,
+    ): k8s.helm.v3.Release {
+        return new k8s.helm.v3.Release(
+            `${name}-${chart}`,
+            {
+                name: chart,
+                chart,
+                version,
+                repositoryOpts: { repo: EKS_CHARTS_REPO },
+                namespace: namespace.metadata.name,
+                skipAwait: false,
+                timeout: 600,
+                ...settings,
+            },
+            opts,
+        );
     }
 
     /** A VPC with public subnets in two Availability Zones; nodes get public IPs (no NAT gateway to pay for). */
