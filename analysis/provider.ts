@@ -177,13 +177,22 @@ function rolloutRequest(inputs: RolloutInputs, revision: string): RolloutRequest
     return { target: inputs.target, spec: parseCanarySpec(inputs.canary), checksum: revision };
 }
 
-/** The message a failed `pulumi up` ends with: why, and the state it left. */
-export function rolloutFailure(target: CanaryTarget, revision: string, outcome: AnalysisOutcome): string {
-    return (
-        `canary analysis of ${canaryId(target)} failed: ${outcome.reason ?? "no reason given"} ` +
-        `(failed checks: ${outcome.failedChecks}). Traffic is back on ${target.name}-primary, the canary is scaled to zero ` +
-        `and revision ${revision} was not promoted; fix the cause and run \`pulumi up\` again to retry.`
-    );
+/**
+ * The message a failed `pulumi up` ends with: why, and the state it left, as read back from the cluster
+ * (`live`) when that was possible, else as the engine reported it.
+ */
+export function rolloutFailure(target: CanaryTarget, revision: string, outcome: AnalysisOutcome, live?: LiveRollout | Error): string {
+    const primary = `${target.name}-primary`;
+    let left: string;
+    if (live instanceof Error) {
+        left = `The state after the rollback could not be read (${live.message}); the next \`pulumi up\` puts traffic back on ${primary} before anything else.`;
+    } else if (live ? live.state === "resting" : outcome.canaryWeight === 0 && !/could not /.test(outcome.reason ?? "")) {
+        left = `Traffic is back on ${primary}, the canary is scaled to zero and revision ${revision} was not promoted; fix the cause and run \`pulumi up\` again to retry.`;
+    } else {
+        const where = live ? ` (primary ${live.primaryWeight}%, canary ${live.canaryWeight}%, ${live.canaryReplicas} canary replicas)` : "";
+        left = `The rollback did not complete${where}; the next \`pulumi up\` puts traffic back on ${primary} before anything else.`;
+    }
+    return `canary analysis of ${canaryId(target)} failed: ${outcome.reason ?? "no reason given"} (failed checks: ${outcome.failedChecks}). ${left}`;
 }
 
 /**
@@ -256,7 +265,8 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
         const request = rolloutRequest(next, next.revision);
         const outcome = await runAnalysis(request, buildPorts(next, request.spec));
         if (outcome.status === "failed") {
-            throw new Error(rolloutFailure(next.target, next.revision, outcome));
+            const live = await readLive(next).catch((error: Error) => error);
+            throw new Error(rolloutFailure(next.target, next.revision, outcome, live));
         }
         const outs: AnalysisOutputs = { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" };
         return { outs };

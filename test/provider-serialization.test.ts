@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import requireFromString from "require-from-string";
-import { analysisProvider, finalizeProvider } from "../analysis/provider";
+import { analysisProvider, finalizeProvider, rolloutFailure } from "../analysis/provider";
 import { routerNodes, withWeights } from "../analysis/routes";
 import type { CanarySpec } from "../analysis/spec";
 import { startKubeApiServer } from "../playground/kube-api-server";
@@ -100,5 +100,26 @@ describe("dynamic providers survive Pulumi's function serialization", function (
         }
         assert.deepEqual(cluster.weightsOf("test", "podinfo"), { primary: 50, canary: 50 });
         assert.equal(cluster.replicasOf("test", "podinfo"), 2);
+    });
+});
+
+describe("the failure message of a rolled-back analysis", () => {
+    const outcome = { status: "failed" as const, reason: "Halt podinfo.test advancement request duration 995ms > 500ms", failedChecks: 5, canaryWeight: 0, checks: [] };
+    const live = { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" as const };
+
+    it("says why and that traffic is back on the primary", () => {
+        assert.equal(
+            rolloutFailure(target, "r2", outcome, live),
+            "canary analysis of podinfo.test failed: Halt podinfo.test advancement request duration 995ms > 500ms (failed checks: 5). " +
+                "Traffic is back on podinfo-primary, the canary is scaled to zero and revision r2 was not promoted; fix the cause and run `pulumi up` again to retry.",
+        );
+    });
+
+    it("never claims a safe state it could not confirm", () => {
+        const stuck = rolloutFailure(target, "r2", { ...outcome, canaryWeight: 20 }, { primaryWeight: 80, canaryWeight: 20, canaryReplicas: 2, state: "interrupted" });
+        assert.match(stuck, /The rollback did not complete \(primary 80%, canary 20%, 2 canary replicas\); the next `pulumi up` puts traffic back on podinfo-primary before anything else\.$/);
+        assert.match(rolloutFailure(target, "r2", outcome, new Error("connect ECONNREFUSED")), /could not be read \(connect ECONNREFUSED\)/);
+        const reported = rolloutFailure(target, "r2", { ...outcome, reason: `${outcome.reason}; could not scale the canary to zero: 500` });
+        assert.match(reported, /The rollback did not complete;/);
     });
 });
