@@ -246,6 +246,19 @@ function matches(fault: Fault, method: string, path: string): boolean {
     return typeof fault.path === "string" ? path.startsWith(fault.path) : fault.path.test(path);
 }
 
+/** Kubernetes' `Status.reason` for the codes a fault may inject. */
+const STATUS_REASONS: Record<number, string> = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+};
+
 const bumpVersion = (object: KubeObject) => String(Number(object.metadata?.resourceVersion ?? "0") + 1);
 
 export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {
@@ -399,7 +412,7 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
                 throw new HttpError(
                     fault.status === 409
                         ? kubeStatus(409, "Conflict", `Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again`)
-                        : kubeStatus(fault.status, fault.status >= 500 ? "InternalError" : "BadRequest", `injected fault: HTTP ${fault.status}`),
+                        : kubeStatus(fault.status, STATUS_REASONS[fault.status] ?? (fault.status >= 500 ? "InternalError" : "BadRequest"), `injected fault: HTTP ${fault.status}`),
                 );
             }
             let m: RegExpExecArray | null;

@@ -115,7 +115,7 @@ describe("kube.ts against the stand-in API server", function () {
 
     it("gives up on a transient error after its attempts, naming the call", async () => {
         api.injectFault({ path: "/apis/appmesh.k8s.aws", status: 503, times: 10 });
-        await assert.rejects(router().setWeights({ primary: 90, canary: 10 }), /apply VirtualRouter test\/podinfo weights primary 90 canary 10 failed \(after 4 attempts\): 503 InternalError/);
+        await assert.rejects(router().setWeights({ primary: 90, canary: 10 }), /apply VirtualRouter test\/podinfo weights primary 90 canary 10 failed \(after 4 attempts\): 503 ServiceUnavailable/);
     });
 
     it("surfaces a schema rejection (422) at once, with the API server's reason", async () => {

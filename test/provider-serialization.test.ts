@@ -103,6 +103,37 @@ describe("dynamic providers survive Pulumi's function serialization", function (
     });
 });
 
+describe("a permanent Kubernetes API error mid-rollout", () => {
+    it("ends the update with the reason, traffic on the primary and the canary at zero", async () => {
+        const analysis = await roundTrip(analysisProvider);
+        const cluster = new MemoryCluster();
+        cluster.addDeployment("test", "podinfo", { replicas: 0 });
+        cluster.addDeployment("test", "podinfo-primary", { replicas: 2 });
+        await cluster.putVirtualRouter("test", "podinfo", { apiVersion: "appmesh.k8s.aws/v1beta2", kind: "VirtualRouter", metadata: { name: "podinfo", namespace: "test" }, spec: restingRouterSpec() });
+        const api = await startKubeApiServer(cluster);
+        // The first weight step is refused for good (403); the rollback's own write goes through.
+        api.injectFault({ path: "/apis/appmesh.k8s.aws/v1beta2/namespaces/test/virtualrouters/podinfo", method: "PATCH", status: 403 });
+        const quick: CanarySpec = { ...canary, analysis: { interval: "1s", threshold: 1, maxWeight: 50, stepWeight: 50 } };
+        const inputs = (revision: string) => ({ target, canary: quick, routerSpec: restingRouterSpec(), revision, template: {}, configData: {}, secretData: {}, plan: "", kubeconfig: api.kubeconfig });
+        const log = console.log;
+        console.log = () => undefined;
+        try {
+            await assert.rejects(analysis.update("test/podinfo", { ...inputs("r1"), status: "initialized" }, inputs("r2")), (error: Error) => {
+                assert.match(error.message, /^canary analysis of podinfo\.test failed: .*403 Forbidden: injected fault: HTTP 403/);
+                assert.match(error.message, /Traffic is back on podinfo-primary, the canary is scaled to zero/);
+                return true;
+            });
+        } finally {
+            console.log = log;
+            await api.stop();
+        }
+        const patches = api.requests.filter((r) => r.method === "PATCH" && r.path.includes("virtualrouters")).map((r) => r.status);
+        assert.deepEqual(patches, [403, 200]);
+        assert.deepEqual(cluster.weightsOf("test", "podinfo"), { primary: 100, canary: 0 });
+        assert.equal(cluster.replicasOf("test", "podinfo"), 0);
+    });
+});
+
 describe("the failure message of a rolled-back analysis", () => {
     const outcome = { status: "failed" as const, reason: "Halt podinfo.test advancement request duration 995ms > 500ms", failedChecks: 5, canaryWeight: 0, checks: [] };
     const live = { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" as const };
