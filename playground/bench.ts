@@ -38,10 +38,16 @@ function cpuSeconds(pid: number): number {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-async function healthyAndCpu(loaded: LoadedCanary, rows: Row[]): Promise<void> {
+/** The healthy scenario's spec at the bench interval, and its floor: weight steps × interval. */
+function healthyPlan(loaded: LoadedCanary) {
     const spec = scenarioSpec(loaded, SCENARIOS.healthy, INTERVAL_MS);
     const analysis = resolveAnalysis(spec.analysis);
-    const floorMs = rolloutPlan(analysis).intervals * analysis.intervalMs;
+    const steps = rolloutPlan(analysis).intervals;
+    return { spec, analysis, steps, floorMs: steps * analysis.intervalMs };
+}
+
+async function healthyAndCpu(loaded: LoadedCanary, rows: Row[]): Promise<void> {
+    const { steps, floorMs } = healthyPlan(loaded);
     const driver = await providerHostDriver();
     const advances: { time: number; cpu: number }[] = [];
     try {
@@ -61,7 +67,7 @@ async function healthyAndCpu(loaded: LoadedCanary, rows: Row[]): Promise<void> {
         rows.push({
             measure: "healthy rollout wall time",
             value: seconds(wall),
-            reference: `floor ${seconds(floorMs)} (${rolloutPlan(analysis).intervals} steps × ${seconds(INTERVAL_MS)})`,
+            reference: `floor ${seconds(floorMs)} (${steps} steps × ${seconds(INTERVAL_MS)})`,
             note: `${record.result}; ${seconds(started - record.startedAt)} of it waiting for the canary pods; ratio ${(wall / floorMs).toFixed(2)}`,
         });
         const ticks = advances.length - 1;
@@ -78,8 +84,7 @@ async function healthyAndCpu(loaded: LoadedCanary, rows: Row[]): Promise<void> {
 }
 
 async function faultOnset(loaded: LoadedCanary, rows: Row[]): Promise<void> {
-    const spec = scenarioSpec(loaded, SCENARIOS.healthy, INTERVAL_MS);
-    const analysis = resolveAnalysis(spec.analysis);
+    const { spec, analysis } = healthyPlan(loaded);
     const driver = await providerHostDriver();
     let onset: number | undefined;
     let recovered: number | undefined;
@@ -129,9 +134,7 @@ function specFor(spec: CanarySpec, target: string): CanarySpec {
 }
 
 async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<void> {
-    const spec = scenarioSpec(loaded, SCENARIOS.healthy, INTERVAL_MS);
-    const analysis = resolveAnalysis(spec.analysis);
-    const floorMs = rolloutPlan(analysis).intervals * analysis.intervalMs;
+    const { spec, floorMs } = healthyPlan(loaded);
     let playground: Playground | undefined;
     const driver = await providerHostDriver();
     try {
@@ -142,6 +145,7 @@ async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<vo
         const canaries = await Promise.all(targets.map((target) => pg.installCanary({ target, spec: specFor(spec, target), version: FROM_VERSION, primaryReplicas: 1 })));
         const installMs = Date.now() - installStart;
         const cpuBefore = cpuSeconds(driver.processId!);
+        const playgroundCpuBefore = process.cpuUsage();
         const started = Date.now();
         const results = await Promise.all(
             canaries.map((canary) =>
@@ -149,6 +153,7 @@ async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<vo
             ),
         );
         const wall = Date.now() - started;
+        const playgroundCpu = process.cpuUsage(playgroundCpuBefore);
         const durations = results.map((r) => r.finishedAt - r.startedAt).sort((a, b) => a - b);
         const promoted = results.filter((r) => r.result === "promoted").length;
         const failures = results.filter((r) => r.result !== "promoted").map((r) => `${r.canary}: ${r.result} ${r.reason ?? ""}`);
@@ -158,7 +163,8 @@ async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<vo
             reference: `floor ${seconds(floorMs)} each`,
             note:
                 `${promoted}/${CONCURRENT_CANARIES} promoted; per canary median ${seconds(durations[Math.floor(durations.length / 2)])}, max ${seconds(durations[durations.length - 1])}; ` +
-                `host CPU ${(cpuSeconds(driver.processId!) - cpuBefore).toFixed(1)}s; install ${seconds(installMs)}` +
+                `CPU: provider host ${(cpuSeconds(driver.processId!) - cpuBefore).toFixed(1)}s, playground process (pods, mesh proxy, API server, Prometheus queries) ` +
+                `${((playgroundCpu.user + playgroundCpu.system) / 1e6).toFixed(1)}s; install ${seconds(installMs)}` +
                 (failures.length > 0 ? `; ${failures.join("; ")}` : ""),
         });
     } finally {
