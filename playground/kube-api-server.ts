@@ -193,8 +193,9 @@ function serverSideApply(live: KubeObject | undefined, config: KubeObject, manag
             }),
         );
     }
+    // Forced conflicts move to this manager; fields applied with the same value become shared.
     for (const other of managers.filter((m) => m.manager !== manager)) {
-        other.paths = other.paths.filter((owned) => !applied.some((p) => overlaps(p, owned)));
+        other.paths = other.paths.filter((owned) => !conflicts.some((c) => c.manager === other.manager && c.path === owned));
     }
     const previous = managers.find((m) => m.manager === manager)?.paths ?? [];
     for (const dropped of previous.filter((p) => !applied.some((a) => overlaps(a, p)))) {

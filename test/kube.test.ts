@@ -85,6 +85,9 @@ describe("kube.ts against the stand-in API server", function () {
         await router().setWeights({ primary: 100, canary: 0 });
         const unchanged = await pulumiApply(api, restingRouterSpec(), false);
         assert.equal(unchanged.status, 200, JSON.stringify(unchanged.data));
+        // Same value, so the list is now shared: neither side's next apply of it conflicts.
+        const owners = cluster.getVirtualRouter(NS, "podinfo")!.metadata.managedFields.filter((m: any) => m.fieldsV1["f:spec"]?.["f:routes"]).map((m: any) => m.manager);
+        assert.deepEqual(owners.sort(), [ANALYSIS_FIELD_MANAGER, "pulumi-kubernetes-3b1e0f2a"]);
     });
 
     it("lets Pulumi take changed routes back with patchForce, and the next rollout keeps the new route fields", async () => {
