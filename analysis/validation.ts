@@ -646,9 +646,8 @@ function checkAlert(c: FailureCollector, path: string, alert: unknown): void {
     }
     c.keys(path, alert, KNOWN_FIELDS.alert);
     c.string(`${path}.name`, alert.name);
-    if (alert.severity === undefined) {
-        c.fail(`${path}.severity`, `is required, one of ${SEVERITIES.join(", ")} (Flagger sends nothing for an empty severity)`);
-    } else {
+    // A missing severity means info, as Flagger documents (its code sends nothing for one).
+    if (alert.severity !== undefined) {
         c.oneOf(`${path}.severity`, alert.severity, SEVERITIES);
     }
     if (c.object(`${path}.providerRef`, alert.providerRef)) {

@@ -110,8 +110,6 @@ const CANARY_RULES: [string, (s: any) => void, string, RegExp][] = [
     ["muteAlert not boolean", (s) => { s.analysis.webhooks[0].muteAlert = "no"; }, "canary.analysis.webhooks[0].muteAlert", /true or false/],
     ["alert severity unknown", (s) => { s.analysis.alerts = [{ name: "a", severity: "critical", providerRef: { name: "slack" } }]; },
         "canary.analysis.alerts[0].severity", /one of info, warn, error/],
-    ["alert severity missing", (s) => { s.analysis.alerts = [{ name: "a", providerRef: { name: "slack" } }]; },
-        "canary.analysis.alerts[0].severity", /is required, one of info, warn, error/],
     ["alert without providerRef", (s) => { s.analysis.alerts = [{ name: "a", severity: "info" }]; }, "canary.analysis.alerts[0].providerRef", /must be an object/],
 ];
 
@@ -156,6 +154,11 @@ describe("validateCanarySpec", () => {
         const other = tutorialCanary();
         other.targetRef.name = "anything";
         assert.deepEqual(validateCanarySpec(other), []);
+    });
+
+    it("accepts an alert without severity, which means info", () => {
+        const failures = failuresAfter((s) => { s.analysis.alerts = [{ name: "a", providerRef: { name: "slack" } }]; });
+        assert.deepEqual(failures, []);
     });
 
     it("allows a short interval for the playground and a spec that skips the analysis", () => {
