@@ -48,6 +48,8 @@ export interface RolloutInputs {
     metricTemplates?: Record<string, MetricTemplateSpec>;
     alertProviders?: Record<string, AlertProviderSpec>;
     autoscalerMinReplicas?: number;
+    /** `metadata.uid` of the canary Deployment Pulumi manages, to be sure the kubeconfig reaches that cluster. */
+    targetUid?: string;
 }
 
 export interface AnalysisInputs extends RolloutInputs {
@@ -219,11 +221,31 @@ async function waitForPrimary(request: RolloutRequest, ports: RolloutPorts): Pro
 /** Finalize's work: the primary must be ready, then the engine routes back and parks the canary. */
 async function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
     const request = rolloutRequest(inputs, inputs.revision);
+    await assertSameCluster(inputs);
     const ports = buildPorts(inputs, request.spec);
     if (inputs.status !== "initialized") {
         await waitForPrimary(request, ports);
     }
     await finalizePromotion(request, ports, inputs.status);
+}
+
+/**
+ * Refuse to touch a cluster other than the one Pulumi deployed to (a `KUBECONFIG` pointing elsewhere): the
+ * canary Deployment found must be the one the stack manages.
+ */
+async function assertSameCluster(inputs: RolloutInputs): Promise<void> {
+    if (!inputs.targetUid) {
+        return;
+    }
+    const { target } = inputs;
+    const live = await new KubeWorkloads({ access: kubeAccess(inputs), namespace: target.namespace, canary: target.name }).deployment(target.name);
+    if (live?.metadata?.uid !== inputs.targetUid) {
+        const found = live ? `a Deployment with uid ${live.metadata?.uid}` : "no such Deployment";
+        throw new Error(
+            `the kubeconfig reaches a different cluster than the stack's: Deployment ${target.namespace}/${target.name} should have uid ${inputs.targetUid}, ` +
+                `found ${found}; pass the stack's kubeconfig to the Canary (\`kubeconfig\`) or point KUBECONFIG at its cluster. Nothing was changed.`,
+        );
+    }
 }
 
 async function readLive(inputs: RolloutInputs): Promise<LiveRollout> {
@@ -263,6 +285,7 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
             return { outs: { ...next, status: previous.status } };
         }
         const request = rolloutRequest(next, next.revision);
+        await assertSameCluster(next);
         const outcome = await runAnalysis(request, buildPorts(next, request.spec));
         if (outcome.status === "failed") {
             const live = await readLive(next).catch((error: Error) => error);
@@ -339,6 +362,8 @@ export interface RolloutArgs {
     readonly alertProviders?: pulumi.Input<Record<string, AlertProviderSpec>>;
     /** `minReplicas` of the target's HPA, for Flagger's scale-from-zero rule. */
     readonly autoscalerMinReplicas?: pulumi.Input<number>;
+    /** `metadata.uid` of the canary Deployment; the analysis refuses to run against a cluster where it differs. */
+    readonly targetUid?: pulumi.Input<string>;
 }
 
 export interface AnalysisArgs extends RolloutArgs {

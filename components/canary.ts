@@ -102,6 +102,7 @@ export class Canary extends pulumi.ComponentResource {
             alertProviders: args.alertProviders,
             clusterNamespaces: args.clusterNamespaces,
             autoscalerMinReplicas: args.autoscaler?.minReplicas,
+            targetUid: this.canaryDeployment.metadata.uid,
         };
         this.analysis = new Analysis(`${name}-analysis`, {
             ...rollout,

@@ -134,6 +134,27 @@ describe("a permanent Kubernetes API error mid-rollout", () => {
     });
 });
 
+describe("a kubeconfig that reaches another cluster", () => {
+    it("is refused before anything changes", async () => {
+        const analysis = await roundTrip(analysisProvider);
+        const finalize = await roundTrip(finalizeProvider);
+        const cluster = new MemoryCluster();
+        cluster.addDeployment("test", "podinfo", { replicas: 0 });
+        const api = await startKubeApiServer(cluster);
+        const inputs = (revision: string) => ({ target, canary, routerSpec: restingRouterSpec(), revision, template: {}, configData: {}, secretData: {}, plan: "", kubeconfig: api.kubeconfig, targetUid: "uid-of-the-stack" });
+        try {
+            await assert.rejects(
+                analysis.update("test/podinfo", { ...inputs("r1"), status: "initialized" }, inputs("r2")),
+                /the kubeconfig reaches a different cluster than the stack's: Deployment test\/podinfo should have uid uid-of-the-stack, found a Deployment with uid uid-podinfo; .*Nothing was changed\./,
+            );
+            await assert.rejects(finalize.update("test/podinfo", { ...inputs("r1"), status: "initialized" }, { ...inputs("r2"), status: "promoted" }), /different cluster/);
+        } finally {
+            await api.stop();
+        }
+        assert.deepEqual(api.requests.filter((r) => r.method !== "GET"), []);
+    });
+});
+
 describe("the failure message of a rolled-back analysis", () => {
     const outcome = { status: "failed" as const, reason: "Halt podinfo.test advancement request duration 995ms > 500ms", failedChecks: 5, canaryWeight: 0, checks: [] };
     const live = { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" as const };

@@ -65,12 +65,14 @@ export async function startHostBench(): Promise<HostBench> {
             analysisText: await serializeProvider(analysisProvider),
             finalizeText: await serializeProvider(finalizeProvider),
             analysisInputs() {
-                const template = playground.cluster.getDeployment(canary.namespace, canary.target)!.spec.template as Record<string, unknown>;
+                const deployment = playground.cluster.getDeployment(canary.namespace, canary.target)!;
+                const template = deployment.spec.template as Record<string, unknown>;
                 const inputs: AnalysisInputs = {
                     target: { name: canary.target, namespace: canary.namespace, service: canary.names.apex },
                     canary: spec,
                     routerSpec: buildVirtualRouterSpec(spec, canary.names, "apex"),
                     kubeconfig: playground.kube.kubeconfig,
+                    targetUid: deployment.metadata.uid,
                     template,
                     configData: {},
                     secretData: {},
@@ -80,8 +82,8 @@ export async function startHostBench(): Promise<HostBench> {
                 return withProvider(bench.analysisText, { ...inputs });
             },
             finalizeInputs(revision, status) {
-                const { target, canary: c, routerSpec, kubeconfig } = bench.analysisInputs() as unknown as AnalysisInputs;
-                const inputs: FinalizeInputs = { target, canary: c, routerSpec, kubeconfig, revision, status };
+                const { target, canary: c, routerSpec, kubeconfig, targetUid } = bench.analysisInputs() as unknown as AnalysisInputs;
+                const inputs: FinalizeInputs = { target, canary: c, routerSpec, kubeconfig, targetUid, revision, status };
                 return withProvider(bench.finalizeText, { ...inputs });
             },
             async restartHost() {
