@@ -15,6 +15,7 @@ import { MeshRouter } from "./mesh-router";
 import type { Pod } from "./pod";
 import { PrometheusServer, ScrapeTarget, startPrometheus } from "./prometheus";
 import { requireExecutable } from "./processes";
+import { TargetSync } from "./target-sync";
 
 /** Where the appmesh-prometheus chart and the tutorial's load tester live. */
 export const PROMETHEUS_SERVICE = { namespace: "appmesh-system", name: "appmesh-prometheus", port: 9090 };
@@ -84,25 +85,23 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
     try {
         let router: MeshRouter | undefined;
         let prometheus: PrometheusServer | undefined;
-        let targetsVersion = 0;
         let stopping = false;
         markStopping = () => {
             stopping = true;
         };
+        const targets = new TargetSync(
+            (list) => prometheus?.setTargets(list) ?? Promise.resolve(),
+            (error) => {
+                if (!stopping) {
+                    log(`updating Prometheus targets: ${error.message}`);
+                }
+            },
+        );
         const cluster = new PlaygroundCluster({
             mesh: opts.mesh,
             podReadyDelayMs: opts.podReadyDelayMs,
             onVirtualRouter: (ns, name, spec) => router?.setRouter(ns, name, spec),
-            onPodsChanged: (pods) => {
-                // setTargets writes the file at once, then waits for the scrape; a newer set supersedes an older
-                // one (whose stopped pods never come up), so only the latest one's failure matters.
-                const version = ++targetsVersion;
-                return (prometheus?.setTargets(scrapeTargets(pods)) ?? Promise.resolve()).catch((err) => {
-                    if (version === targetsVersion && !stopping) {
-                        log(`updating Prometheus targets: ${(err as Error).message}`);
-                    }
-                });
-            },
+            onPodsChanged: (pods) => targets.update(scrapeTargets(pods)),
         });
         stops.push(() => cluster.stop());
         router = new MeshRouter({ endpoints: (ns, node) => cluster.endpoints(ns, node) });
