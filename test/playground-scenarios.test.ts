@@ -4,7 +4,9 @@ import type { CanaryEvent } from "../analysis/ports";
 import { readWeights, routerNodes } from "../analysis/routes";
 import { buildVirtualRouterSpec } from "../components/appmesh";
 import { loadCanary } from "../playground/canary-spec";
+import { inProcessDriver } from "../playground/engine-driver";
 import { providerHostDriver } from "../playground/host-driver";
+import type { RolloutDriver } from "../playground/rollout";
 import type { AccessLogEntry } from "../playground/mesh-router";
 import { runScenario, type ScenarioRun } from "../playground/scenario-run";
 import { SCENARIOS, type ScenarioName } from "../playground/scenarios";
@@ -32,9 +34,9 @@ describe("playground scenarios through Pulumi's provider host (real Prometheus, 
         apexRequests: AccessLogEntry[];
     }
 
-    async function run(name: ScenarioName): Promise<Observed> {
+    async function run(name: ScenarioName, startDriver: () => Promise<RolloutDriver> = providerHostDriver): Promise<Observed> {
         const loaded = loadCanary();
-        const driver = await providerHostDriver();
+        const driver = await startDriver();
         let observed: Omit<Observed, "run"> | undefined;
         const result = await runScenario({
             loaded,
@@ -98,6 +100,17 @@ describe("playground scenarios through Pulumi's provider host (real Prometheus, 
         assert.ok(!m.some((x) => x.startsWith("Promotion completed")));
         assert.match(record.reason ?? "", /Traffic is back on podinfo-primary/);
         assert.ok(record.metrics.some((s) => s.name === "request-success-rate" && s.value !== null && s.value < 99));
+        assertResting(o);
+    });
+
+    it("errors through the in-process engine (--driver engine): the same rollback, with each halt's value and threshold", async () => {
+        const o = await run("errors", async () => inProcessDriver());
+        const { record } = o.run;
+        assert.strictEqual(record.result, "rolled back");
+        const halts = record.events.filter((e) => e.check?.name === "request-success-rate" && e.check.outcome === "fail");
+        assert.ok(halts.length >= 1, messages(record.events).join("\n"));
+        assert.ok(halts.every((e) => e.check!.value! < 99 && e.check!.threshold !== undefined && e.failedChecks >= 1));
+        assert.strictEqual(record.events[record.events.length - 1].message, "Canary failed! Scaling down podinfo.test");
         assertResting(o);
     });
 
