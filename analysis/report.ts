@@ -21,6 +21,14 @@ export interface MetricSample {
     value: number | null;
 }
 
+/** Requests the apex service actually served while a route sent `canaryWeight`% to the canary. */
+export interface TrafficRow {
+    route: string;
+    canaryWeight: number;
+    requests: number;
+    toCanary: number;
+}
+
 /** A metric's pass range, with the unit its values are shown in. */
 export interface MetricBound {
     name: string;
@@ -46,6 +54,8 @@ export interface RolloutRecord {
     weights: WeightSample[];
     metrics: MetricSample[];
     bounds: MetricBound[];
+    /** Observed traffic split, when the data plane could be watched (the playground). */
+    traffic?: TrafficRow[];
 }
 
 /** Each metric's pass range from the spec (thresholdRange, or the deprecated `threshold`). */
@@ -107,6 +117,12 @@ export function formatMetricLine(samples: MetricSample[], bounds: MetricBound[],
         return `${s.name} ${shown} (${formatBound(bound)}) ${s.value === null ? "?" : pass ? "ok" : "FAIL"}`;
     });
     return `${at}s  metrics   canary weight ${weight ?? "?"}  ${parts.join("  ")}`;
+}
+
+/** `route podinfo at canary weight 50: 52 of 104 requests (50%) reached the canary`. */
+export function formatTrafficRow(row: TrafficRow): string {
+    const share = row.requests > 0 ? ` (${Math.round((row.toCanary / row.requests) * 100)}%)` : "";
+    return `route ${row.route} at canary weight ${row.canaryWeight}: ${row.toCanary} of ${row.requests} requests${share} reached the canary`;
 }
 
 /** The whole event log, one line per event. */
@@ -259,6 +275,7 @@ tr.warning td{color:#cf222e}
 took ${(summary.durationMs / 1000).toFixed(1)}s; max canary weight ${summary.maxCanaryWeight}; ${summary.warnings} warning(s).${record.reason ? ` Reason: ${escapeHtml(record.reason)}` : ""}</p>
 <ul>${bounds}</ul>
 ${charts}
+${record.traffic && record.traffic.length > 0 ? `<h2>Traffic served</h2>\n<ul>${record.traffic.map((t) => `<li>${escapeHtml(formatTrafficRow(t))}</li>`).join("")}</ul>` : ""}
 <h2>Events</h2>
 <table><thead><tr><th>time</th><th>type</th><th>weight</th><th>failed checks</th><th>message</th><th>check</th></tr></thead>
 <tbody>

@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describePlan } from "../analysis/plan";
-import { renderReportHtml, reportJson, type RolloutResult } from "../analysis/report";
+import { formatTrafficRow, renderReportHtml, reportJson, type RolloutResult } from "../analysis/report";
 import { formatDuration, parseDuration } from "../analysis/spec";
 import { loadCanary } from "./canary-spec";
 import { DRIVER_NAMES, startDriver, type DriverName } from "./drivers";
@@ -93,6 +93,9 @@ async function main(argv: string[]): Promise<number> {
         const { record, userTraffic, final } = await runScenario({ loaded, scenario, intervalMs, driver, log: say, onStarted: (pg) => (playground = pg) });
         say(`\nresult: ${record.result}${record.reason ? ` (${record.reason})` : ""}`);
         say(`took ${((record.finishedAt - record.startedAt) / 1000).toFixed(1)}s; routes now ${final.weightedTargets}; ${loaded.target} replicas ${final.canaryReplicas}; user traffic to ${loaded.spec.service.name ?? loaded.target}.${loaded.namespace}: ${userTraffic.ok} of ${userTraffic.sent} answered below 500`);
+        for (const row of record.traffic ?? []) {
+            say(`  ${formatTrafficRow(row)}`);
+        }
         fs.mkdirSync(args.out, { recursive: true });
         fs.writeFileSync(path.join(args.out, "report.json"), reportJson(record));
         fs.writeFileSync(path.join(args.out, "report.html"), renderReportHtml(record));

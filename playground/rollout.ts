@@ -8,11 +8,12 @@ import type { CanaryEvent } from "../analysis/ports";
 import type { AnalysisInputs, FinalizeInputs } from "../analysis/provider";
 import { describePlan } from "../analysis/plan";
 import { PrometheusMetrics } from "../analysis/metrics";
-import { formatEventLine, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type WeightSample } from "../analysis/report";
+import { formatEventLine, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type TrafficRow, type WeightSample } from "../analysis/report";
 import { computeRevision } from "../analysis/revision";
 import { readWeights, routerNodes, type VirtualRouterSpec } from "../analysis/routes";
 import { resolveAnalysis, type CanaryTarget } from "../analysis/spec";
 import { buildVirtualRouterSpec } from "../components/appmesh";
+import type { AccessLogEntry } from "./mesh-router";
 import type { InstalledCanary, Playground } from "./playground";
 import { startTraffic } from "./traffic";
 
@@ -73,6 +74,28 @@ export function weightHistory(pg: Playground, canary: InstalledCanary, since: nu
     return pg.cluster.routerWrites
         .filter((w) => w.namespace === canary.namespace && w.name === canary.names.apex && w.time >= since)
         .map((w) => ({ time: w.time, ...readWeights(w.spec, canary.names.apex, nodes) }));
+}
+
+/**
+ * The apex service's requests grouped by the route that took them and the canary weight that route had at
+ * that moment (from the VirtualRouter writes), with how many the canary actually served.
+ */
+export function trafficByWeight(entries: AccessLogEntry[], writes: { time: number; spec: VirtualRouterSpec }[], canaryNode: string): TrafficRow[] {
+    const rows = new Map<string, TrafficRow>();
+    for (const entry of entries) {
+        const spec = writes.filter((w) => w.time <= entry.time).pop()?.spec;
+        const route = spec?.routes.find((r) => r.name === entry.route);
+        if (!route) {
+            continue;
+        }
+        const canaryWeight = route.httpRoute.action.weightedTargets.find((t) => t.virtualNodeRef.name === canaryNode)?.weight ?? 0;
+        const key = `${route.name}\u0000${canaryWeight}`;
+        const row = rows.get(key) ?? { route: route.name, canaryWeight, requests: 0, toCanary: 0 };
+        row.requests += 1;
+        row.toCanary += entry.virtualNode === canaryNode ? 1 : 0;
+        rows.set(key, row);
+    }
+    return [...rows.values()];
 }
 
 /** Sample the canary's metrics every interval with the same queries the analysis runs. */
@@ -144,6 +167,9 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
     }
     const userTraffic = await traffic.stop();
     const finishedAt = Date.now();
+    const host = `${canary.names.apex}.${canary.namespace}:${canary.spec.service.port}`;
+    const served = pg.router.accessLog.filter((e) => e.host === host && e.time >= startedAt);
+    const writes = pg.cluster.routerWrites.filter((w) => w.namespace === canary.namespace && w.name === canary.names.apex);
     const record: RolloutRecord = {
         canary: `${canary.target}.${canary.namespace}`,
         title: opts.title,
@@ -157,6 +183,7 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
         weights: [...(initialWeights ? [{ ...initialWeights, time: startedAt }] : []), ...weightHistory(pg, canary, startedAt)],
         metrics,
         bounds,
+        traffic: trafficByWeight(served, writes, canary.names.nodes.canary),
     };
     return { record, userTraffic };
 }

@@ -1,6 +1,9 @@
 import * as assert from "node:assert";
 import type { CanaryEvent } from "../analysis/ports";
-import { formatBound, formatEventLine, formatMetricLine, metricBounds, renderReportHtml, reportCharts, reportJson, type RolloutRecord } from "../analysis/report";
+import { formatBound, formatEventLine, formatMetricLine, formatTrafficRow, metricBounds, renderReportHtml, reportCharts, reportJson, type RolloutRecord } from "../analysis/report";
+import type { VirtualRouterSpec } from "../analysis/routes";
+import type { AccessLogEntry } from "../playground/mesh-router";
+import { trafficByWeight } from "../playground/rollout";
 import type { CanarySpec } from "../analysis/spec";
 
 const spec: CanarySpec = {
@@ -114,5 +117,21 @@ describe("playground report (analysis/report.ts)", () => {
         assert.strictEqual(parsed.bounds[0].text, "min 99%");
         assert.strictEqual(parsed.metrics.length, 6);
         assert.strictEqual(parsed.events[2].check.value, 84);
+    });
+
+    it("groups the requests served by route and the canary weight in force, and lists them in the page", () => {
+        const router = (canary: number): VirtualRouterSpec => ({
+            listeners: [{ portMapping: { port: 9898, protocol: "http" } }],
+            routes: [{ name: "podinfo", httpRoute: { match: { prefix: "/" }, action: { weightedTargets: [{ virtualNodeRef: { name: "podinfo-canary" }, weight: canary }, { virtualNodeRef: { name: "podinfo-primary" }, weight: 100 - canary }] } } }],
+        });
+        const writes = [{ time: 0, spec: router(0) }, { time: 100, spec: router(50) }];
+        const entry = (time: number, virtualNode: string): AccessLogEntry => ({ time, host: "podinfo.test:9898", method: "GET", path: "/", headers: {}, route: "podinfo", virtualNode, status: 200, attempts: 1, durationMs: 1 });
+        const rows = trafficByWeight([entry(50, "podinfo-primary"), entry(150, "podinfo-canary"), entry(160, "podinfo-primary"), entry(170, "podinfo-canary")], writes, "podinfo-canary");
+        assert.deepStrictEqual(rows, [
+            { route: "podinfo", canaryWeight: 0, requests: 1, toCanary: 0 },
+            { route: "podinfo", canaryWeight: 50, requests: 3, toCanary: 2 },
+        ]);
+        assert.strictEqual(formatTrafficRow(rows[1]), "route podinfo at canary weight 50: 2 of 3 requests (67%) reached the canary");
+        assert.match(renderReportHtml({ ...record(), traffic: rows }), /<h2>Traffic served<\/h2>\n<ul><li>route podinfo at canary weight 0: 0 of 1 requests \(0%\)/);
     });
 });
