@@ -10,7 +10,6 @@ import * as path from "path";
 const PACKAGES: Record<string, string> = {
     hey: 'the Debian/Ubuntu package "hey" (apt-get install hey) or Homebrew "hey" (brew install hey)',
     prometheus: 'the Debian/Ubuntu package "prometheus" (apt-get install prometheus) or Homebrew "prometheus"',
-    curl: 'the Debian/Ubuntu package "curl"',
     bash: 'the Debian/Ubuntu package "bash"',
 };
 
