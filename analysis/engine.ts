@@ -170,18 +170,36 @@ async function runInterval(s: RolloutSession): Promise<Decision> {
     }
     const checks = starting ? await runPreRolloutHooks(s) : await runChecks(s);
     if (checks.failed) {
-        s.failedChecks += 1;
-        s.lastHalt = checks.failed.halt;
-        s.emit("Warning", checks.failed.halt!, { check: checks.failed.record });
-        return s.failedChecks >= s.analysis.threshold ? rollBack(s, { kind: "threshold" }) : undefined;
+        return countFailedCheck(s, checks.failed);
     }
+    const decision = await step(s, weights, checks.passed);
+    if (starting && !decision) {
+        // Load tests are rollout hooks: starting them with the first step (Flagger starts them one interval
+        // later) gives the first metric check a window of traffic instead of "no values found".
+        const failed = await runCountedHooks(s, "rollout", []);
+        if (failed) {
+            return countFailedCheck(s, failed);
+        }
+    }
+    return decision;
+}
+
+/** The interval's one failed check: count it, report it, and roll back once the threshold is reached. */
+async function countFailedCheck(s: RolloutSession, failed: CheckResult): Promise<Decision> {
+    s.failedChecks += 1;
+    s.lastHalt = failed.halt;
+    s.emit("Warning", failed.halt!, { check: failed.record });
+    return s.failedChecks >= s.analysis.threshold ? rollBack(s, { kind: "threshold" }) : undefined;
+}
+
+function step(s: RolloutSession, weights: RouteWeights, checks: CheckRecord[]): Promise<Decision> {
     switch (s.analysis.strategy) {
         case "ab-testing":
-            return stepABTesting(s, weights, checks.passed);
+            return stepABTesting(s, weights, checks);
         case "blue-green":
-            return stepBlueGreen(s, checks.passed);
+            return stepBlueGreen(s, checks);
         default:
-            return stepCanary(s, weights, checks.passed);
+            return stepCanary(s, weights, checks);
     }
 }
 

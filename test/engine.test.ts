@@ -46,12 +46,14 @@ describe("engine: canary strategy", () => {
         assert.equal(outcome.canaryWeight, 50);
         assert.equal(outcome.failedChecks, 0);
         assert.equal(elapsedFrom(h, "Starting canary analysis for podinfo.test"), 10 * MINUTE);
-        // pre-rollout once, then load test and both metrics in each of the 10 intervals
-        assert.equal(outcome.checks.length, 1 + 10 * 3);
+        // pre-rollout once, the load test started with the first step, then load test and both metrics in
+        // each of the 10 intervals
+        assert.equal(outcome.checks.length, 1 + 1 + 10 * 3);
+        assert.deepEqual(outcome.checks.slice(0, 3).map((c) => c.name), ["acceptance-test", "load-test", "load-test"]);
         assert.ok(outcome.checks.every((c) => c.outcome === "pass"));
         assert.deepEqual(h.metricReads.slice(0, 2), ["request-success-rate", "request-duration"]);
-        assert.deepEqual(outcome.checks[2], { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 99.9, outcome: "pass" });
-        assert.deepEqual(outcome.checks[3], { name: "request-duration", kind: "metric", threshold: "max 500ms", window: "30s", value: 120, outcome: "pass" });
+        assert.deepEqual(outcome.checks[3], { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 99.9, outcome: "pass" });
+        assert.deepEqual(outcome.checks[4], { name: "request-duration", kind: "metric", threshold: "max 500ms", window: "30s", value: 120, outcome: "pass" });
 
         const advance10 = h.events.find((e) => e.message === "Advance podinfo.test canary weight 10")!;
         assert.deepEqual(advance10.checks?.map((c) => c.name), ["load-test", "request-success-rate", "request-duration"]);
@@ -158,8 +160,9 @@ describe("engine: A/B testing and blue/green", () => {
         assert.equal(outcome.canaryWeight, 100);
         assert.equal(elapsedFrom(h, "Starting canary analysis for podinfo.test"), 10 * MINUTE);
         assert.deepEqual(h.alerts[0].fields.at(-1), { name: "Traffic routing", value: "A/B Testing" });
-        // checks run from the second interval on: 9 intervals of load test + 2 metrics
-        assert.equal(outcome.checks.length, 9 * 3 + 3);
+        // the load test starts with the first iteration; checks run from the second interval on: 9 intervals
+        // of load test + 2 metrics
+        assert.equal(outcome.checks.length, 1 + 9 * 3 + 3);
     });
 
     it("blue/green: iterations at 0%, then all traffic to the canary for one interval, then promotes", async () => {
@@ -271,6 +274,8 @@ describe("engine: failed checks and rollback", () => {
             ...rollbackTail("Warning: Rolling back podinfo.test failed checks threshold reached 1", "alert error: Failed checks threshold reached 1"),
         ]);
         assert.equal(outcome.reason, halt);
+        // the load test starts with the first step, so its failure counts in that same interval
+        assert.equal(elapsedFrom(h, "Starting canary analysis for podinfo.test"), 0);
         assert.deepEqual(h.metricReads, []);
         assert.deepEqual(outcome.checks.at(-1), { name: "load-test", kind: "webhook", outcome: "fail", message: "command hey failed: exit status 1" });
     });
