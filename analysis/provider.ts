@@ -25,6 +25,7 @@ import { canaryId } from "./messages";
 import { PrometheusMetrics } from "./metrics";
 import { describePlan } from "./plan";
 import type { CanaryEvent } from "./ports";
+import { formatEventChecks } from "./report";
 import { computeRevision, stableStringify, type TrackedData } from "./revision";
 import { readWeights, routerNodes, RESTING_WEIGHTS, type VirtualRouterSpec } from "./routes";
 import { DEFAULT_METRICS_SERVER, DEFAULT_PROGRESS_DEADLINE_SECONDS, resolveAnalysis, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "./spec";
@@ -150,9 +151,13 @@ function kubeAccess(inputs: RolloutInputs): KubeAccess {
     return { kubeconfig: inputs.kubeconfig, context: inputs.kubeContext };
 }
 
-/** One line per event on stdout, in Flagger's wording (Pulumi shows the provider's stdout during `up`). */
+/**
+ * One line per event on stdout, in Flagger's wording followed by the checks behind it (Pulumi shows the
+ * provider's stdout during `up`).
+ */
 function printEvent(event: CanaryEvent): void {
-    console.log(`${event.type.padEnd(7)} ${event.message}`);
+    const checks = formatEventChecks(event);
+    console.log(`${event.type.padEnd(7)} ${event.message}${checks ? ` ${checks}` : ""}`);
 }
 
 /** The engine's ports over the cluster (kube.ts), Prometheus, webhooks and alert providers. */

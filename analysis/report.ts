@@ -95,15 +95,24 @@ export function formatBound(bound: MetricBound): string {
 }
 
 function formatCheck(check: CheckRecord): string {
-    const value = check.value === undefined ? check.outcome : String(Number(check.value.toFixed(2)));
-    return `[${check.kind} ${check.name} = ${value}${check.threshold ? ` (${check.threshold})` : ""}: ${check.outcome}]`;
+    const value = check.value === undefined ? "" : ` = ${Number(check.value.toFixed(2))}`;
+    return `${check.kind} ${check.name}${value}${check.threshold ? ` (${check.threshold})` : ""}: ${check.outcome}`;
 }
 
-/** One event as a log line: seconds since the start, type, message, and the check behind it if any. */
+/**
+ * The checks behind an event, e.g. `[metric request-success-rate = 84 (min 99%): fail]`, so a log line says
+ * why the analysis decided what it did; empty when the event carries none.
+ */
+export function formatEventChecks(event: CanaryEvent): string {
+    const checks = event.check ? [event.check] : (event.checks ?? []);
+    return checks.length === 0 ? "" : `[${checks.map(formatCheck).join("; ")}]`;
+}
+
+/** One event as a log line: seconds since the start, type, message, and the checks behind it if any. */
 export function formatEventLine(event: CanaryEvent, startedAt: number): string {
     const at = ((event.timestamp - startedAt) / 1000).toFixed(1).padStart(6);
-    const check = event.check ? ` ${formatCheck(event.check)}` : "";
-    return `${at}s  ${event.type.padEnd(7)}  ${event.message}${check}`;
+    const checks = formatEventChecks(event);
+    return `${at}s  ${event.type.padEnd(7)}  ${event.message}${checks ? ` ${checks}` : ""}`;
 }
 
 /** One line with the latest reading of each metric against its bound, and the weight, for the live log. */

@@ -11,7 +11,8 @@ import { dynamicUrn, serializeProvider, startProviderHost, withProvider } from "
 import type { RolloutDriver } from "./rollout";
 
 /** `Normal  Advance podinfo.test canary weight 5` → type and message. */
-const EVENT_LINE = /^(Normal|Warning)\s+(.*)$/;
+/** `<type> <message> [<checks>]`, as the provider prints events. */
+const EVENT_LINE = /^(Normal|Warning)\s+(.*?)(?:\s+\[(.*)\])?$/;
 
 /** The update's error when the analysis rolled back (`rolloutFailure`), as opposed to a broken run. */
 const ROLLED_BACK = /canary analysis of \S+ failed: /;

@@ -32,7 +32,7 @@ describe("recovery of a rollout whose host was killed mid-way", function () {
             () => "finished",
             (error: Error) => error.message,
         );
-        await waitFor("the second weight step", () => bench.lines.includes("Normal  Advance podinfo.test canary weight 20"));
+        await waitFor("the second weight step", () => bench.lines.some((l) => /^Normal  Advance podinfo\.test canary weight 20( \[|$)/.test(l)));
         bench.host.kill();
         assert.notEqual(await interrupted, "finished");
         const apex = () => bench.playground.cluster.getVirtualRouter("test", "podinfo")!.spec.routes[0].httpRoute.action.weightedTargets;
