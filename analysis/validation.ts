@@ -50,14 +50,14 @@ const UNSUPPORTED_FIELDS: Record<string, Record<string, string>> = {
     },
     service: {
         portDiscovery: "declare extra ports on the Deployment",
-        appProtocol: "not implemented",
-        headless: "not implemented",
-        trafficDistribution: "not implemented",
-        unmanagedMetadata: "not implemented",
+        appProtocol: "the generated Services declare plain TCP ports",
+        headless: "the generated Services are ClusterIP Services",
+        trafficDistribution: "the generated Services use the cluster's default distribution",
+        unmanagedMetadata: "Pulumi owns all metadata of the generated Services",
         primary: "only `apex` metadata is implemented",
         canary: "only `apex` metadata is implemented",
     },
-    webhook: { disableTLS: "not implemented" },
+    webhook: { disableTLS: "webhooks verify TLS; give the endpoint a certificate the machine running `pulumi up` trusts" },
     autoscalerRef: { primaryScalerReplicas: "the primary HPA copies the target HPA's replicas" },
 };
 
