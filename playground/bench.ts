@@ -36,6 +36,12 @@ function cpuSeconds(pid: number): number {
     return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Peak resident memory of a process so far, in MiB (Linux /proc VmHWM). */
+function peakRssMiB(pid: number): number {
+    const line = fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+    return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+}
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 /** The healthy scenario's spec at the bench interval, and its floor: weight steps × interval. */
@@ -166,6 +172,12 @@ async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<vo
                 `CPU: provider host ${(cpuSeconds(driver.processId!) - cpuBefore).toFixed(1)}s, playground process (pods, mesh proxy, API server, Prometheus queries) ` +
                 `${((playgroundCpu.user + playgroundCpu.system) / 1e6).toFixed(1)}s; install ${seconds(installMs)}` +
                 (failures.length > 0 ? `; ${failures.join("; ")}` : ""),
+        });
+        rows.push({
+            measure: `provider host peak memory, ${CONCURRENT_CANARIES} canaries`,
+            value: `${peakRssMiB(driver.processId!).toFixed(0)} MiB`,
+            reference: "one host serves every dynamic resource of a deployment",
+            note: "peak resident set (VmHWM) of Pulumi's dynamic-provider host process over the whole run",
         });
     } finally {
         await driver.stop();
