@@ -9,6 +9,7 @@ import { WiredRefs } from "./analysis/validation";
 import { Canary } from "./components/canary";
 import { AppMeshCluster, ClusterConfig, parseClusterConfig } from "./components/cluster";
 import { Gateway } from "./components/gateway";
+import { KubeAccessConfig, providerKubeAccess } from "./components/kube-access";
 import { LoadTester } from "./components/loadtester";
 import { Mesh } from "./components/mesh";
 import { PODINFO, PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } from "./components/podinfo";
@@ -57,8 +58,8 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         deployment: PODINFO_DEPLOYMENT,
         autoscaler: PODINFO_AUTOSCALER,
         accessLog: config.mesh.accessLog,
-        // The analysis reaches the created cluster like the provider does; otherwise KUBECONFIG at run time.
-        kubeconfig: cluster?.kubeconfig,
+        // The analysis reaches the cluster exactly as the Kubernetes provider does.
+        ...(cluster ? { kubeconfig: cluster.kubeconfig } : analysisKubeAccess(providerKubeAccess())),
         metricTemplates: secretUnlessEmpty(config.metricTemplates),
         alertProviders: secretUnlessEmpty(config.alertProviders),
     }, opts);
@@ -76,6 +77,11 @@ function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResource
         restingApexRouterSpec: canary.restingApexRouterSpec,
         kubeconfig: cluster?.kubeconfig,
     };
+}
+
+/** The default provider's kubeconfig and context as the Canary takes them. */
+function analysisKubeAccess(access: KubeAccessConfig) {
+    return { kubeconfig: access.kubeconfig, kubeContext: access.context };
 }
 
 /** Credentials-bearing config (template auth, alert webhook addresses) as a secret; nothing when empty. */

@@ -37,6 +37,8 @@ export interface CanaryArgs {
     readonly accessLog?: boolean;
     /** Kubeconfig the analysis reaches the cluster with (the Kubernetes provider's); `KUBECONFIG` when absent. Kept secret. */
     readonly kubeconfig?: pulumi.Input<string>;
+    /** Kubeconfig context the analysis uses instead of the kubeconfig's current one (the provider's `context`). */
+    readonly kubeContext?: pulumi.Input<string>;
     /** Metric templates by name, for `templateRef` metrics (kept secret). */
     readonly metricTemplates?: pulumi.Input<Record<string, MetricTemplateSpec>>;
     /** Alert providers by name, for `analysis.alerts` (kept secret). */
@@ -98,6 +100,7 @@ export class Canary extends pulumi.ComponentResource {
             canary: args.spec,
             routerSpec: this.restingApexRouterSpec,
             kubeconfig: args.kubeconfig,
+            kubeContext: args.kubeContext,
             metricTemplates: args.metricTemplates,
             alertProviders: args.alertProviders,
             clusterNamespaces: args.clusterNamespaces,

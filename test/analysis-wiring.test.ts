@@ -1,4 +1,7 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { WiredRefs } from "../analysis/validation";
 import { installMocks, manifests, settle, stackFileConfig, stackFileValues, type RecordingMocks, type RegisteredResource } from "../scripts/render";
@@ -83,6 +86,41 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
         });
     });
 
+    it("gives the analysis the default Kubernetes provider's kubeconfig (a path is read) and context, as a secret", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-"));
+        const file = path.join(dir, "config");
+        const kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n";
+        fs.writeFileSync(file, kubeconfig);
+        try {
+            pulumi.runtime.setAllConfig({ ...stackFileConfig("dev"), "kubernetes:kubeconfig": file, "kubernetes:context": "eks-dev" }, ["kubernetes:kubeconfig"]);
+            const main = require("../index");
+            const { parseStackConfig } = require("../analysis/stack-config");
+            mocks.clear();
+            main(parseStackConfig(stackFileValues("dev"), REFS));
+            await settle();
+            for (const type of [ANALYSIS_TYPE, FINALIZE_TYPE]) {
+                const { inputs } = mocks.resources.find((r) => r.type === type)!;
+                assert.ok(isSecret(inputs.kubeconfig), `${type} kubeconfig is secret`);
+                assert.equal(inputs.kubeconfig.value, kubeconfig);
+                assert.equal(inputs.kubeContext, "eks-dev");
+            }
+        } finally {
+            pulumi.runtime.setAllConfig(stackFileConfig("dev"));
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("leaves the analysis on KUBECONFIG when the provider has no kubeconfig in config", async () => {
+        const main = require("../index");
+        const { parseStackConfig } = require("../analysis/stack-config");
+        mocks.clear();
+        main(parseStackConfig(stackFileValues("dev"), REFS));
+        await settle();
+        const { inputs } = mocks.resources.find((r) => r.type === ANALYSIS_TYPE)!;
+        assert.equal(inputs.kubeconfig, undefined);
+        assert.equal(inputs.kubeContext, undefined);
+    });
+
     it("keeps the kubeconfig, alert providers and Secret data secret, and copies tracked configs from the Analysis", async () => {
         const { Canary } = require("../components/canary");
         const { PODINFO_DEPLOYMENT, podinfoPodTemplate } = require("../components/podinfo");
@@ -111,5 +149,27 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
         const secretCopy = mocks.resources.find(k8sObject("Secret", "podinfo-token-primary"));
         assert.ok(secretCopy, "the -primary Secret copy is registered");
         assert.ok(isSecret(secretCopy!.inputs.stringData));
+    });
+});
+
+describe("kubeconfigContents (the provider's kubeconfig setting: contents or a path)", () => {
+    const { kubeconfigContents } = require("../components/kube-access");
+    const reads: string[] = [];
+    const readFile = (p: string) => {
+        reads.push(p);
+        return `read ${p}`;
+    };
+
+    it("keeps YAML and JSON contents as they are", () => {
+        const yaml = "apiVersion: v1\nclusters:\n- name: eks\n";
+        const json = '{"apiVersion":"v1","clusters":[]}';
+        assert.equal(kubeconfigContents(yaml, readFile), yaml);
+        assert.equal(kubeconfigContents(json, readFile), json);
+        assert.deepEqual(reads, []);
+    });
+
+    it("reads a path, expanding ~ to HOME", () => {
+        assert.equal(kubeconfigContents("/etc/kube/config", readFile), "read /etc/kube/config");
+        assert.equal(kubeconfigContents("~/.kube/config", readFile), `read ${process.env.HOME}/.kube/config`);
     });
 });
