@@ -43,10 +43,14 @@ type KubeConfig = import("@kubernetes/client-node").KubeConfig;
 export async function loadKubeConfig(access: KubeAccess): Promise<KubeConfig> {
     const k8s = await import("@kubernetes/client-node");
     const config = new k8s.KubeConfig();
-    if (access.kubeconfig && access.kubeconfig.trim() !== "") {
-        config.loadFromString(access.kubeconfig);
-    } else {
-        config.loadFromDefault();
+    try {
+        if (access.kubeconfig && access.kubeconfig.trim() !== "") {
+            config.loadFromString(access.kubeconfig);
+        } else {
+            config.loadFromDefault();
+        }
+    } catch (error) {
+        throw new Error(`the kubeconfig could not be read: ${kubeconfigParseError(error)}`);
     }
     if (access.context) {
         config.setCurrentContext(access.context);
@@ -55,6 +59,20 @@ export async function loadKubeConfig(access: KubeAccess): Promise<KubeConfig> {
         throw new Error("the kubeconfig has no current cluster: set the Analysis kubeconfig input or KUBECONFIG");
     }
     return config;
+}
+
+/**
+ * A kubeconfig parse error without the document: the YAML parser's message quotes the lines around the
+ * error, which hold tokens and keys. Only the reason and the position are kept.
+ */
+function kubeconfigParseError(error: unknown): string {
+    const { reason, mark } = error as { reason?: unknown; mark?: { line?: number; column?: number } };
+    if (typeof reason === "string" && typeof mark?.line === "number" && typeof mark.column === "number") {
+        return `not valid YAML or JSON: ${reason} at line ${mark.line + 1}, column ${mark.column + 1}`;
+    }
+    // Other errors come from client-node's own checks, which name fields, never values.
+    const message = (error as Error)?.message ?? String(error);
+    return message.split("\n")[0];
 }
 
 const TRANSIENT_NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "UND_ERR_SOCKET"]);

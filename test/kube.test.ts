@@ -6,8 +6,11 @@ import * as os from "os";
 import * as path from "path";
 import axios from "axios";
 import { AddressInfo } from "net";
+import { inspect } from "util";
 import { parse as parseYaml } from "yaml";
 import { ANALYSIS_FIELD_MANAGER, clusterService, KubeRouter, KubeWorkloads, serviceProxyResolver } from "../analysis/kube";
+import { PrometheusMetrics } from "../analysis/metrics";
+import { HttpWebhooks } from "../analysis/webhooks";
 import { routerNodes, withWeights, type VirtualRouterSpec } from "../analysis/routes";
 import { restingRouterSpec } from "./rollout-fixtures";
 import { AppMeshSchemas } from "../playground/crd-schemas";
@@ -318,5 +321,47 @@ describe("clusterService", () => {
         assert.equal(at("http://localhost:9090"), undefined);
         assert.equal(at("http://10.0.0.1:9090"), undefined);
         assert.equal(at("http://podinfo:9898/"), undefined);
+    });
+});
+
+describe("secrets in failures", () => {
+    const SECRET = "s3cr3t-token-value-0123456789";
+    const inspectAll = (value: unknown) => `${String(value)} ${inspect(value, { depth: 8, showHidden: true })}`;
+
+    it("reports an unreadable kubeconfig by position, never quoting its lines", async () => {
+        const broken = `apiVersion: v1\nclusters:\n- name: c\n  cluster: {server: "https://example.invalid"}\nusers:\n- name: u\n  user:\n    token: ${SECRET}\n   client-key-data: x\n`;
+        const router = new KubeRouter({ access: { kubeconfig: broken }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec() });
+        const error = await router.getWeights().then(() => undefined, (e: unknown) => e);
+        assert.match(String(error), /the kubeconfig could not be read: not valid YAML or JSON: .* at line 9, column 4/);
+        assert.ok(!inspectAll(error).includes(SECRET), inspectAll(error));
+    });
+
+    it("keeps the kubeconfig's token and a metric provider's credentials out of failed requests", async () => {
+        const cluster = new MemoryCluster();
+        const api = await startKubeApiServer(cluster, { token: SECRET });
+        await api.stop();
+        // Every adapter now fails against a closed port with the token in its request headers.
+        const access = { kubeconfig: api.kubeconfig };
+        const failures: unknown[] = [];
+        const retry = { attempts: 2, initialDelayMs: 1 };
+        for (const call of [
+            () => new KubeRouter({ access, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec(), retry }).setWeights({ primary: 90, canary: 10 }),
+            () => new KubeWorkloads({ access, namespace: NS, canary: "podinfo", retry }).scaleCanary(0),
+        ]) {
+            failures.push(await call().then(() => assert.fail("the call should fail"), (e: unknown) => e));
+        }
+        const resolve = serviceProxyResolver({ access, namespaces: [NS, "appmesh-system"] });
+        const viaProxy = await new PrometheusMetrics({ address: "http://appmesh-prometheus.appmesh-system:9090", resolve }).read({ name: "request-success-rate" }, { namespace: NS, name: "podinfo", target: "podinfo", service: "podinfo" });
+        const templates = { secured: { provider: { type: "prometheus" as const, address: `http://user:${SECRET}@127.0.0.1:1/prom`, token: SECRET, headers: { "X-Scope-OrgID": SECRET } }, query: "up" } };
+        const direct = await new PrometheusMetrics({ address: "http://127.0.0.1:1", templates }).read({ name: "up", templateRef: { name: "secured" } }, { namespace: NS, name: "podinfo", target: "podinfo", service: "podinfo" });
+        const hook = await new HttpWebhooks({ resolve }).call({ name: "load-test", url: "http://flagger-loadtester.test/" }, { name: "podinfo", namespace: NS, phase: "Progressing", checksum: "x" });
+        for (const [what, failure] of [["router", failures[0]], ["workloads", failures[1]], ["proxied metric", viaProxy], ["template metric", direct], ["webhook", hook]] as const) {
+            const text = inspectAll(failure) + JSON.stringify(failure);
+            assert.match(text, /ECONNREFUSED|failed/, `${what}: ${text}`);
+            assert.ok(!text.includes(SECRET), `${what} leaks the secret: ${text}`);
+        }
+        assert.equal((viaProxy as { kind: string }).kind, "error");
+        assert.equal((direct as { kind: string }).kind, "error");
+        assert.equal(hook.ok, false);
     });
 });
