@@ -108,6 +108,24 @@ export function formatEventChecks(event: CanaryEvent): string {
     return checks.length === 0 ? "" : `[${checks.map(formatCheck).join("; ")}]`;
 }
 
+/** One check as `formatCheck` writes it: `metric request-success-rate = 84 (min 99%): fail`. */
+const CHECK_TEXT = /^(metric|webhook) (.+?)(?: = (-?[\d.]+(?:e[-+]?\d+)?))?(?: \((.*)\))?: (pass|fail|no-data|error)$/;
+
+/**
+ * The inverse of `formatEventChecks` for the text between the brackets, so events read from a process's
+ * output (the provider host prints them) keep their checks; parts that are not a check are left out.
+ */
+export function parseEventChecks(text: string): CheckRecord[] {
+    return text.split("; ").flatMap((part) => {
+        const match = CHECK_TEXT.exec(part.trim());
+        if (!match) {
+            return [];
+        }
+        const [, kind, name, value, threshold, outcome] = match;
+        return [{ name, kind: kind as CheckRecord["kind"], outcome: outcome as CheckRecord["outcome"], ...(value === undefined ? {} : { value: Number(value) }), ...(threshold === undefined ? {} : { threshold }) }];
+    });
+}
+
 /** One event as a log line: seconds since the start, type, message, and the checks behind it if any. */
 export function formatEventLine(event: CanaryEvent, startedAt: number): string {
     const at = ((event.timestamp - startedAt) / 1000).toFixed(1).padStart(6);
@@ -174,6 +192,22 @@ const WIDTH = 760;
 const HEIGHT = 200;
 const PAD = { left: 56, right: 16, top: 28, bottom: 30 };
 
+/** A round tick step (1, 2, 2.5 or 5 × 10^n) that splits `range` into at most `maxTicks` parts. */
+function tickStep(range: number, maxTicks: number): number {
+    const rough = range / maxTicks;
+    const magnitude = 10 ** Math.floor(Math.log10(rough));
+    return ([1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((step) => step >= rough) ?? 10 * magnitude);
+}
+
+/** The multiples of `step` from `from` to `to`. */
+function ticks(from: number, to: number, step: number): number[] {
+    const values: number[] = [];
+    for (let v = Math.ceil(from / step - 1e-9) * step; v <= to + 1e-9; v += step) {
+        values.push(Number(v.toPrecision(12)));
+    }
+    return values;
+}
+
 /** An inline SVG line chart over the rollout's time span, with dashed threshold lines. */
 function svgChart(chart: ChartSpec, startedAt: number, finishedAt: number, events: CanaryEvent[]): string {
     const span = Math.max(1, finishedAt - startedAt);
@@ -182,14 +216,13 @@ function svgChart(chart: ChartSpec, startedAt: number, finishedAt: number, event
     const y = (v: number) => PAD.top + (1 - (Math.min(chart.yMax, Math.max(chart.yMin, v)) - chart.yMin) / yRange) * (HEIGHT - PAD.top - PAD.bottom);
     const parts: string[] = [];
     parts.push(`<text x="${PAD.left}" y="18" class="title">${escapeHtml(chart.title)}</text>`);
-    for (let i = 0; i <= 4; i++) {
-        const v = chart.yMin + (yRange * i) / 4;
+    for (const v of ticks(chart.yMin, chart.yMax, tickStep(yRange, 5))) {
         parts.push(`<line x1="${PAD.left}" x2="${WIDTH - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`);
-        parts.push(`<text x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" class="axis" text-anchor="end">${Number(v.toFixed(1))}${chart.unit}</text>`);
+        parts.push(`<text x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" class="axis" text-anchor="end">${v}${chart.unit}</text>`);
     }
-    for (let i = 0; i <= 5; i++) {
-        const t = startedAt + (span * i) / 5;
-        parts.push(`<text x="${x(t).toFixed(1)}" y="${HEIGHT - 10}" class="axis" text-anchor="middle">${((t - startedAt) / 1000).toFixed(0)}s</text>`);
+    for (const seconds of ticks(0, span / 1000, tickStep(span / 1000, 8))) {
+        const t = startedAt + seconds * 1000;
+        parts.push(`<text x="${x(t).toFixed(1)}" y="${HEIGHT - 10}" class="axis" text-anchor="middle">${seconds}s</text>`);
     }
     for (const event of events.filter((e) => e.type === "Warning")) {
         parts.push(`<line x1="${x(event.timestamp).toFixed(1)}" x2="${x(event.timestamp).toFixed(1)}" y1="${PAD.top}" y2="${HEIGHT - PAD.bottom}" class="warning"><title>${escapeHtml(event.message)}</title></line>`);
@@ -250,7 +283,9 @@ export function reportCharts(record: RolloutRecord): ChartSpec[] {
             yMin = 0;
             yMax = Math.max(bound?.max ?? 0, bound?.min ?? 0, ...values, 1) * 1.2;
         }
-        charts.push({ title: known ? title : `${title} (custom)`, unit: bound?.unit ?? "", points, steps: false, yMin: Math.max(0, Math.floor(yMin)), yMax: Math.ceil(yMax), bound, color: name === "request-success-rate" ? "#2da44e" : "#bf8700" });
+        // Round ends, so the axis starts and ends on a labelled tick.
+        const step = tickStep(yMax - Math.max(0, yMin), 5);
+        charts.push({ title: known ? title : `${title} (custom)`, unit: bound?.unit ?? "", points, steps: false, yMin: Math.max(0, Math.floor(yMin / step) * step), yMax: Math.ceil(yMax / step) * step, bound, color: name === "request-success-rate" ? "#2da44e" : "#bf8700" });
     }
     return charts;
 }
@@ -263,8 +298,8 @@ export function renderReportHtml(record: RolloutRecord): string {
         .join("\n");
     const rows = record.events
         .map((e) => {
-            const check = e.check ? `${escapeHtml(e.check.name)} = ${e.check.value === undefined ? escapeHtml(e.check.outcome) : Number(e.check.value.toFixed(2))}${e.check.threshold ? ` (${escapeHtml(e.check.threshold)})` : ""}` : "";
-            return `<tr class="${e.type.toLowerCase()}"><td>${((e.timestamp - record.startedAt) / 1000).toFixed(1)}s</td><td>${e.type}</td><td>${e.canaryWeight}</td><td>${e.failedChecks}</td><td>${escapeHtml(e.message)}</td><td>${check}</td></tr>`;
+            const checks = (e.check ? [e.check] : (e.checks ?? [])).map((c) => `<span class="${c.outcome}">${escapeHtml(formatCheck(c))}</span>`).join("<br>");
+            return `<tr class="${e.type.toLowerCase()}"><td>${((e.timestamp - record.startedAt) / 1000).toFixed(1)}s</td><td>${e.type}</td><td>${e.canaryWeight}</td><td>${e.failedChecks}</td><td>${escapeHtml(e.message)}</td><td class="checks">${checks}</td></tr>`;
         })
         .join("\n");
     const bounds = record.bounds.map((b) => `<li><code>${escapeHtml(b.name)}</code>: ${escapeHtml(formatBound(b))}</li>`).join("");
@@ -277,16 +312,18 @@ svg{display:block;margin:1rem 0;border:1px solid #d0d7de;border-radius:6px;backg
 .title{font-size:13px;font-weight:600}.axis{font-size:11px;fill:#57606a}
 .grid{stroke:#eaeef2}.threshold{stroke:#cf222e;stroke-dasharray:6 4;stroke-width:1.5}.warning{stroke:#cf222e;stroke-opacity:.35}
 table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #eaeef2}
-tr.warning td{color:#cf222e}
+.legend{font-size:13px;color:#57606a}
+tr.warning td{color:#cf222e}td{vertical-align:top}td.checks{font-size:12px;color:#57606a;white-space:nowrap}td.checks .fail,td.checks .error{color:#cf222e;font-weight:600}
 </style></head><body>
 <h1>${escapeHtml(record.canary)}: <span class="${record.result.split(" ")[0]}">${record.result}</span></h1>
 <p>${escapeHtml(record.title)}. Driven by ${escapeHtml(record.driver)}. Analysis interval ${formatDuration(record.intervalMs)};
 took ${(summary.durationMs / 1000).toFixed(1)}s; max canary weight ${summary.maxCanaryWeight}; ${summary.warnings} warning(s).${record.reason ? ` Reason: ${escapeHtml(record.reason)}` : ""}</p>
 <ul>${bounds}</ul>
+<p class="legend">Charts: dashed red lines are the thresholds, faint red vertical lines the Warning events (halts, rollback); hover a point for its value.</p>
 ${charts}
 ${record.traffic && record.traffic.length > 0 ? `<h2>Traffic served</h2>\n<ul>${record.traffic.map((t) => `<li>${escapeHtml(formatTrafficRow(t))}</li>`).join("")}</ul>` : ""}
 <h2>Events</h2>
-<table><thead><tr><th>time</th><th>type</th><th>weight</th><th>failed checks</th><th>message</th><th>check</th></tr></thead>
+<table><thead><tr><th>time</th><th>type</th><th>weight</th><th>failed checks</th><th>message</th><th>checks</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

@@ -7,10 +7,10 @@
  */
 import type { CanaryEvent } from "../analysis/ports";
 import { analysisProvider, finalizeProvider } from "../analysis/provider";
+import { parseEventChecks } from "../analysis/report";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider } from "./provider-host";
 import type { RolloutDriver } from "./rollout";
 
-/** `Normal  Advance podinfo.test canary weight 5` → type and message. */
 /** `<type> <message> [<checks>]`, as the provider prints events. */
 const EVENT_LINE = /^(Normal|Warning)\s+(.*?)(?:\s+\[(.*)\])?$/;
 
@@ -20,6 +20,7 @@ const ROLLED_BACK = /canary analysis of \S+ failed: /;
 interface Listener {
     sink: (event: CanaryEvent) => void;
     weight: number;
+    failedChecks: number;
 }
 
 export async function providerHostDriver(opts: { onOtherLine?: (line: string) => void } = {}): Promise<RolloutDriver> {
@@ -41,7 +42,13 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
                 const message = match[2];
                 const advance = /canary weight (\d+)$/.exec(message);
                 listener.weight = advance ? Number(advance[1]) : /Scaling down|Routing all traffic to primary/.test(message) ? 0 : listener.weight;
-                listener.sink({ type: match[1] as CanaryEvent["type"], message, timestamp: Date.now(), phase: "", canaryWeight: listener.weight, failedChecks: 0 });
+                const type = match[1] as CanaryEvent["type"];
+                const checks = match[3] === undefined ? [] : parseEventChecks(match[3]);
+                // The engine reports each failed check as a Warning carrying that one check, and counts it.
+                const failedCheck = type === "Warning" && checks.length === 1 && checks[0].outcome !== "pass" ? checks[0] : undefined;
+                listener.failedChecks += failedCheck ? 1 : 0;
+                const detail = failedCheck ? { check: failedCheck } : checks.length > 0 ? { checks } : {};
+                listener.sink({ type, message, timestamp: Date.now(), phase: "", canaryWeight: listener.weight, failedChecks: listener.failedChecks, ...detail });
             } else {
                 opts.onOtherLine?.(line);
             }
@@ -50,7 +57,7 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
     /** Route the events of one rollout to its sink while `call` runs. */
     const listening = async <T>(target: { name: string; namespace: string }, sink: (event: CanaryEvent) => void, call: () => Promise<T>): Promise<T> => {
         const id = `${target.name}.${target.namespace}`;
-        listeners.set(id, { sink, weight: listeners.get(id)?.weight ?? 0 });
+        listeners.set(id, { sink, weight: listeners.get(id)?.weight ?? 0, failedChecks: 0 });
         try {
             return await call();
         } finally {

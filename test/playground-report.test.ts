@@ -1,6 +1,6 @@
 import * as assert from "node:assert";
-import type { CanaryEvent } from "../analysis/ports";
-import { formatBound, formatEventLine, formatMetricLine, formatTrafficRow, metricBounds, renderReportHtml, reportCharts, reportJson, type RolloutRecord } from "../analysis/report";
+import type { CanaryEvent, CheckRecord } from "../analysis/ports";
+import { formatBound, formatEventChecks, formatEventLine, formatMetricLine, parseEventChecks, formatTrafficRow, metricBounds, renderReportHtml, reportCharts, reportJson, type RolloutRecord } from "../analysis/report";
 import type { VirtualRouterSpec } from "../analysis/routes";
 import type { AccessLogEntry } from "../playground/mesh-router";
 import { trafficByWeight } from "../playground/rollout";
@@ -90,6 +90,30 @@ describe("playground report (analysis/report.ts)", () => {
         );
         assert.strictEqual(line, "   8.0s  metrics   canary weight 5  request-success-rate 84.00% (min 99%) FAIL  request-duration 12.5ms (max 500ms) ok");
         assert.match(formatMetricLine([{ time: 1_002_000, name: "request-duration", value: null }], r.bounds, 0, r.startedAt), /request-duration no data \(max 500ms\) \?$/);
+    });
+
+    it("reads back the checks a printed event line carries, as the provider host prints them", () => {
+        const checks: CheckRecord[] = [
+            { name: "load-test", kind: "webhook", outcome: "pass" },
+            { name: "request-success-rate", kind: "metric", value: 84.38, threshold: "min 99%", outcome: "fail" },
+            { name: "request-duration", kind: "metric", value: 0.5, threshold: "max 500ms", outcome: "pass" },
+            { name: "my custom: check", kind: "metric", threshold: "min 1 max 5", outcome: "no-data" },
+        ];
+        const text = formatEventChecks(event(1, "Advance podinfo.test canary weight 10", { checks }));
+        assert.strictEqual(text, "[webhook load-test: pass; metric request-success-rate = 84.38 (min 99%): fail; metric request-duration = 0.5 (max 500ms): pass; metric my custom: check (min 1 max 5): no-data]");
+        assert.deepStrictEqual(parseEventChecks(text.slice(1, -1)), checks);
+        assert.deepStrictEqual(parseEventChecks("not a check; webhook smoke: error"), [{ name: "smoke", kind: "webhook", outcome: "error" }]);
+    });
+
+    it("lists every check behind an event in the event table, failed ones marked", () => {
+        const r = record();
+        r.events[1].checks = [
+            { name: "request-success-rate", kind: "metric", value: 100, threshold: "min 99%", outcome: "pass" },
+            { name: "request-duration", kind: "metric", value: 3, threshold: "max 500ms", outcome: "pass" },
+        ];
+        const html = renderReportHtml(r);
+        assert.match(html, /<td class="checks"><span class="pass">metric request-success-rate = 100 \(min 99%\): pass<\/span><br><span class="pass">metric request-duration = 3 \(max 500ms\): pass<\/span><\/td>/);
+        assert.match(html, /<td class="checks"><span class="fail">metric request-success-rate = 84 \(min 99\): fail<\/span><\/td>/);
     });
 
     it("charts weight as steps and breaks metric lines where there was no data", () => {
