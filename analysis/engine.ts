@@ -545,7 +545,8 @@ async function recover(s: RolloutSession): Promise<boolean> {
         return false;
     }
     s.phase = "Failed";
-    s.emit("Warning", eventText.recovering(s.target));
+    // Traffic goes back to the primary even when the sink cannot report it.
+    s.emitQuietly("Warning", eventText.recovering(s.target));
     const problems = await restRoutesAndCanary(s, { routes: !atRest });
     s.phase = "Progressing";
     if (problems.length > 0) {

@@ -18,7 +18,6 @@ export const eventText = {
     initializationDone: (t: CanaryTarget) => `Initialization done! ${canaryId(t)}`,
     newRevision: (t: CanaryTarget) => `New revision detected! Scaling up ${canaryId(t)}`,
     startingAnalysis: (t: CanaryTarget) => `Starting canary analysis for ${canaryId(t)}`,
-    canaryNotReady: (t: CanaryTarget, reason: string) => `canary deployment ${canaryId(t)} not ready: ${reason}`,
 
     preRolloutPassed: (hook: string) => `Pre-rollout check ${hook} passed`,
     preRolloutFailed: (t: CanaryTarget, hook: string, err: string) => `Halt ${canaryId(t)} advancement pre-rollout check ${hook} failed ${err}`,

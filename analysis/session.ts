@@ -105,10 +105,11 @@ export class RolloutSession {
         for (const hook of this.hooks("event")) {
             const metadata = { ...hook.metadata, eventMessage: message, eventType: type, timestamp: String(event.timestamp) };
             const payload = { ...this.payload(event.phase), metadata };
-            this.eventHooks = this.eventHooks.then(() => this.ports.webhooks.call(hook, payload).then(
+            // Failures (a rejection or a synchronous throw of the port) are dropped: the queue must never reject.
+            this.eventHooks = this.eventHooks.then(() => this.ports.webhooks.call(hook, payload)).then(
                 () => undefined,
                 () => undefined,
-            ));
+            );
         }
     }
 

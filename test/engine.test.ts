@@ -581,6 +581,35 @@ describe("engine: exceptions from ports", () => {
         });
     });
 
+    it("an event sink throwing mid-rollout ends at resting weights with the canary scaled down", async () => {
+        const h = harness();
+        const record = h.ports.events.emit;
+        h.ports.events.emit = (event) => {
+            record(event);
+            if (event.message === "Advance podinfo.test canary weight 10") {
+                throw new Error("stdout closed");
+            }
+        };
+        const outcome = await runAnalysis(request(tutorialAnalysis()), h.ports);
+        assert.equal(outcome.status, "failed");
+        assert.equal(outcome.reason, "stdout closed");
+        assert.deepEqual(h.trace.slice(-6), ["Normal: Advance podinfo.test canary weight 10", ...rollbackTail("Warning: stdout closed", "alert error: Canary analysis failed: stdout closed")]);
+        assert.deepEqual(h.weights, { primary: 100, canary: 0 });
+    });
+
+    it("an event webhook port throwing synchronously never changes the outcome", async () => {
+        const analysis: AnalysisSpec = { interval: "1m", stepWeight: 50, webhooks: [{ name: "events", type: "event", url: "http://events.example/" }] };
+        const h = harness();
+        let calls = 0;
+        h.ports.webhooks.call = ((() => {
+            calls += 1;
+            throw new Error("not a promise");
+        }) as unknown) as typeof h.ports.webhooks.call;
+        const outcome = await runAnalysis(request(analysis), h.ports);
+        assert.equal(outcome.status, "succeeded");
+        assert.equal(calls, h.events.length);
+    });
+
     it("finalizePromotion rethrows after returning traffic and scaling the canary down", async () => {
         const h = harness({ weights: { primary: 50, canary: 50 }, failWrite: (n) => (n === 1 ? new Error("conflict") : undefined) });
         await assert.rejects(finalizePromotion(request(tutorialAnalysis()), h.ports, "promoted"), /finalizing podinfo.test failed: conflict/);
