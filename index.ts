@@ -4,7 +4,7 @@
  * a config object. Logic lives in `components/`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig, parseStackConfig, rawStackConfig } from "./analysis/stack-config";
+import { StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig } from "./analysis/stack-config";
 import { WiredRefs } from "./analysis/validation";
 import { Canary } from "./components/canary";
 import { AppMeshCluster, ClusterConfig, parseClusterConfig } from "./components/cluster";
@@ -20,7 +20,8 @@ const WIRED: WiredRefs = { deployment: PODINFO, autoscaler: PODINFO };
 /** The validated stack config of the current stack (`appmesh-canary:*`); throws listing every bad field. */
 function readConfig(): StackConfig {
     const config = new pulumi.Config();
-    return asConfigError(() => parseStackConfig(rawStackConfig((key) => config.get(key)), WIRED));
+    const present = projectConfigKeys(Object.keys(pulumi.runtime.allConfig()));
+    return asConfigError(() => parseStackConfig(rawStackConfig((key) => config.get(key), present), WIRED));
 }
 
 /** Where the Kubernetes objects go (`appmesh-canary:cluster`): the ambient cluster, or one the stack creates. */

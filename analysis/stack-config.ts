@@ -53,6 +53,15 @@ export const STACK_CONFIG_KEYS = [
     "namespace", "mesh", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders",
 ] as const;
 
+/** Every `appmesh-canary:<key>` the program reads: the keys above, and `cluster` (validated by components/cluster.ts). */
+export const PROGRAM_CONFIG_KEYS: readonly string[] = [...STACK_CONFIG_KEYS, "cluster"];
+
+/** This project's keys (`<key>` of `appmesh-canary:<key>`) among all of a stack's config keys. */
+export function projectConfigKeys(allKeys: Iterable<string>): string[] {
+    const prefix = `${PROJECT}:`;
+    return [...allKeys].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+}
+
 /** Defaults are the tutorial's values. */
 export const GATEWAY_DEFAULTS: GatewayConfig = {
     enabled: true,
@@ -72,11 +81,12 @@ const IMAGE = /^[a-z0-9]+([._\/:@-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;
 
 /**
  * Raw config values by key from a lookup of their text (Pulumi keeps objects as JSON text). Text that is not
- * JSON stays a string, so `namespace: test` and `canary: {...}` both read naturally.
+ * JSON stays a string, so `namespace: test` and `canary: {...}` both read naturally. `present` are the keys the
+ * stack sets (`projectConfigKeys`): read too, so that a misspelt key is reported instead of silently ignored.
  */
-export function rawStackConfig(lookup: (key: string) => string | undefined): Record<string, unknown> {
+export function rawStackConfig(lookup: (key: string) => string | undefined, present: readonly string[] = []): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
-    for (const key of STACK_CONFIG_KEYS) {
+    for (const key of new Set([...STACK_CONFIG_KEYS, ...present])) {
         const text = lookup(key);
         if (text !== undefined) {
             raw[key] = parseConfigText(text);
@@ -96,6 +106,9 @@ function parseConfigText(text: string): unknown {
 /** Every problem with the stack config; paths are config keys (`canary.analysis.maxWeight`, `gateway.port`). */
 export function validateStackConfig(raw: Record<string, unknown>, refs: WiredRefs): ValidationFailure[] {
     const c = new FailureCollector();
+    for (const key of Object.keys(raw).filter((k) => !PROGRAM_CONFIG_KEYS.includes(k))) {
+        c.fail(key, `is not a config key of this program (${PROJECT}:${key}); allowed: ${PROGRAM_CONFIG_KEYS.join(", ")}`);
+    }
     if (raw.namespace === undefined) {
         c.fail("namespace", "is required: the namespace the app, the mesh objects and the tools live in");
     } else {

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { parseStackConfig, rawStackConfig, validateStackConfig } from "../analysis/stack-config";
+import { parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig } from "../analysis/stack-config";
 import { IGNORED_FIELDS, UNKNOWN_VALUE, ValidationFailure, WiredRefs, parseCanarySpec, validateCanarySpec } from "../analysis/validation";
 import { stackFileConfig, stackFileValues } from "../scripts/render";
 
@@ -236,7 +236,7 @@ describe("stack config", () => {
     const dev = (): any => structuredClone(stackFileValues("dev"));
 
     it("accepts the dev and prod stack files", () => {
-        for (const stack of ["dev", "prod"]) {
+        for (const stack of ["dev", "prod", "eks"]) {
             assert.deepEqual(validateStackConfig(stackFileValues(stack), REFS), [], stack);
         }
     });
@@ -250,6 +250,15 @@ describe("stack config", () => {
         assert.equal(config.image, "ghcr.io/stefanprodan/podinfo:6.0.0");
         assert.equal(config.canary.metricsServer, "http://appmesh-prometheus.appmesh-system:9090");
         assert.deepEqual(config.gateway, { enabled: true, image: "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.0-prod", replicas: 1, port: 8088 });
+    });
+
+    it("reads every key the stack sets under the project, so a misspelt one is reported", () => {
+        const stored = { ...stackFileConfig("dev"), "appmesh-canary:loadTester": '{"enabled":false}', "kubernetes:context": "kind" };
+        const present = projectConfigKeys(Object.keys(stored));
+        assert.ok(present.includes("loadTester") && !present.includes("context"));
+        const raw = rawStackConfig((key) => stored[`appmesh-canary:${key}` as keyof typeof stored], present);
+        assert.deepEqual(raw.loadTester, { enabled: false });
+        assert.deepEqual(validateStackConfig(raw, REFS).map((f) => f.property), ["loadTester"]);
     });
 
     it("applies the tutorial's defaults to gateway and loadtester, and takes the mesh name as a string", () => {
@@ -306,6 +315,8 @@ describe("stack config", () => {
             c.canary.analysis.alerts = [{ name: "a", severity: "error", providerRef: { name: "oncall" } }];
         }, "canary.analysis.alerts[0].providerRef.name", /names no provider in alertProviders \(defined: none\)/],
         ["canary field inside stack config", (c) => { c.canary.analysis.maxWeight = 101; }, "canary.analysis.maxWeight", /from 1 to 100/],
+        ["misspelt config key (its value would be silently defaulted)", (c) => { c.metricServer = c.metricsServer; delete c.metricsServer; },
+            "metricServer", /is not a config key of this program \(appmesh-canary:metricServer\); allowed: namespace, mesh, image, metricsServer, .*, cluster$/],
     ];
     for (const [rule, edit, property, reason] of STACK_RULES) {
         it(`rejects: ${rule} (${property})`, () => {
