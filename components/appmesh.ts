@@ -139,17 +139,18 @@ export function buildVirtualRouterSpec(spec: CanarySpec, names: CanaryNames, rou
     return { listeners, routes: [abRoute, rest] };
 }
 
+/** A VirtualService provided by the router of the same name, as Flagger pairs them. */
 export function buildVirtualServiceSpec(routerName: string): VirtualServiceSpec {
     return { provider: { virtualRouter: { virtualRouterRef: { name: routerName } } } };
 }
 
 /**
  * Flagger's gateway annotations on the apex VirtualService when `service.hosts` is set (meant for the legacy
- * appmesh-gateway; the official VirtualGateway is configured by GatewayRoutes instead).
+ * appmesh-gateway; the official VirtualGateway is configured by GatewayRoutes instead). None without hosts.
  */
-export function apexVirtualServiceAnnotations(service: ServiceSpec): Record<string, string> {
+export function apexVirtualServiceAnnotations(service: ServiceSpec): Record<string, string> | undefined {
     if (!service.hosts || service.hosts.length === 0) {
-        return {};
+        return undefined;
     }
     const annotations: Record<string, string> = {
         "gateway.appmesh.k8s.aws/expose": "true",

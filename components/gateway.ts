@@ -31,6 +31,7 @@ export function gatewayPodLabels(name: string): Record<string, string> {
     return { "app.kubernetes.io/name": name };
 }
 
+/** The VirtualGateway: an HTTP listener on `port`, serving the gateway's Envoy pods in mesh-enabled namespaces. */
 export function buildVirtualGatewaySpec(name: string, port: number) {
     return {
         namespaceSelector: { matchLabels: INJECTOR_LABEL },
@@ -39,6 +40,7 @@ export function buildVirtualGatewaySpec(name: string, port: number) {
     };
 }
 
+/** A GatewayRoute sending every request under `prefix` to one VirtualService. */
 export function buildGatewayRouteSpec(virtualService: string, prefix = "/") {
     return {
         httpRoute: {

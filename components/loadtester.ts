@@ -29,10 +29,12 @@ export interface LoadTesterArgs {
     readonly backendsAfter?: pulumi.Resource[];
 }
 
+/** Pod labels of the load tester, as its chart sets them (`app: loadtester`). */
 export function loadTesterPodLabels(): Record<string, string> {
     return { [SELECTOR_LABEL]: "loadtester" };
 }
 
+/** The load tester's VirtualNode: Envoy on the chart's port 444, access log, and the services it may call. */
 export function buildLoadTesterNodeSpec(name: string, namespace: string, backends: string[]) {
     return {
         podSelector: { matchLabels: loadTesterPodLabels() },

@@ -16,6 +16,8 @@ let components: {
     canary: typeof import("../components/canary");
     names: typeof import("../components/names");
     workload: typeof import("../components/workload");
+    gateway: typeof import("../components/gateway");
+    loadtester: typeof import("../components/loadtester");
     k8s: typeof import("@pulumi/kubernetes");
 };
 
@@ -70,6 +72,8 @@ describe("stack under mocks", function () {
             canary: require("../components/canary"),
             names: require("../components/names"),
             workload: require("../components/workload"),
+            gateway: require("../components/gateway"),
+            loadtester: require("../components/loadtester"),
             k8s: require("@pulumi/kubernetes"),
         };
         // The program as Pulumi runs it: no arguments, config from the stack file.
@@ -466,7 +470,43 @@ describe("App Mesh spec builders", () => {
             "gateway.appmesh.k8s.aws/timeout": "15s",
             "gateway.appmesh.k8s.aws/retries": "3",
         });
-        assert.deepEqual(components.appmesh.apexVirtualServiceAnnotations({ port: 9898 }), {});
+        assert.equal(components.appmesh.apexVirtualServiceAnnotations({ port: 9898 }), undefined);
+    });
+});
+
+describe("gateway and load tester builders", () => {
+    const object = (kind: AppMeshKind, spec: unknown) => ({ apiVersion: "appmesh.k8s.aws/v1beta2", kind, metadata: { name: "x", namespace: "test" }, spec });
+
+    it("builds a VirtualGateway on another port and a GatewayRoute on a prefix, both valid", () => {
+        const gateway = components.gateway.buildVirtualGatewaySpec("edge", 8443);
+        assert.deepEqual(gateway.listeners, [{ portMapping: { port: 8443, protocol: "http" } }]);
+        assert.deepEqual(gateway.podSelector.matchLabels, components.gateway.gatewayPodLabels("edge"));
+        assert.deepEqual(gateway.namespaceSelector.matchLabels, { "appmesh.k8s.aws/sidecarInjectorWebhook": "enabled" });
+        const route = components.gateway.buildGatewayRouteSpec("frontend", "/api");
+        assert.deepEqual(route.httpRoute, { match: { prefix: "/api" }, action: { target: { virtualService: { virtualServiceRef: { name: "frontend" } } } } });
+        assert.deepEqual(schemas.problems("VirtualGateway", object("VirtualGateway", gateway)), []);
+        assert.deepEqual(schemas.problems("GatewayRoute", object("GatewayRoute", route)), []);
+    });
+
+    it("gives the gateway URL from the NLB's hostname (or IP) once it has one", () => {
+        assert.equal(components.gateway.gatewayUrl(undefined), undefined);
+        assert.equal(components.gateway.gatewayUrl([]), undefined);
+        assert.equal(components.gateway.gatewayUrl([{}]), undefined);
+        assert.equal(components.gateway.gatewayUrl([{ hostname: "a1b2.elb.us-west-2.amazonaws.com", ip: "10.0.0.1" }]), "http://a1b2.elb.us-west-2.amazonaws.com");
+        assert.equal(components.gateway.gatewayUrl([{ ip: "203.0.113.7" }]), "http://203.0.113.7");
+    });
+
+    it("builds the load tester's node: its pods, port 444, access log, backends by name or ARN", () => {
+        const arn = "arn:aws:appmesh:us-west-2:111122223333:mesh/global/virtualService/orders.prod";
+        const node = components.loadtester.buildLoadTesterNodeSpec("flagger-loadtester", "prod", ["podinfo", arn]);
+        assert.deepEqual(node.podSelector.matchLabels, components.loadtester.loadTesterPodLabels());
+        assert.deepEqual(node.listeners, [{ portMapping: { port: 444, protocol: "http" } }]);
+        assert.equal(node.serviceDiscovery.dns.hostname, "flagger-loadtester.prod.svc.cluster.local.");
+        assert.deepEqual(node.backends, [
+            { virtualService: { virtualServiceRef: { name: "podinfo" } } },
+            { virtualService: { virtualServiceARN: arn } },
+        ]);
+        assert.deepEqual(schemas.problems("VirtualNode", object("VirtualNode", node)), []);
     });
 });
 
