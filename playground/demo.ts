@@ -18,6 +18,8 @@ import { runScenario, scenarioSpec } from "./scenario-run";
 import { scenarioNamed, SCENARIO_NAMES } from "./scenarios";
 
 const EXIT_CODES: Record<RolloutResult, number> = { promoted: 0, "rolled back": 3, error: 1 };
+/** The shell's code for a process ended by SIGINT (128 + 2). */
+const INTERRUPTED = 130;
 
 export interface DemoArgs {
     scenario: string;
@@ -84,13 +86,24 @@ async function main(argv: string[]): Promise<number> {
         if (!interrupted) {
             interrupted = true;
             say(`\n${signal}: stopping the playground`);
-            void Promise.allSettled([driver.stop(), playground?.stop()]).finally(() => process.exit(130));
+            void Promise.allSettled([driver.stop(), playground?.stop()]).finally(() => process.exit(INTERRUPTED));
         }
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     try {
-        const { record, userTraffic, final } = await runScenario({ loaded, scenario, intervalMs, driver, log: say, onStarted: (pg) => (playground = pg) });
+        const run = await runScenario({ loaded, scenario, intervalMs, driver, log: say, onStarted: (pg) => (playground = pg) }).catch((error: unknown) => {
+            if (interrupted) {
+                return undefined;
+            }
+            throw error;
+        });
+        // A terminal's Ctrl-C also reaches the provider host, so the rollout may end in an error that is only
+        // the interruption: no result, no report.
+        if (interrupted || !run) {
+            return INTERRUPTED;
+        }
+        const { record, userTraffic, final } = run;
         say(`\nresult: ${record.result}${record.reason ? ` (${record.reason})` : ""}`);
         say(`took ${((record.finishedAt - record.startedAt) / 1000).toFixed(1)}s; routes now ${final.weightedTargets}; ${loaded.target} replicas ${final.canaryReplicas}; user traffic to ${loaded.spec.service.name ?? loaded.target}.${loaded.namespace}: ${userTraffic.ok} of ${userTraffic.sent} answered below 500`);
         for (const row of record.traffic ?? []) {
