@@ -37,11 +37,14 @@ export interface RetryOptions {
     initialDelayMs?: number;
 }
 
+type ClientNode = typeof import("@kubernetes/client-node");
 type KubeConfig = import("@kubernetes/client-node").KubeConfig;
+type ApiType = import("@kubernetes/client-node").ApiType;
+type ApiConstructor<T extends ApiType> = import("@kubernetes/client-node").ApiConstructor<T>;
 
 /** A KubeConfig from the access settings; exec credentials (EKS `aws eks get-token`) work as with kubectl. */
-export async function loadKubeConfig(access: KubeAccess): Promise<KubeConfig> {
-    const k8s = await import("@kubernetes/client-node");
+export async function loadKubeConfig(access: KubeAccess, library?: ClientNode): Promise<KubeConfig> {
+    const k8s = library ?? (await import("@kubernetes/client-node"));
     const config = new k8s.KubeConfig();
     try {
         if (access.kubeconfig && access.kubeconfig.trim() !== "") {
@@ -73,6 +76,23 @@ function kubeconfigParseError(error: unknown): string {
     // Other errors come from client-node's own checks, which name fields, never values.
     const message = (error as Error)?.message ?? String(error);
     return message.split("\n")[0];
+}
+
+/** The library and one API client over the access settings' KubeConfig. */
+interface KubeClient<T> {
+    k8s: ClientNode;
+    api: T;
+}
+
+/**
+ * Build an adapter's client once and keep it: the compiled `import()` copies the library's whole namespace
+ * (thousands of exports) on every call, which made loading it per request most of what the provider host
+ * allocated.
+ */
+async function connect<T extends ApiType>(access: KubeAccess, apiType: (k8s: ClientNode) => ApiConstructor<T>): Promise<KubeClient<T>> {
+    const k8s = await import("@kubernetes/client-node");
+    const config = await loadKubeConfig(access, k8s);
+    return { k8s, api: config.makeApiClient(apiType(k8s)) };
 }
 
 const TRANSIENT_NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "UND_ERR_SOCKET"]);
@@ -152,16 +172,15 @@ export interface KubeRouterOptions {
 /** The apex VirtualRouter's weights, set by server-side applying the resting routes with other weights. */
 export class KubeRouter implements RouterPort {
     private readonly nodes: RouterNodes;
-    private config?: Promise<KubeConfig>;
+    private client?: Promise<KubeClient<import("@kubernetes/client-node").CustomObjectsApi>>;
 
     constructor(private readonly options: KubeRouterOptions) {
         this.nodes = options.nodes ?? routerNodes(options.name);
     }
 
-    private async api() {
-        const k8s = await import("@kubernetes/client-node");
-        this.config ??= loadKubeConfig(this.options.access);
-        return { k8s, api: (await this.config).makeApiClient(k8s.CustomObjectsApi) };
+    private api() {
+        this.client ??= connect(this.options.access, (k8s) => k8s.CustomObjectsApi);
+        return this.client;
     }
 
     private get ref() {
@@ -215,7 +234,7 @@ export interface KubeWorkloadsOptions {
 
 /** The canary and primary Deployments: scale through the scale subresource, readiness per Flagger. */
 export class KubeWorkloads implements WorkloadPort {
-    private config?: Promise<KubeConfig>;
+    private client?: Promise<KubeClient<import("@kubernetes/client-node").AppsV1Api>>;
 
     constructor(private readonly options: KubeWorkloadsOptions) {}
 
@@ -223,10 +242,9 @@ export class KubeWorkloads implements WorkloadPort {
         return this.options.primary ?? `${this.options.canary}-primary`;
     }
 
-    private async api() {
-        const k8s = await import("@kubernetes/client-node");
-        this.config ??= loadKubeConfig(this.options.access);
-        return { k8s, api: (await this.config).makeApiClient(k8s.AppsV1Api) };
+    private api() {
+        this.client ??= connect(this.options.access, (k8s) => k8s.AppsV1Api);
+        return this.client;
     }
 
     /** A Deployment object, or undefined when it does not exist. */
