@@ -4,10 +4,10 @@
  * a config object. Logic lives in `components/`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig } from "./analysis/stack-config";
-import { WiredRefs } from "./analysis/validation";
+import { CONFIG_ERROR_TITLE, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig } from "./analysis/stack-config";
+import { WiredRefs, formatFailures } from "./analysis/validation";
 import { Canary } from "./components/canary";
-import { AppMeshCluster, ClusterConfig, parseClusterConfig } from "./components/cluster";
+import { AppMeshCluster, ClusterConfig, parseClusterConfig, validateClusterConfig } from "./components/cluster";
 import { Gateway } from "./components/gateway";
 import { KubeAccessConfig, providerKubeAccess } from "./components/kube-access";
 import { LoadTester } from "./components/loadtester";
@@ -17,16 +17,28 @@ import { PODINFO, PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } f
 /** The objects the canary spec's targetRef/autoscalerRef may name: the program creates and wires them. */
 const WIRED: WiredRefs = { deployment: PODINFO, autoscaler: PODINFO };
 
-/** The validated stack config of the current stack (`appmesh-canary:*`); throws listing every bad field. */
-function readConfig(): StackConfig {
+/** The current stack's `appmesh-canary:*` values, every key it sets included (so a misspelt one is reported). */
+function rawConfig(): Record<string, unknown> {
     const config = new pulumi.Config();
-    const present = projectConfigKeys(Object.keys(pulumi.runtime.allConfig()));
-    return asConfigError(() => parseStackConfig(rawStackConfig((key) => config.get(key), present), WIRED));
+    return rawStackConfig((key) => config.get(key), projectConfigKeys(Object.keys(pulumi.runtime.allConfig())));
 }
 
-/** Where the Kubernetes objects go (`appmesh-canary:cluster`): the ambient cluster, or one the stack creates. */
+/**
+ * The validated config of the current stack, including where the Kubernetes objects go (`cluster`: the ambient
+ * cluster, or one the stack creates); throws one error listing every bad field of both.
+ */
+function readConfig(): { stack: StackConfig; cluster: ClusterConfig } {
+    const raw = rawConfig();
+    const failures = [...validateStackConfig(raw, WIRED), ...validateClusterConfig(raw.cluster)];
+    if (failures.length > 0) {
+        throw new pulumi.RunError(formatFailures(CONFIG_ERROR_TITLE, failures));
+    }
+    return { stack: parseStackConfig(raw, WIRED), cluster: parseClusterConfig(raw.cluster) };
+}
+
+/** The `cluster` config alone, for a caller that hands in the rest. */
 function readClusterConfig(): ClusterConfig {
-    return asConfigError(() => parseClusterConfig(new pulumi.Config().getObject("cluster")));
+    return asConfigError(() => parseClusterConfig(rawConfig().cluster));
 }
 
 /** A config error ends `pulumi preview`/`up` with its message alone: no program stack trace, it is the user's to fix. */
@@ -42,7 +54,13 @@ function asConfigError<T>(read: () => T): T {
  * Builds every object of the stack. `opts` (e.g. a `k8s.Provider` in `providers`) reaches every component;
  * with `cluster.create` the created cluster's provider replaces it.
  */
-function main(config: StackConfig = readConfig(), opts: pulumi.ComponentResourceOptions = {}, clusterConfig: ClusterConfig = readClusterConfig()) {
+function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, clusterConfig?: ClusterConfig) {
+    if (config === undefined) {
+        const read = readConfig();
+        config = read.stack;
+        clusterConfig ??= read.cluster;
+    }
+    clusterConfig ??= readClusterConfig();
     const cluster = clusterConfig.create ? new AppMeshCluster("appmesh-canary", clusterConfig) : undefined;
     if (cluster) {
         // Everything lands in the new cluster, after the App Mesh CRDs, the controller's webhook (sidecar

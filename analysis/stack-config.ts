@@ -53,6 +53,9 @@ export const STACK_CONFIG_KEYS = [
     "namespace", "mesh", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders",
 ] as const;
 
+/** First line of the error listing every bad config field. */
+export const CONFIG_ERROR_TITLE = `invalid stack config (keys ${PROJECT}:<path>)`;
+
 /** Every `appmesh-canary:<key>` the program reads: the keys above, and `cluster` (validated by components/cluster.ts). */
 export const PROGRAM_CONFIG_KEYS: readonly string[] = [...STACK_CONFIG_KEYS, "cluster"];
 
@@ -227,7 +230,7 @@ function checkReferences(c: FailureCollector, canary: unknown, templates: string
 export function parseStackConfig(raw: Record<string, unknown>, refs: WiredRefs): StackConfig {
     const failures = validateStackConfig(raw, refs);
     if (failures.length > 0) {
-        throw new Error(formatFailures(`invalid stack config (keys ${PROJECT}:<path>)`, failures));
+        throw new Error(formatFailures(CONFIG_ERROR_TITLE, failures));
     }
     const mesh = typeof raw.mesh === "string" ? { name: raw.mesh } : (raw.mesh as Partial<MeshConfig>);
     const canary = parseCanarySpec(raw.canary, refs);

@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "../analysis/stack-config";
+import { CONFIG_ERROR_TITLE } from "../analysis/stack-config";
 import { FailureCollector, ValidationFailure, formatFailures } from "../analysis/validation";
 
 /** Where the App Mesh charts are published. */
@@ -218,7 +218,7 @@ export function validateClusterConfig(raw: unknown, path = "cluster"): Validatio
 export function parseClusterConfig(raw: unknown, path = "cluster"): ClusterConfig {
     const failures = validateClusterConfig(raw, path);
     if (failures.length > 0) {
-        throw new Error(formatFailures(`invalid stack config (keys ${PROJECT}:<path>)`, failures));
+        throw new Error(formatFailures(CONFIG_ERROR_TITLE, failures));
     }
     const obj = (raw ?? {}) as Record<string, unknown>;
     if (obj.create !== true) {

@@ -123,15 +123,13 @@ export async function renderStack(stack: string, file = stackFile(stack), note: 
     const config = stackFileConfig(stack, file);
     pulumi.runtime.setAllConfig(config);
     mocks.clear();
-    // Loaded only now: the program reads config when it runs.
-    const { parseClusterConfig } = require("../components/cluster") as typeof import("../components/cluster");
-    const cluster = parseClusterConfig(stackFileValues(stack, file).cluster);
-    if (cluster.create) {
-        note(`cluster.create: the EKS cluster, the App Mesh controller and Prometheus are not rendered, only the objects applied into the cluster`);
-    }
+    // Loaded only now: the program reads config when it runs, and validates all of it, `cluster` included.
     const program: (config?: undefined, opts?: undefined, cluster?: { create: false }) => unknown = require("../index");
     program(undefined, undefined, { create: false });
     await settle();
+    if ((stackFileValues(stack, file).cluster as { create?: unknown } | undefined)?.create === true) {
+        note(`cluster.create: the EKS cluster, the App Mesh controller and Prometheus are not rendered, only the objects applied into the cluster`);
+    }
     return manifests(mocks.resources);
 }
 

@@ -77,12 +77,14 @@ describe("npm run render", function () {
             values.canary.service.port = 70000;
             // A misspelt key: left alone, the analysis would query the default Prometheus.
             values.metricServer = "http://prometheus.monitoring:9090";
+            values.cluster = { create: "yes" };
             const file = path.join(dir, "Pulumi.bad.yaml");
             fs.writeFileSync(file, stringify({ config: Object.fromEntries(Object.entries(values).map(([k, v]) => [`appmesh-canary:${k}`, v])) }));
             const { code, stdout, stderr } = await render(["--stack", "bad", "--stack-file", file]);
             assert.equal(code, 1);
             assert.equal(stdout, "");
-            assert.match(stderr, /invalid stack config .*\(3 problems\)/);
+            assert.match(stderr, /invalid stack config .*\(4 problems\)/);
+            assert.match(stderr, /cluster\.create: must be true or false, got "yes"/);
             assert.match(stderr, /metricServer: is not a config key of this program \(appmesh-canary:metricServer\); allowed: namespace, mesh, image, metricsServer/);
             assert.match(stderr, /canary\.analysis\.maxWeight: must be an integer from 1 to 100, got 150/);
             assert.match(stderr, /canary\.service\.port: must be an integer from 1 to 65535, got 70000/);
