@@ -4,7 +4,7 @@
  * canary weight, success rate and P99 against the thresholds. Pure functions, no I/O.
  */
 import type { CanaryEvent, CheckRecord } from "./ports";
-import { BUILTIN_METRICS, CanarySpec, formatDuration, resolveAnalysis } from "./spec";
+import { BUILTIN_METRICS, CanarySpec, formatDuration, resolveAnalysis, type RouteMatch } from "./spec";
 
 export type RolloutResult = "promoted" | "rolled back" | "error";
 
@@ -56,6 +56,23 @@ export interface RolloutRecord {
     bounds: MetricBound[];
     /** Observed traffic split, when the data plane could be watched (the playground). */
     traffic?: TrafficRow[];
+    /**
+     * A/B testing: the requests the canary route takes (`describeHeaderMatch`). `weights` are that route's,
+     * as Flagger reads the first route; every other request stays on the primary.
+     */
+    headerMatch?: string;
+}
+
+/** `x-canary exact "insider"`: the headers of one match joined with "and", several matches with "or". */
+export function describeHeaderMatch(match: RouteMatch[]): string {
+    return match
+        .map((m) =>
+            Object.entries(m.headers ?? {})
+                .map(([header, condition]) => Object.entries(condition).map(([kind, value]) => `${header} ${kind} ${JSON.stringify(value)}`).join(" and "))
+                .join(" and "),
+        )
+        .filter((text) => text !== "")
+        .join(" or ");
 }
 
 /** Each metric's pass range from the spec (thresholdRange, or the deprecated `threshold`). */
@@ -134,7 +151,7 @@ export function formatEventLine(event: CanaryEvent, startedAt: number): string {
 }
 
 /** One line with the latest reading of each metric against its bound, and the weight, for the live log. */
-export function formatMetricLine(samples: MetricSample[], bounds: MetricBound[], weight: number | undefined, startedAt: number): string {
+export function formatMetricLine(samples: MetricSample[], bounds: MetricBound[], weight: number | undefined, startedAt: number, headerMatch?: string): string {
     const time = samples[0]?.time ?? startedAt;
     const at = ((time - startedAt) / 1000).toFixed(1).padStart(6);
     const parts = samples.map((s) => {
@@ -143,18 +160,13 @@ export function formatMetricLine(samples: MetricSample[], bounds: MetricBound[],
         const shown = s.value === null ? "no data" : formatValue(s.value, bound.unit);
         return `${s.name} ${shown} (${formatBound(bound)}) ${s.value === null ? "?" : pass ? "ok" : "FAIL"}`;
     });
-    return `${at}s  metrics   canary weight ${weight ?? "?"}  ${parts.join("  ")}`;
+    return `${at}s  metrics   canary weight ${weight ?? "?"}${headerMatch ? ` (requests with ${headerMatch})` : ""}  ${parts.join("  ")}`;
 }
 
 /** `route podinfo at canary weight 50: 52 of 104 requests (50%) reached the canary`. */
 export function formatTrafficRow(row: TrafficRow): string {
     const share = row.requests > 0 ? ` (${Math.round((row.toCanary / row.requests) * 100)}%)` : "";
     return `route ${row.route} at canary weight ${row.canaryWeight}: ${row.toCanary} of ${row.requests} requests${share} reached the canary`;
-}
-
-/** The whole event log, one line per event. */
-export function formatEventLog(record: RolloutRecord): string {
-    return record.events.map((e) => formatEventLine(e, record.startedAt)).join("\n");
 }
 
 /** Headline numbers of the record: wall time, highest canary weight, warnings, events. */
@@ -265,7 +277,7 @@ function svgChart(chart: ChartSpec, startedAt: number, finishedAt: number, event
 /** The charts the report shows: canary weight, then one per metric with its bound. */
 export function reportCharts(record: RolloutRecord): ChartSpec[] {
     const charts: ChartSpec[] = [
-        { title: "Canary weight (%)", unit: "%", points: record.weights.map((w) => ({ time: w.time, value: w.canary })), steps: true, yMin: 0, yMax: 100, color: "#1f6feb" },
+        { title: record.headerMatch ? `Canary weight (%) for requests with ${record.headerMatch}; all others go to the primary` : "Canary weight (%)", unit: "%", points: record.weights.map((w) => ({ time: w.time, value: w.canary })), steps: true, yMin: 0, yMax: 100, color: "#1f6feb" },
     ];
     const names = [...new Set([...record.bounds.map((b) => b.name), ...record.metrics.map((m) => m.name)])];
     for (const name of names) {
@@ -317,7 +329,7 @@ tr.warning td{color:#cf222e}td{vertical-align:top}td.checks{font-size:12px;color
 </style></head><body>
 <h1>${escapeHtml(record.canary)}: <span class="${record.result.split(" ")[0]}">${record.result}</span></h1>
 <p>${escapeHtml(record.title)}. Driven by ${escapeHtml(record.driver)}. Analysis interval ${formatDuration(record.intervalMs)};
-took ${(summary.durationMs / 1000).toFixed(1)}s; max canary weight ${summary.maxCanaryWeight}; ${summary.warnings} warning(s).${record.reason ? ` Reason: ${escapeHtml(record.reason)}` : ""}</p>
+took ${(summary.durationMs / 1000).toFixed(1)}s; max canary weight ${summary.maxCanaryWeight}${record.headerMatch ? ` (requests with ${escapeHtml(record.headerMatch)} only)` : ""}; ${summary.warnings} warning(s).${record.reason ? ` Reason: ${escapeHtml(record.reason)}` : ""}</p>
 <ul>${bounds}</ul>
 <p class="legend">Charts: dashed red lines are the thresholds, faint red vertical lines the Warning events (halts, rollback); hover a point for its value.</p>
 ${charts}

@@ -9,7 +9,7 @@ import * as path from "path";
 /** Where to get each external program the playground runs. */
 const PACKAGES: Record<string, string> = {
     hey: 'the Debian/Ubuntu package "hey" (apt-get install hey) or Homebrew "hey" (brew install hey)',
-    prometheus: 'the Debian/Ubuntu package "prometheus" (apt-get install prometheus) or Homebrew "prometheus"',
+    prometheus: 'the Debian/Ubuntu package "prometheus" (apt-get install prometheus) or Homebrew "prometheus" (brew install prometheus)',
     bash: 'the Debian/Ubuntu package "bash"',
 };
 

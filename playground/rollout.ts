@@ -8,7 +8,7 @@ import type { CanaryEvent } from "../analysis/ports";
 import type { AnalysisInputs, FinalizeInputs } from "../analysis/provider";
 import { describePlan } from "../analysis/plan";
 import { PrometheusMetrics } from "../analysis/metrics";
-import { formatEventLine, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type TrafficRow, type WeightSample } from "../analysis/report";
+import { describeHeaderMatch, formatEventLine, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type TrafficRow, type WeightSample } from "../analysis/report";
 import { computeRevision } from "../analysis/revision";
 import { readWeights, routerNodes, type VirtualRouterSpec } from "../analysis/routes";
 import { resolveAnalysis, type CanaryTarget } from "../analysis/spec";
@@ -137,9 +137,10 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
         log(formatEventLine(event, startedAt));
     };
     const currentWeight = () => weightHistory(pg, canary, 0).pop()?.canary;
+    const headerMatch = analysis.match.length > 0 ? describeHeaderMatch(analysis.match) : undefined;
     const monitor = startMonitor(pg, canary, (samples) => {
         metrics.push(...samples);
-        log(formatMetricLine(samples, bounds, currentWeight(), startedAt));
+        log(formatMetricLine(samples, bounds, currentWeight(), startedAt, headerMatch));
     });
     const traffic = startTraffic({ proxyUrl: pg.proxyUrl, url: `http://${canary.names.apex}.${canary.namespace}:${canary.spec.service.port}/`, ratePerSecond: opts.userTrafficPerSecond ?? 0 });
     const initialWeights = weightHistory(pg, canary, 0).pop();
@@ -184,6 +185,7 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
         metrics,
         bounds,
         traffic: trafficByWeight(served, writes, canary.names.nodes.canary),
+        ...(headerMatch ? { headerMatch } : {}),
     };
     return { record, userTraffic };
 }

@@ -1,6 +1,6 @@
 import * as assert from "node:assert";
 import type { CanaryEvent, CheckRecord } from "../analysis/ports";
-import { formatBound, formatEventChecks, formatEventLine, formatMetricLine, parseEventChecks, formatTrafficRow, metricBounds, renderReportHtml, reportCharts, reportJson, type RolloutRecord } from "../analysis/report";
+import { describeHeaderMatch, formatBound, formatEventChecks, formatEventLine, formatMetricLine, parseEventChecks, formatTrafficRow, metricBounds, renderReportHtml, reportCharts, reportJson, type RolloutRecord } from "../analysis/report";
 import type { VirtualRouterSpec } from "../analysis/routes";
 import type { AccessLogEntry } from "../playground/mesh-router";
 import { trafficByWeight } from "../playground/rollout";
@@ -114,6 +114,16 @@ describe("playground report (analysis/report.ts)", () => {
         const html = renderReportHtml(r);
         assert.match(html, /<td class="checks"><span class="pass">metric request-success-rate = 100 \(min 99%\): pass<\/span><br><span class="pass">metric request-duration = 3 \(max 500ms\): pass<\/span><\/td>/);
         assert.match(html, /<td class="checks"><span class="fail">metric request-success-rate = 84 \(min 99\): fail<\/span><\/td>/);
+    });
+
+    it("says in A/B testing that the weights are the header route's and other requests stay on the primary", () => {
+        const headerMatch = describeHeaderMatch([{ headers: { "x-canary": { exact: "insider" } } }, { headers: { cookie: { regex: "^(.*?;)?(canary=always)(;.*)?$" }, "x-user": { prefix: "qa-" } } }]);
+        assert.strictEqual(headerMatch, 'x-canary exact "insider" or cookie regex "^(.*?;)?(canary=always)(;.*)?$" and x-user prefix "qa-"');
+        const ab = { ...record(), headerMatch: 'x-canary exact "insider"' };
+        assert.strictEqual(reportCharts(ab)[0].title, 'Canary weight (%) for requests with x-canary exact "insider"; all others go to the primary');
+        assert.match(renderReportHtml(ab), /max canary weight 5 \(requests with x-canary exact &quot;insider&quot; only\)/);
+        assert.match(formatMetricLine([{ time: 1_008_000, name: "request-duration", value: 3 }], ab.bounds, 100, ab.startedAt, ab.headerMatch), /metrics   canary weight 100 \(requests with x-canary exact "insider"\)  request-duration 3ms/);
+        assert.strictEqual(reportCharts(record())[0].title, "Canary weight (%)");
     });
 
     it("charts weight as steps and breaks metric lines where there was no data", () => {
