@@ -12,10 +12,10 @@ import { Gateway } from "./components/gateway";
 import { KubeAccessConfig, providerKubeAccess } from "./components/kube-access";
 import { LoadTester } from "./components/loadtester";
 import { Mesh } from "./components/mesh";
-import { PODINFO, PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } from "./components/podinfo";
+import { PODINFO, PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, PODINFO_PORTS, podinfoPodTemplate } from "./components/podinfo";
 
-/** The objects the canary spec's targetRef/autoscalerRef may name: the program creates and wires them. */
-const WIRED: WiredRefs = { deployment: PODINFO, autoscaler: PODINFO };
+/** The objects the canary spec's targetRef/autoscalerRef may name, and the ports its service may use: the program creates and wires them. */
+const WIRED: WiredRefs = { deployment: PODINFO, autoscaler: PODINFO, containerPorts: PODINFO_PORTS };
 
 /** The current stack's `appmesh-canary:*` values, every key it sets included (so a misspelt one is reported). */
 function rawConfig(): Record<string, unknown> {

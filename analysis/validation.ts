@@ -23,6 +23,8 @@ export interface WiredRefs {
     deployment: string;
     /** The target HorizontalPodAutoscaler the program creates. */
     autoscaler: string;
+    /** Ports the target's container listens on; when given, `service.port`/`targetPort` must point at one of them. */
+    containerPorts?: readonly { name: string; containerPort: number }[];
 }
 
 /** The only provider this program implements. */
@@ -283,6 +285,7 @@ function collectCanaryFailures(raw: unknown, path: string, refs: WiredRefs | und
         c.fail(`${path}.service`, "is required: at least `service.port`, the container port the mesh routes to");
     } else {
         checkService(c, `${path}.service`, raw.service);
+        checkServedPort(c, `${path}.service`, raw.service, refs?.containerPorts);
     }
     if (raw.analysis !== undefined) {
         checkAnalysis(c, `${path}.analysis`, raw.analysis, raw.skipAnalysis === true);
@@ -379,6 +382,28 @@ function checkService(c: FailureCollector, path: string, service: unknown): void
                 c.stringMap(`${path}.apex.${key}`, service.apex[key]);
             }
         }
+    }
+}
+
+/**
+ * The Services send traffic to `targetPort` (default `port`), and the App Mesh listener (an integer targetPort,
+ * else `port`) is where Envoy hands requests to the app: both must be ports the container listens on, or every
+ * request to the apex Service fails once the config is applied. Values that are invalid anyway are reported once.
+ */
+function checkServedPort(c: FailureCollector, path: string, service: unknown, ports: WiredRefs["containerPorts"]): void {
+    if (!ports || ports.length === 0 || !isObject(service)) {
+        return;
+    }
+    const listens = ports.map((p) => `${p.containerPort} (${p.name})`).join(", ");
+    const validNumber = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
+    const { port, targetPort } = service;
+    if (typeof targetPort === "string" && PORT_NAME.test(targetPort) && !ports.some((p) => p.name === targetPort)) {
+        c.fail(`${path}.targetPort`, `must name a port of the app's container: ${listens}; got ${show(targetPort)}`);
+    }
+    const [field, listener] = validNumber(targetPort) ? ["targetPort", targetPort] : ["port", port];
+    if (validNumber(listener) && !ports.some((p) => p.containerPort === listener)) {
+        const why = field === "port" && typeof targetPort === "string" ? " (App Mesh listens on port when targetPort is a name)" : "";
+        c.fail(`${path}.${field}`, `must be a port the app's container listens on${why}: ${listens}; got ${listener}`);
     }
 }
 

@@ -6,6 +6,13 @@ import { AutoscalerSettings, DeploymentSettings } from "./workload";
 
 export const PODINFO = "podinfo";
 
+/** The ports podinfod listens on, as the tutorial declares them. */
+export const PODINFO_PORTS = [
+    { name: "http", containerPort: 9898 },
+    { name: "http-metrics", containerPort: 9797 },
+    { name: "grpc", containerPort: 9999 },
+] as const;
+
 const probe = (path: string): k8s.types.input.core.v1.Probe => ({
     exec: { command: ["podcli", "check", "http", `localhost:9898${path}`] },
     initialDelaySeconds: 5,
@@ -25,11 +32,7 @@ export function podinfoPodTemplate(image: string): k8s.types.input.core.v1.PodTe
                     "--level=info", "--random-delay=false", "--random-error=false",
                 ],
                 env: [{ name: "PODINFO_UI_COLOR", value: "#34577c" }],
-                ports: [
-                    { name: "http", containerPort: 9898, protocol: "TCP" },
-                    { name: "http-metrics", containerPort: 9797, protocol: "TCP" },
-                    { name: "grpc", containerPort: 9999, protocol: "TCP" },
-                ],
+                ports: PODINFO_PORTS.map((port) => ({ ...port, protocol: "TCP" })),
                 livenessProbe: probe("/healthz"),
                 readinessProbe: probe("/readyz"),
                 resources: { limits: { cpu: "2000m", memory: "512Mi" }, requests: { cpu: "100m", memory: "64Mi" } },

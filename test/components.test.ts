@@ -336,6 +336,8 @@ describe("stack under mocks", function () {
         const stored = stackFileConfig("dev");
         const canary = JSON.parse(stored["appmesh-canary:canary"]);
         canary.analysis.maxWeight = 150;
+        // The program knows podinfod's ports: a service port it does not listen on would break the apex Service.
+        canary.service.port = 8080;
         pulumi.runtime.setAllConfig({
             ...stored, "appmesh-canary:canary": JSON.stringify(canary), "appmesh-canary:namespace": "Test",
             "appmesh-canary:cluster": JSON.stringify({ create: true, region: "us-west-2" }),
@@ -344,7 +346,8 @@ describe("stack under mocks", function () {
             assert.throws(() => main(), (err: Error) => {
                 assert.ok(pulumi.RunError.isInstance(err), "a RunError: Pulumi prints its message without a stack trace");
                 // One message for the whole config: the cluster settings' problems come with the canary's.
-                assert.match(err.message, /\(3 problems\)/);
+                assert.match(err.message, /\(4 problems\)/);
+                assert.match(err.message, /  - canary\.service\.port: must be a port the app's container listens on: 9898 \(http\)/);
                 assert.match(err.message, /  - cluster\.version: is required when cluster\.create is true/);
                 assert.match(err.message, /  - namespace: must be a DNS label/);
                 assert.match(err.message, /  - canary\.analysis\.maxWeight: must be an integer from 1 to 100, got 150/);

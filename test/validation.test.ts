@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig } from "../analysis/stack-config";
 import { IGNORED_FIELDS, UNKNOWN_VALUE, ValidationFailure, WiredRefs, parseCanarySpec, validateCanarySpec } from "../analysis/validation";
+import { PODINFO_PORTS } from "../components/podinfo";
 import { stackFileConfig, stackFileValues } from "../scripts/render";
 
 const REFS: WiredRefs = { deployment: "podinfo", autoscaler: "podinfo" };
@@ -198,6 +199,43 @@ describe("validateCanarySpec", () => {
         assert.equal(first.length, 2);
         assert.deepEqual(validateCanarySpec(spec, "canary", REFS), first);
         assert.deepEqual(spec, before);
+    });
+});
+
+describe("service ports of the wired app", () => {
+    const WIRED: WiredRefs = { ...REFS, containerPorts: PODINFO_PORTS };
+    const failures = (service: Record<string, unknown>) => {
+        const spec = tutorialCanary();
+        Object.assign(spec.service, service);
+        return validateCanarySpec(spec, "canary", WIRED);
+    };
+
+    it("accepts the tutorial's port, and a targetPort naming or numbering a container port", () => {
+        assert.deepEqual(failures({}), []);
+        assert.deepEqual(failures({ port: 80, targetPort: 9898 }), []);
+        assert.deepEqual(failures({ port: 9898, targetPort: "http" }), []);
+    });
+
+    it("rejects a port podinfod does not listen on, listing the ones it does", () => {
+        assert.deepEqual(failures({ port: 8080 }), [{
+            property: "canary.service.port",
+            reason: "must be a port the app's container listens on: 9898 (http), 9797 (http-metrics), 9999 (grpc); got 8080",
+        }]);
+        assert.deepEqual(failures({ port: 80, targetPort: 8080 }).map((f) => f.property), ["canary.service.targetPort"]);
+        assert.match(failures({ targetPort: "web" })[0].reason, /must name a port of the app's container: 9898 \(http\)/);
+    });
+
+    it("rejects a named targetPort beside a port App Mesh cannot reach the app on", () => {
+        const [failure] = failures({ port: 80, targetPort: "http" });
+        assert.equal(failure.property, "canary.service.port");
+        assert.match(failure.reason, /App Mesh listens on port when targetPort is a name/);
+    });
+
+    it("reports an out-of-range port once, and checks nothing without known container ports", () => {
+        assert.equal(failures({ port: 70000 }).length, 1);
+        const spec = tutorialCanary();
+        spec.service.port = 8080;
+        assert.deepEqual(validateCanarySpec(spec, "canary", REFS), []);
     });
 });
 
