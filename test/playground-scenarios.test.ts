@@ -87,6 +87,12 @@ describe("playground scenarios through Pulumi's provider host (real Prometheus, 
         assert.ok(share > 0.3 && share < 0.7, `about half reach the canary at weight 50, got ${(share * 100).toFixed(0)}% of ${o.atFifty.length}`);
         assert.ok(Math.max(...record.weights.map((w) => w.canary)) === 50);
         assert.ok(record.metrics.some((s) => s.name === "request-success-rate" && s.value === 100));
+        const checked = record.events.find((e) => e.message === "Advance podinfo.test canary weight 50")!.checks ?? [];
+        assert.deepStrictEqual(
+            checked.filter((c) => c.kind === "metric").map((c) => [c.name, c.threshold, c.outcome]),
+            [["request-success-rate", "min 99%", "pass"], ["request-duration", "max 500ms", "pass"]],
+            "the checks the provider host printed with the event reach the demo",
+        );
         assert.strictEqual(o.run.userTraffic.ok, o.run.userTraffic.sent, "no user request failed");
     });
 
@@ -100,6 +106,9 @@ describe("playground scenarios through Pulumi's provider host (real Prometheus, 
         assert.ok(!m.some((x) => x.startsWith("Promotion completed")));
         assert.match(record.reason ?? "", /Traffic is back on podinfo-primary/);
         assert.ok(record.metrics.some((s) => s.name === "request-success-rate" && s.value !== null && s.value < 99));
+        const halts = record.events.filter((e) => e.check?.name === "request-success-rate" && e.check.outcome === "fail");
+        assert.ok(halts.length >= 1 && halts.every((e) => e.check!.value! < 99 && e.check!.threshold === "min 99%"), "each halt carries the value and threshold the provider printed");
+        assert.strictEqual(record.events.find((e) => e.message.startsWith("Rolling back"))!.failedChecks, 5);
         assertResting(o);
     });
 
