@@ -198,6 +198,8 @@ interface ChartSpec {
     yMax: number;
     bound?: MetricBound;
     color: string;
+    /** The values the analysis itself checked (from the events), drawn as rings over the sampled line. */
+    checked: { time: number; value: number; outcome: CheckRecord["outcome"] }[];
 }
 
 const WIDTH = 760;
@@ -268,6 +270,9 @@ function svgChart(chart: ChartSpec, startedAt: number, finishedAt: number, event
     if (path) {
         parts.push(`<path d="${path}" fill="none" stroke="${chart.color}" stroke-width="2"/>`);
     }
+    for (const point of chart.checked) {
+        parts.push(`<circle cx="${x(point.time).toFixed(1)}" cy="${y(point.value).toFixed(1)}" r="5" fill="none" stroke="${point.outcome === "pass" ? chart.color : "#cf222e"}" stroke-width="2"><title>${((point.time - startedAt) / 1000).toFixed(1)}s: analysis checked ${point.value}${chart.unit}, ${point.outcome}</title></circle>`);
+    }
     for (const point of chart.points.filter((p) => p.value !== null)) {
         parts.push(`<circle cx="${x(point.time).toFixed(1)}" cy="${y(point.value!).toFixed(1)}" r="2.5" fill="${chart.color}"><title>${((point.time - startedAt) / 1000).toFixed(1)}s: ${Number(point.value!.toFixed(2))}${chart.unit}</title></circle>`);
     }
@@ -277,13 +282,16 @@ function svgChart(chart: ChartSpec, startedAt: number, finishedAt: number, event
 /** The charts the report shows: canary weight, then one per metric with its bound. */
 export function reportCharts(record: RolloutRecord): ChartSpec[] {
     const charts: ChartSpec[] = [
-        { title: record.headerMatch ? `Canary weight (%) for requests with ${record.headerMatch}; all others go to the primary` : "Canary weight (%)", unit: "%", points: record.weights.map((w) => ({ time: w.time, value: w.canary })), steps: true, yMin: 0, yMax: 100, color: "#1f6feb" },
+        { title: record.headerMatch ? `Canary weight (%) for requests with ${record.headerMatch}; all others go to the primary` : "Canary weight (%)", unit: "%", points: record.weights.map((w) => ({ time: w.time, value: w.canary })), steps: true, yMin: 0, yMax: 100, color: "#1f6feb", checked: [] },
     ];
     const names = [...new Set([...record.bounds.map((b) => b.name), ...record.metrics.map((m) => m.name)])];
     for (const name of names) {
         const bound = record.bounds.find((b) => b.name === name);
         const points = record.metrics.filter((m) => m.name === name).map((m) => ({ time: m.time, value: m.value }));
-        const values = points.map((p) => p.value).filter((v): v is number => v !== null);
+        const checked = record.events.flatMap((e) =>
+            (e.check ? [e.check] : (e.checks ?? [])).filter((c) => c.kind === "metric" && c.name === name && c.value !== undefined).map((c) => ({ time: e.timestamp, value: c.value!, outcome: c.outcome })),
+        );
+        const values = [...points.map((p) => p.value).filter((v): v is number => v !== null), ...checked.map((c) => c.value)];
         const known = (BUILTIN_METRICS as readonly string[]).includes(name);
         const title = name === "request-success-rate" ? "Success rate (%) of canary pods" : name === "request-duration" ? "P99 request duration (ms) of canary pods" : name;
         let yMin: number;
@@ -297,7 +305,7 @@ export function reportCharts(record: RolloutRecord): ChartSpec[] {
         }
         // Round ends, so the axis starts and ends on a labelled tick.
         const step = tickStep(yMax - Math.max(0, yMin), 5);
-        charts.push({ title: known ? title : `${title} (custom)`, unit: bound?.unit ?? "", points, steps: false, yMin: Math.max(0, Math.floor(yMin / step) * step), yMax: Math.ceil(yMax / step) * step, bound, color: name === "request-success-rate" ? "#2da44e" : "#bf8700" });
+        charts.push({ title: known ? title : `${title} (custom)`, unit: bound?.unit ?? "", points, steps: false, yMin: Math.max(0, Math.floor(yMin / step) * step), yMax: Math.ceil(yMax / step) * step, bound, color: name === "request-success-rate" ? "#2da44e" : "#bf8700", checked });
     }
     return charts;
 }
@@ -331,7 +339,7 @@ tr.warning td{color:#cf222e}td{vertical-align:top}td.checks{font-size:12px;color
 <p>${escapeHtml(record.title)}. Driven by ${escapeHtml(record.driver)}. Analysis interval ${formatDuration(record.intervalMs)};
 took ${(summary.durationMs / 1000).toFixed(1)}s; max canary weight ${summary.maxCanaryWeight}${record.headerMatch ? ` (requests with ${escapeHtml(record.headerMatch)} only)` : ""}; ${summary.warnings} warning(s).${record.reason ? ` Reason: ${escapeHtml(record.reason)}` : ""}</p>
 <ul>${bounds}</ul>
-<p class="legend">Charts: dashed red lines are the thresholds, faint red vertical lines the Warning events (halts, rollback); hover a point for its value.</p>
+<p class="legend">Charts: the line is the canary's metric sampled every interval with the same query; rings are the values the analysis checked (red when the check failed); dashed red lines are the thresholds; faint red vertical lines the Warning events (halts, rollback). Hover a point for its value.</p>
 ${charts}
 ${record.traffic && record.traffic.length > 0 ? `<h2>Traffic served</h2>\n<ul>${record.traffic.map((t) => `<li>${escapeHtml(formatTrafficRow(t))}</li>`).join("")}</ul>` : ""}
 <h2>Events</h2>

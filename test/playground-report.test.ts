@@ -138,6 +138,9 @@ describe("playground report (analysis/report.ts)", () => {
         assert.match(html.split("<svg ")[2], /class="threshold"/);
         assert.match(html.split("<svg ")[2], />min 99%</);
         assert.match(html.split("<svg ")[3], />max 500ms</);
+        assert.deepStrictEqual(charts[1].checked, [{ time: 1_006_000, value: 84, outcome: "fail" }], "the value the halt checked");
+        assert.match(html.split("<svg ")[2], /<circle [^>]*r="5" fill="none" stroke="#cf222e"[^>]*><title>6\.0s: analysis checked 84%, fail<\/title>/);
+        assert.deepStrictEqual(charts[2].checked, []);
         assert.ok(!html.includes("<script>"), "event text is escaped");
         assert.match(html, /&lt;script&gt;/);
         assert.match(html, /test &lt;driver&gt;/);
