@@ -47,7 +47,13 @@ export function loadCanary(file?: string): LoadedCanary {
         if (!fs.existsSync(file)) {
             throw new Error(`--canary ${file}: no such file`);
         }
-        return canaryFromDocument(parse(fs.readFileSync(file, "utf8")), file);
+        let document: unknown;
+        try {
+            document = parse(fs.readFileSync(file, "utf8"));
+        } catch (error) {
+            throw new Error(`--canary ${file}: not one valid YAML document: ${(error as Error).message}`);
+        }
+        return canaryFromDocument(document, file);
     }
     if (!fs.existsSync(DEV_STACK_FILE)) {
         throw new Error(`${DEV_STACK_FILE} not found: pass --canary FILE with a Canary manifest or spec`);

@@ -42,6 +42,8 @@ describe("playground demo: arguments, canary spec and prerequisites", () => {
             fs.writeFileSync(path.join(dir, "canary.yaml"), stringify(manifest));
             const fromFile = loadCanary(path.join(dir, "canary.yaml"));
             assert.deepStrictEqual([fromFile.target, fromFile.namespace, fromFile.spec.service.port], ["web", "shop", 8080]);
+            fs.writeFileSync(path.join(dir, "broken.yaml"), "spec:\n  service:\n    port: 9898\n```\n");
+            assert.throws(() => loadCanary(path.join(dir, "broken.yaml")), /--canary .*broken\.yaml: not one valid YAML document: /);
         } finally {
             fs.rmSync(dir, { recursive: true });
         }
