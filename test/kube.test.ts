@@ -334,6 +334,10 @@ describe("secrets in failures", () => {
         const error = await router.getWeights().then(() => undefined, (e: unknown) => e);
         assert.match(String(error), /the kubeconfig could not be read: not valid YAML or JSON: .* at line 9, column 4/);
         assert.ok(!inspectAll(error).includes(SECRET), inspectAll(error));
+        // client-node's own checks name the field.
+        const unnamed = `apiVersion: v1\nclusters:\n- cluster: {server: "https://example.invalid"}\nusers:\n- name: u\n  user: {token: ${SECRET}}\n`;
+        const invalid = new KubeWorkloads({ access: { kubeconfig: unnamed }, namespace: NS, canary: "podinfo" });
+        await assert.rejects(invalid.canaryReplicas(), { message: "the kubeconfig could not be read: clusters[0].name is missing" });
     });
 
     it("keeps the kubeconfig's token and a metric provider's credentials out of failed requests", async () => {
