@@ -350,6 +350,8 @@ export function clusterService(url: URL, namespaces: string[], defaultNamespace?
  */
 export function serviceProxyResolver(options: ServiceProxyOptions): EndpointResolver {
     let config: Promise<KubeConfig> | undefined;
+    // One agent while the TLS material stays the same, so each query and hook call does not start a new TLS context.
+    let agent: { material: string; agent: https.Agent } | undefined;
     return async (address: string): Promise<Endpoint> => {
         const url = new URL(address);
         const service = clusterService(url, options.namespaces, options.defaultNamespace, options.clusterDomain);
@@ -376,7 +378,10 @@ export function serviceProxyResolver(options: ServiceProxyOptions): EndpointReso
         if (!server.startsWith("https:")) {
             return { url: proxied, headers };
         }
-        const httpsAgent = new https.Agent({ ca: request.ca, cert: request.cert, key: request.key, rejectUnauthorized: request.rejectUnauthorized });
-        return { url: proxied, headers, httpsAgent };
+        const material = JSON.stringify([request.ca, request.cert, request.key].map((part) => (part === undefined ? null : String(part))).concat(String(request.rejectUnauthorized)));
+        if (agent?.material !== material) {
+            agent = { material, agent: new https.Agent({ ca: request.ca, cert: request.cert, key: request.key, rejectUnauthorized: request.rejectUnauthorized }) };
+        }
+        return { url: proxied, headers, httpsAgent: agent.agent };
     };
 }

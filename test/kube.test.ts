@@ -305,6 +305,24 @@ describe("serviceProxyResolver against an HTTPS API server", () => {
         assert.ok(endpoint.httpsAgent instanceof https.Agent);
         assert.equal(String((endpoint.httpsAgent as any).options.ca), ca);
     });
+
+    it("reuses one agent across calls while the TLS material is unchanged; another CA gets its own", async () => {
+        const kubeconfig = (ca: string) => JSON.stringify({
+            apiVersion: "v1",
+            clusters: [{ name: "eks", cluster: { server: "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com", "certificate-authority-data": Buffer.from(ca).toString("base64") } }],
+            users: [{ name: "eks", user: { token: "t0ken" } }],
+            contexts: [{ name: "eks", context: { cluster: "eks", user: "eks" } }],
+            "current-context": "eks",
+        });
+        const resolve = serviceProxyResolver({ access: { kubeconfig: kubeconfig("ca-one") }, namespaces: ["appmesh-system"] });
+        const first = await resolve("http://appmesh-prometheus.appmesh-system:9090/api/v1/query?query=up");
+        const second = await resolve("http://flagger-loadtester.appmesh-system/");
+        assert.ok(first.httpsAgent instanceof https.Agent);
+        assert.equal(second.httpsAgent, first.httpsAgent);
+        const other = await serviceProxyResolver({ access: { kubeconfig: kubeconfig("ca-two") }, namespaces: ["appmesh-system"] })("http://flagger-loadtester.appmesh-system/");
+        assert.notEqual(other.httpsAgent, first.httpsAgent);
+        assert.equal(String((other.httpsAgent as any).options.ca), "ca-two");
+    });
 });
 
 describe("clusterService", () => {
