@@ -25,6 +25,28 @@ export function closeServer(server: http.Server): Promise<void> {
     });
 }
 
+/**
+ * Stop accepting connections and let the requests in flight finish, as a pod does on termination; whatever
+ * is still open after `graceMs` is ended.
+ */
+export function drainServer(server: http.Server, graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+        if (!server.listening) {
+            resolve();
+            return;
+        }
+        const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+        // A keep-alive connection turns idle once its last response is sent; end it then.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+            clearTimeout(deadline);
+            clearInterval(sweep);
+            resolve();
+        });
+        server.closeIdleConnections();
+    });
+}
+
 /** The whole request body. */
 export function readBody(req: http.IncomingMessage): Promise<Buffer> {
     return new Promise((resolve, reject) => {

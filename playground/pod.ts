@@ -4,8 +4,14 @@
  */
 import * as http from "http";
 import { EnvoyStats, ingressClusterName } from "./envoy-stats";
-import { closeServer, listenOnFreePort, readBody } from "./http-util";
+import { closeServer, drainServer, listenOnFreePort, readBody } from "./http-util";
 import { AppInfo, Fault, podinfoHandler } from "./podinfo-app";
+
+/**
+ * How long a stopping pod lets requests in flight finish (Kubernetes allows 30s by default; shorter here so
+ * the playground stops quickly, and still longer than the slow scenarios' requests).
+ */
+const TERMINATION_GRACE_MS = 3000;
 
 export interface PodOptions {
     namespace: string;
@@ -98,7 +104,7 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
         isReady: () => ready && !stopped,
         async stop() {
             stopped = true;
-            await Promise.all([closeServer(app), closeServer(admin)]);
+            await Promise.all([drainServer(app, TERMINATION_GRACE_MS), closeServer(admin)]);
         },
     };
 }

@@ -183,3 +183,20 @@ describe("playground mesh router: real HTTP through the proxy", function () {
         assert.strictEqual((await requestThroughProxy(mesh.proxyUrl, "http://podinfo-canary.test:9898/readyz")).status, 200);
     });
 });
+
+describe("playground pod termination", () => {
+    it("finishes the requests in flight when it stops, as a terminating pod does, and refuses new ones", async () => {
+        const pod = await startPod({ namespace: "test", name: "podinfo-abc-slow", virtualNode: "podinfo-canary", mesh: "global", port: 9898, app: { version: "6.0.1", color: "#000", message: "hi" }, fault: { errorRate: 0, latencyMs: 400 }, readyDelayMs: 0 });
+        await pod.ready;
+        const inFlight = fetch(`${pod.url}/`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const started = Date.now();
+        await pod.stop();
+        const answer = await inFlight;
+        assert.strictEqual(answer.status, 200, "the request in flight was answered");
+        assert.strictEqual((await answer.json()).version, "6.0.1");
+        assert.ok(Date.now() - started < 2000, "the stop did not wait for the whole grace period");
+        assert.strictEqual(pod.isReady(), false);
+        await assert.rejects(fetch(`${pod.url}/`), "a stopped pod takes no new request");
+    });
+});
