@@ -23,7 +23,7 @@ export interface AnalysisOutcome {
 }
 
 /** How often canary readiness is polled while it scales up (Flagger waits a whole interval). */
-export const READINESS_POLL_MS = 2_000;
+const READINESS_POLL_MS = 2_000;
 
 /**
  * Scale the canary up, wait until it is ready, run the hooks and step the weights with checks every
@@ -46,10 +46,18 @@ export async function runAnalysis(request: RolloutRequest, ports: RolloutPorts):
  * After the primary rolled out: route traffic back to the primary (in `stepWeightPromotion` steps, one per
  * interval, or at once), scale the canary to zero, run the post-rollout hooks and report. `skipped` and
  * `initialized` end a promotion without analysis and a first deployment. On an exception the routes are
- * still returned to the primary and the canary scaled down before the error is rethrown.
+ * still returned to the primary and the canary scaled down before the error is rethrown. A primary that is
+ * not ready is the exception: traffic stays where the analysis left it (see `holdUntilPrimaryReady`).
  */
 export async function finalizePromotion(request: RolloutRequest, ports: RolloutPorts, mode: "promoted" | "skipped" | "initialized"): Promise<void> {
     const session = new RolloutSession(request, ports);
+    if (mode !== "initialized") {
+        try {
+            await holdUntilPrimaryReady(session);
+        } finally {
+            await session.flush();
+        }
+    }
     try {
         if (mode === "initialized") {
             await finishInitialization(session);
@@ -75,6 +83,30 @@ export async function recoverInterruptedRollout(request: RolloutRequest, ports: 
         return await recover(session);
     } finally {
         await session.flush();
+    }
+}
+
+/**
+ * Flagger holds promotion until the primary is ready (`IsPrimaryReady`). Pulumi has already waited for the
+ * primary Deployment; this guards the cases where that wait was skipped. A primary still not ready after the
+ * progress deadline (or not retriable) fails the promotion with Flagger's event and alert, and traffic stays
+ * where the analysis left it: the verified canary keeps its weight rather than sending all of it to a
+ * primary that cannot serve it.
+ */
+async function holdUntilPrimaryReady(s: RolloutSession): Promise<void> {
+    const until = s.now() + s.progressDeadlineMs;
+    for (;;) {
+        const readiness = await s.ports.workloads.primaryReadiness(s.analysis.primaryReadyThreshold, s.progressDeadlineSeconds);
+        if (readiness.ready) {
+            return;
+        }
+        if (!readiness.retriable || s.now() >= until) {
+            const message = eventText.promotionFailed(s.target, readiness.reason);
+            s.emitQuietly("Warning", message);
+            await s.alert(alertText.promotionFailed(readiness.reason), "error");
+            throw new Error(message);
+        }
+        await s.ports.clock.sleep(READINESS_POLL_MS);
     }
 }
 

@@ -41,6 +41,7 @@ export const eventText = {
     routingAllToCanary: () => "Routing all traffic to canary",
     promotionCompleted: (t: CanaryTarget) => `Promotion completed! Scaling down ${canaryId(t)}`,
     promotionSkipped: (t: CanaryTarget) => `Promotion completed! Canary analysis was skipped for ${canaryId(t)}`,
+    promotionFailed: (t: CanaryTarget, err: string) => `Promotion of ${canaryId(t)} failed, primary not ready: ${err}`,
 
     rollingBackThreshold: (t: CanaryTarget, failedChecks: number) => `Rolling back ${canaryId(t)} failed checks threshold reached ${failedChecks}`,
     rollingBackDeadline: (t: CanaryTarget, err: string) => `Rolling back ${canaryId(t)} progress deadline exceeded ${err}`,
@@ -61,6 +62,7 @@ export const alertText = {
     progressDeadline: (err: string) => `Progress deadline exceeded ${err}`,
     /** Ours: Flagger has no alert for an internal error, but an on-call engineer needs one. */
     analysisError: (err: string) => `Canary analysis failed: ${err}`,
+    promotionFailed: (err: string) => `Promotion failed, primary not ready: ${err}`,
     succeeded: () => "Canary analysis completed successfully, promotion finished.",
     skipped: () => "Canary analysis was skipped, promotion finished.",
 };

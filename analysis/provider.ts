@@ -18,7 +18,7 @@
  * Secret data) are secret inputs, re-marked secret on the outputs, and never printed.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { finalizePromotion, READINESS_POLL_MS, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "./engine";
+import { finalizePromotion, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "./engine";
 import { AlertNotifier } from "./alerts";
 import { KubeRouter, KubeWorkloads, serviceProxyResolver, type KubeAccess } from "./kube";
 import { canaryId } from "./messages";
@@ -28,7 +28,7 @@ import type { CanaryEvent } from "./ports";
 import { formatEventChecks } from "./report";
 import { computeRevision, stableStringify, type TrackedData } from "./revision";
 import { readWeights, routerNodes, RESTING_WEIGHTS, type VirtualRouterSpec } from "./routes";
-import { DEFAULT_METRICS_SERVER, DEFAULT_PROGRESS_DEADLINE_SECONDS, resolveAnalysis, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "./spec";
+import { DEFAULT_METRICS_SERVER, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "./spec";
 import { parseCanarySpec, validateCanarySpec, type ValidationFailure } from "./validation";
 import { HttpWebhooks } from "./webhooks";
 
@@ -202,36 +202,11 @@ export function rolloutFailure(target: CanaryTarget, revision: string, outcome: 
     return `canary analysis of ${canaryId(target)} failed: ${outcome.reason ?? "no reason given"} (failed checks: ${outcome.failedChecks}). ${left}`;
 }
 
-/**
- * Flagger holds promotion until the primary is ready (`IsPrimaryReady`). Pulumi has already waited for the
- * primary Deployment; this guards the cases where that wait was skipped. On failure traffic stays where the
- * analysis left it (the verified canary keeps its weight) and the update fails.
- */
-async function waitForPrimary(request: RolloutRequest, ports: RolloutPorts): Promise<void> {
-    const deadlineSeconds = request.spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
-    const threshold = resolveAnalysis(request.spec.analysis).primaryReadyThreshold;
-    const until = ports.clock.now() + deadlineSeconds * 1000;
-    for (;;) {
-        const readiness = await ports.workloads.primaryReadiness(threshold, deadlineSeconds);
-        if (readiness.ready) {
-            return;
-        }
-        if (!readiness.retriable || ports.clock.now() >= until) {
-            throw new Error(`Promotion of ${canaryId(request.target)} failed, primary not ready: ${readiness.reason}`);
-        }
-        await ports.clock.sleep(READINESS_POLL_MS);
-    }
-}
-
-/** Finalize's work: the primary must be ready, then the engine routes back and parks the canary. */
+/** Finalize's work: the engine waits for the primary, routes back and parks the canary. */
 async function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
     const request = rolloutRequest(inputs, inputs.revision);
     await assertSameCluster(inputs);
-    const ports = buildPorts(inputs, request.spec);
-    if (inputs.status !== "initialized") {
-        await waitForPrimary(request, ports);
-    }
-    await finalizePromotion(request, ports, inputs.status);
+    await finalizePromotion(request, buildPorts(inputs, request.spec), inputs.status);
 }
 
 /**

@@ -617,6 +617,37 @@ describe("engine: exceptions from ports", () => {
     });
 });
 
+describe("engine: promotion waits for the primary", () => {
+    const notReady = { ready: false, retriable: true, reason: "podinfo-primary.test not ready: waiting for rollout to finish: 0 of 2 (readyThreshold 100%) updated replicas are available" };
+
+    it("holds Finalize until the primary is ready, then routes back", async () => {
+        const h = harness({ weights: { primary: 50, canary: 50 }, canaryReplicas: 2 });
+        let polls = 0;
+        h.ports.workloads.primaryReadiness = async () => (++polls < 3 ? notReady : { ready: true });
+        await finalizePromotion(request(tutorialAnalysis()), h.ports, "promoted");
+        assert.equal(polls, 3);
+        assert.deepEqual(h.sleeps, [2000, 2000]);
+        assert.deepEqual(h.trace.slice(0, 3), ["route 100/0", "Normal: Routing all traffic to primary", "scale 0"]);
+    });
+
+    it("fails the promotion past the progress deadline with Flagger's event and alert, leaving traffic where it was", async () => {
+        const h = harness({ weights: { primary: 50, canary: 50 }, canaryReplicas: 2 });
+        h.ports.workloads.primaryReadiness = async () => notReady;
+        await assert.rejects(finalizePromotion(request(tutorialAnalysis()), h.ports, "promoted"), { message: `Promotion of podinfo.test failed, primary not ready: ${notReady.reason}` });
+        assert.deepEqual(h.trace, [`Warning: Promotion of podinfo.test failed, primary not ready: ${notReady.reason}`, `alert error: Promotion failed, primary not ready: ${notReady.reason}`]);
+        assert.equal(h.now - START, 60_000);
+        assert.deepEqual(h.weights, { primary: 50, canary: 50 });
+        assert.equal(h.replicas, 2);
+    });
+
+    it("does not wait for a first deployment's primary", async () => {
+        const h = harness({ canaryReplicas: 1 });
+        h.ports.workloads.primaryReadiness = async () => assert.fail("a first deployment has nothing to promote");
+        await finalizePromotion(request(tutorialAnalysis()), h.ports, "initialized");
+        assert.equal(h.replicas, 0);
+    });
+});
+
 describe("engine: initialization and recovery", () => {
     it("finalizes a first deployment with Flagger's initialization messages", async () => {
         const h = harness({ canaryReplicas: 1 });
