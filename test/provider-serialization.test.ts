@@ -60,6 +60,18 @@ describe("dynamic providers survive Pulumi's function serialization", function (
         assert.deepEqual(outs, { ...inputs, status: "initialized" });
     });
 
+    it("an update with the promoted revision (a spec edit) returns the full outputs without touching the cluster", async () => {
+        // Any call to this kubeconfig would fail: the server does not exist.
+        const unreachable = "apiVersion: v1\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n";
+        const promoted = { target, canary, routerSpec: restingRouterSpec(), revision: "r1", template: { spec: {} }, configData: { app: { color: "blue" } }, secretData: {}, plan: "p", kubeconfig: unreachable, status: "promoted" };
+        const edited = { ...promoted, canary: { ...canary, analysis: { ...canary.analysis, threshold: 3 } }, plan: "p2" };
+        delete (edited as Partial<typeof edited>).status;
+        assert.deepEqual(await analysis.update("test/podinfo", promoted, edited), { outs: { ...edited, status: "promoted" } });
+        const finalizeInputs = { target, canary, routerSpec: restingRouterSpec(), revision: "r1", status: "promoted", kubeconfig: unreachable };
+        const finalizeEdited = { ...finalizeInputs, canary: edited.canary };
+        assert.deepEqual(await finalize.update("test/podinfo", finalizeInputs, finalizeEdited), { outs: finalizeEdited });
+    });
+
     it("Finalize create reaches the cluster through kube.ts from the serialized text", async () => {
         const cluster = new MemoryCluster();
         cluster.addDeployment("test", "podinfo", { replicas: 2 });
