@@ -29,11 +29,8 @@ import { formatEventChecks } from "./report";
 import { computeRevision, stableStringify, type TrackedData } from "./revision";
 import { readWeights, routerNodes, RESTING_WEIGHTS, type VirtualRouterSpec } from "./routes";
 import { DEFAULT_METRICS_SERVER, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "./spec";
-import { parseCanarySpec, validateCanarySpec, type ValidationFailure } from "./validation";
+import { containsUnknown, parseCanarySpec, UNKNOWN_VALUE, validateCanarySpec, type ValidationFailure } from "./validation";
 import { HttpWebhooks } from "./webhooks";
-
-/** Pulumi's marker for a value not known during preview (`pulumi.runtime.unknownValue`). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** What the rollout's last run did: `initialized` (first deployment), `promoted`, or `skipped` (skipAnalysis). */
 export type RolloutStatus = "initialized" | "promoted" | "skipped";
@@ -79,44 +76,21 @@ export interface LiveRollout {
     state: "resting" | "interrupted";
 }
 
-function containsUnknown(value: unknown): boolean {
-    if (value === UNKNOWN) {
-        return true;
-    }
-    if (value !== null && typeof value === "object") {
-        return Object.values(value).some(containsUnknown);
-    }
-    return false;
-}
-
-/** Failures of a value at a dotted path, minus those under a value that is unknown during preview. */
-function knownFailures(root: Record<string, unknown>, failures: ValidationFailure[]): ValidationFailure[] {
-    return failures.filter((f) => {
-        let value: unknown = root;
-        for (const key of f.property.split(".")) {
-            if (value === UNKNOWN) {
-                return false;
-            }
-            value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
-        }
-        return value !== UNKNOWN;
-    });
-}
-
 /** Check the inputs both resources share; unknown values pass until they are known. */
 export function checkRolloutInputs(news: Record<string, any>): ValidationFailure[] {
     const failures: ValidationFailure[] = [];
     const target = news.target;
-    if (target !== UNKNOWN) {
+    if (target !== UNKNOWN_VALUE) {
         for (const key of ["name", "namespace", "service"]) {
-            if (target?.[key] !== UNKNOWN && (typeof target?.[key] !== "string" || target[key] === "")) {
+            if (target?.[key] !== UNKNOWN_VALUE && (typeof target?.[key] !== "string" || target[key] === "")) {
                 failures.push({ property: `target.${key}`, reason: "must be a non-empty string (the Canary component's `target` output)" });
             }
         }
     }
-    failures.push(...knownFailures(news, validateCanarySpec(news.canary, "canary")));
+    // validateCanarySpec already leaves out what is unknown during preview.
+    failures.push(...validateCanarySpec(news.canary, "canary"));
     const router = news.routerSpec;
-    if (!containsUnknown(router) && typeof target?.service === "string" && target.service !== UNKNOWN) {
+    if (!containsUnknown(router) && typeof target?.service === "string" && target.service !== UNKNOWN_VALUE) {
         try {
             const weights = readWeights(router, target.service, routerNodes(target.service));
             if (weights.primary !== RESTING_WEIGHTS.primary || weights.canary !== RESTING_WEIGHTS.canary) {
@@ -128,7 +102,7 @@ export function checkRolloutInputs(news: Record<string, any>): ValidationFailure
     }
     for (const key of ["template", "configData", "secretData"]) {
         const value = news[key];
-        if (value !== undefined && value !== UNKNOWN && (value === null || typeof value !== "object" || Array.isArray(value))) {
+        if (value !== undefined && value !== UNKNOWN_VALUE && (value === null || typeof value !== "object" || Array.isArray(value))) {
             failures.push({ property: key, reason: "must be an object" });
         }
     }
@@ -287,7 +261,7 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
 export const finalizeProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: any, news: any) {
         const failures = checkRolloutInputs(news);
-        if (news.status !== UNKNOWN && !["initialized", "promoted", "skipped"].includes(news.status)) {
+        if (news.status !== UNKNOWN_VALUE && !["initialized", "promoted", "skipped"].includes(news.status)) {
             failures.push({ property: "status", reason: "must be the Analysis resource's `status` output: initialized, promoted or skipped" });
         }
         return { inputs: news, failures };

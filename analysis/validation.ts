@@ -234,7 +234,8 @@ export function validateCanarySpec(raw: unknown, path = "canary", refs?: WiredRe
 /** The value Pulumi passes for an input not known yet (during preview); `check` sees it in place of any value. */
 export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-function containsUnknown(value: unknown): boolean {
+/** Whether a value, or anything inside it, is not known yet. */
+export function containsUnknown(value: unknown): boolean {
     if (value === UNKNOWN_VALUE) {
         return true;
     }
