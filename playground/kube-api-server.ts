@@ -8,11 +8,11 @@
  */
 import { randomBytes, randomUUID } from "crypto";
 import * as http from "http";
-import { AddressInfo } from "net";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { stableStringify } from "../analysis/revision";
 import type { ClusterBackend, KubeObject } from "./cluster-backend";
 import { AppMeshSchemas } from "./crd-schemas";
+import { listenOnFreePort, readBody } from "./http-util";
 
 const APPMESH_GROUP_VERSION = "appmesh.k8s.aws/v1beta2";
 const VIRTUAL_ROUTER_PATH = /^\/apis\/appmesh\.k8s\.aws\/v1beta2\/namespaces\/([^/]+)\/virtualrouters\/([^/]+)$/;
@@ -216,14 +216,6 @@ function serverSideApply(live: KubeObject | undefined, config: KubeObject, manag
 }
 
 // ---- HTTP ------------------------------------------------------------------------------------------------
-
-async function readBody(req: http.IncomingMessage): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) {
-        chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
-}
 
 function parseObjectBody(raw: Buffer, contentType: string | undefined): any {
     try {
@@ -440,8 +432,7 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
             }
         }
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const url = `http://127.0.0.1:${await listenOnFreePort(server)}`;
     const kubeconfig = stringifyYaml({
         apiVersion: "v1",
         kind: "Config",
