@@ -3,7 +3,7 @@
  * the world only through the ports of `ports.ts`, reads the traffic weights back from the router every
  * interval, and leaves the router at its resting weights on every path that does not promote.
  */
-import type { CheckRecord, RouteWeights } from "./ports";
+import type { CheckRecord, PortError, RouteWeights } from "./ports";
 import { skipsAnalysis } from "./spec";
 import { RESTING_WEIGHTS } from "./routes";
 import { alertText, eventText } from "./messages";
@@ -24,6 +24,15 @@ export interface AnalysisOutcome {
 
 /** How often canary readiness is polled while it scales up (Flagger waits a whole interval). */
 const READINESS_POLL_MS = 2_000;
+
+/**
+ * Restoring traffic outranks giving up: the rollback's two restore steps (routes back to the primary, canary
+ * to zero) are retried for this long, so an API-server outage of tens of seconds (an EKS control-plane update)
+ * ends with traffic on the primary rather than split. Each attempt already includes the adapter's own retries.
+ */
+export const RESTORE_BUDGET_MS = 120_000;
+const RESTORE_FIRST_DELAY_MS = 1_000;
+const RESTORE_MAX_DELAY_MS = 10_000;
 
 /**
  * Scale the canary up, wait until it is ready, run the hooks and step the weights with checks every
@@ -480,23 +489,49 @@ async function rollBack(s: RolloutSession, cause: RollbackCause): Promise<Analys
     };
 }
 
-/** Resting routes, then the canary to zero; each attempted regardless of the other. Returns what failed. */
+/**
+ * Resting routes, then the canary to zero; each attempted regardless of the other and retried within
+ * `RESTORE_BUDGET_MS`. Returns what still failed.
+ */
 async function restRoutesAndCanary(s: RolloutSession, options: { routes?: boolean; beforeScaleDown?: () => void } = {}): Promise<string[]> {
     const problems: string[] = [];
     if (options.routes ?? true) {
-        try {
-            await setWeights(s, RESTING_WEIGHTS);
-        } catch (error) {
-            problems.push(`could not route all traffic to the primary: ${errorText(error)}`);
+        const failed = await restore(s, "route all traffic to the primary", () => setWeights(s, RESTING_WEIGHTS));
+        if (failed) {
+            problems.push(failed);
         }
     }
     options.beforeScaleDown?.();
-    try {
-        await s.ports.workloads.scaleCanary(0);
-    } catch (error) {
-        problems.push(`could not scale the canary to zero: ${errorText(error)}`);
+    const failed = await restore(s, "scale the canary to zero", () => s.ports.workloads.scaleCanary(0));
+    if (failed) {
+        problems.push(failed);
     }
     return problems;
+}
+
+/**
+ * One restore step, tried again with backoff (an event per failed attempt) until it succeeds, the error says
+ * it is permanent, or the budget is spent. Returns the problem when it did not succeed.
+ */
+async function restore(s: RolloutSession, step: string, action: () => Promise<void>): Promise<string | undefined> {
+    const started = s.now();
+    let delay = RESTORE_FIRST_DELAY_MS;
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await action();
+            return undefined;
+        } catch (error) {
+            const text = errorText(error);
+            const permanent = (error as PortError | undefined)?.transient === false;
+            if (permanent || s.now() + delay - started > RESTORE_BUDGET_MS) {
+                const tried = attempt > 1 ? ` (gave up after ${attempt} attempts over ${Math.round((s.now() - started) / 1000)}s)` : "";
+                return `could not ${step}${tried}: ${text}`;
+            }
+            s.emitQuietly("Warning", eventText.restoreRetry(s.target, step, attempt, text, delay));
+            await s.ports.clock.sleep(delay);
+            delay = Math.min(delay * 2, RESTORE_MAX_DELAY_MS);
+        }
+    }
 }
 
 async function runPostRolloutHooks(s: RolloutSession, phase: "Succeeded" | "Failed"): Promise<void> {

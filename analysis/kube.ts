@@ -92,10 +92,34 @@ interface KubeClient<T> {
 async function connect<T extends ApiType>(access: KubeAccess, apiType: (k8s: ClientNode) => ApiConstructor<T>): Promise<KubeClient<T>> {
     const k8s = await import("@kubernetes/client-node");
     const config = await loadKubeConfig(access, k8s);
-    return { k8s, api: config.makeApiClient(apiType(k8s)) };
+    // As makeApiClient builds it, plus a deadline per request: client-node has none, and an API server that
+    // accepts the connection but never answers would hold the analysis (and its rollback) forever.
+    const configuration = k8s.createConfiguration({
+        baseServer: new k8s.ServerConfiguration(config.getCurrentCluster()!.server, {}),
+        authMethods: { default: config },
+        promiseMiddleware: [
+            {
+                pre: async (context) => {
+                    context.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+                    return context;
+                },
+                post: async (response) => response,
+            },
+        ],
+    });
+    return { k8s, api: new (apiType(k8s))(configuration) };
 }
 
-const TRANSIENT_NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+/** How long one Kubernetes API request may take before it counts as a dropped connection. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Codes of a refused, reset or timed-out connection. A plain array: a captured `Set` does not survive Pulumi's serialization of the provider. */
+const TRANSIENT_NETWORK_CODES = ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_SOCKET"];
+
+/** The request's own deadline fired (node-fetch rejects with an AbortError). */
+function isTimeout(error: unknown): boolean {
+    return (error as { name?: unknown })?.name === "AbortError";
+}
 
 /** HTTP status of a client-node error, when it carries one. */
 function statusOf(error: unknown): number | undefined {
@@ -110,7 +134,7 @@ export function isTransient(error: unknown): boolean {
         return status === 409 || status === 429 || status >= 500;
     }
     for (let e: any = error; e; e = e.cause) {
-        if (TRANSIENT_NETWORK_CODES.has(e.code) || /socket hang up|ECONNRESET|terminated|other side closed/i.test(String(e.message ?? ""))) {
+        if (isTimeout(e) || TRANSIENT_NETWORK_CODES.includes(e.code) || /socket hang up|ECONNRESET|terminated|other side closed/i.test(String(e.message ?? ""))) {
             return true;
         }
     }
@@ -135,10 +159,18 @@ function describeError(error: unknown): string {
         }
         return status === 401 ? "401 Unauthorized: the API server rejected the kubeconfig's credentials" : `HTTP ${status}`;
     }
-    return (error as Error)?.message ?? String(error);
+    if (isTimeout(error)) {
+        return `the Kubernetes API server did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`;
+    }
+    const message = (error as Error)?.message ?? String(error);
+    return isTransient(error) ? `the Kubernetes API server could not be reached: ${message}` : message;
 }
 
-/** Run a Kubernetes call, retrying transient failures with exponential backoff; permanent ones surface at once. */
+/**
+ * Run a Kubernetes call, retrying transient failures with exponential backoff (6 attempts over about 6 s by
+ * default); permanent ones surface at once. The error thrown says which it was (`transient`), so the
+ * engine's rollback knows whether trying again for longer can help.
+ */
 export async function withRetries<T>(what: string, call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
     const attempts = options.attempts ?? 6;
     let delay = options.initialDelayMs ?? 200;
@@ -146,9 +178,10 @@ export async function withRetries<T>(what: string, call: () => Promise<T>, optio
         try {
             return await call();
         } catch (error) {
-            if (!isTransient(error) || attempt >= attempts) {
-                const suffix = isTransient(error) ? ` (after ${attempt} attempts)` : "";
-                throw new Error(`${what} failed${suffix}: ${describeError(error)}`);
+            const transient = isTransient(error);
+            if (!transient || attempt >= attempts) {
+                const suffix = transient ? ` (after ${attempt} attempts)` : "";
+                throw Object.assign(new Error(`${what} failed${suffix}: ${describeError(error)}`), { transient });
             }
             await new Promise((resolve) => setTimeout(resolve, delay));
             delay = Math.min(delay * 2, 5000);

@@ -49,6 +49,9 @@ export const eventText = {
     canaryFailed: (t: CanaryTarget) => `Canary failed! Scaling down ${canaryId(t)}`,
     /** Ours: Flagger keeps state in the cluster and has no interrupted runs to recover. */
     recovering: (t: CanaryTarget) => `Recovering interrupted rollout of ${canaryId(t)}`,
+    /** Ours: a rollback step that failed and is tried again, so an API-server outage is visible while it lasts. */
+    restoreRetry: (t: CanaryTarget, step: string, attempt: number, err: string, delayMs: number) =>
+        `Could not ${step} for ${canaryId(t)} (attempt ${attempt}), retrying in ${Math.round(delayMs / 1000)}s: ${err}`,
 };
 
 export const alertText = {

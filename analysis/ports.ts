@@ -11,6 +11,14 @@ export interface RouteWeights {
     canary: number;
 }
 
+/**
+ * What a port's error may say about itself: `transient: false` when trying again cannot help (a permanent
+ * API error such as 403 or 404). The engine keeps retrying the rollback's restore steps otherwise.
+ */
+export interface PortError extends Error {
+    transient?: boolean;
+}
+
 /** Reads and sets traffic weights by re-applying the resting router spec with other weights. */
 export interface RouterPort {
     getWeights(): Promise<RouteWeights>;

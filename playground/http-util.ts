@@ -4,9 +4,14 @@ import type { AddressInfo } from "net";
 
 /** Start listening on a free port of 127.0.0.1 and return that port. */
 export function listenOnFreePort(server: http.Server): Promise<number> {
+    return listenOnPort(server, 0);
+}
+
+/** Start listening on `port` of 127.0.0.1 (a free one for 0) and return the port. */
+export function listenOnPort(server: http.Server, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
         server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
+        server.listen(port, "127.0.0.1", () => {
             server.off("error", reject);
             resolve((server.address() as AddressInfo).port);
         });

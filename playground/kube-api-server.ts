@@ -12,7 +12,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { stableStringify } from "../analysis/revision";
 import type { ClusterBackend, KubeObject } from "./cluster-backend";
 import { AppMeshSchemas } from "./crd-schemas";
-import { listenOnFreePort, readBody } from "./http-util";
+import { closeServer, listenOnFreePort, listenOnPort, readBody } from "./http-util";
 
 const APPMESH_GROUP_VERSION = "appmesh.k8s.aws/v1beta2";
 const VIRTUAL_ROUTER_PATH = /^\/apis\/appmesh\.k8s\.aws\/v1beta2\/namespaces\/([^/]+)\/virtualrouters\/([^/]+)$/;
@@ -24,8 +24,8 @@ export interface Fault {
     /** Matched against the request path (without query): a prefix string or a RegExp. */
     path: string | RegExp;
     method?: string;
-    /** An HTTP status answered with a Kubernetes Status object, or "reset" to destroy the connection. */
-    status: number | "reset";
+    /** An HTTP status answered with a Kubernetes Status object, "reset" to destroy the connection, or "hang" to never answer. */
+    status: number | "reset" | "hang";
     times?: number;
 }
 
@@ -53,6 +53,11 @@ export interface KubeApiServer {
     /** Every request answered so far, in order (proxy requests included). */
     requests: RecordedRequest[];
     injectFault(fault: Fault): void;
+    /**
+     * Stop listening and drop every connection for `ms`, then serve again on the same address, as an API
+     * server that restarts does. Resolves once it serves again.
+     */
+    outage(ms: number): Promise<void>;
     stop(): Promise<void>;
 }
 
@@ -402,6 +407,11 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
                     req.socket.destroy();
                     return;
                 }
+                if (fault.status === "hang") {
+                    // The connection stays open until the client gives up (or the server stops).
+                    record.status = -1;
+                    return;
+                }
                 throw new HttpError(
                     fault.status === 409
                         ? kubeStatus(409, "Conflict", `Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again`)
@@ -432,7 +442,8 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
             }
         }
     });
-    const url = `http://127.0.0.1:${await listenOnFreePort(server)}`;
+    const port = await listenOnFreePort(server);
+    const url = `http://127.0.0.1:${port}`;
     const kubeconfig = stringifyYaml({
         apiVersion: "v1",
         kind: "Config",
@@ -448,10 +459,11 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
         kubeconfig,
         requests,
         injectFault: (fault) => faults.push({ ...fault, remaining: fault.times ?? 1 }),
-        stop: () =>
-            new Promise<void>((resolve) => {
-                server.closeAllConnections();
-                server.close(() => resolve());
-            }),
+        async outage(ms) {
+            await closeServer(server);
+            await new Promise((resolve) => setTimeout(resolve, ms));
+            await listenOnPort(server, port);
+        },
+        stop: () => closeServer(server),
     };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { finalizePromotion, recoverInterruptedRollout, runAnalysis } from "../analysis/engine";
+import { finalizePromotion, recoverInterruptedRollout, RESTORE_BUDGET_MS, runAnalysis } from "../analysis/engine";
 import type { WebhookResult } from "../analysis/ports";
 import type { AnalysisSpec, WebhookSpec } from "../analysis/spec";
 import { acceptanceTest, elapsedFrom, harness, healthy, loadTest, MINUTE, OK, request, START, tutorialAnalysis } from "./engine-harness";
@@ -525,14 +525,65 @@ describe("engine: exceptions from ports", () => {
         assert.deepEqual(h.weights, { primary: 100, canary: 0 });
     });
 
-    it("still scales the canary down and reports both errors when the router stays unreachable", async () => {
+    it("still scales the canary down and reports both errors when the router stays unreachable past the restore budget", async () => {
         const h = harness({ failWrite: (n) => (n >= 2 ? new Error("router unavailable") : undefined) });
         const outcome = await runAnalysis(request(tutorialAnalysis()), h.ports);
 
         assert.equal(outcome.status, "failed");
-        assert.equal(outcome.reason, "router unavailable; could not route all traffic to the primary: router unavailable");
+        // Delays 1, 2, 4, 8, then 10 s: the 15th attempt, at 115 s, is the last one that fits in 120 s.
+        assert.equal(outcome.reason, "router unavailable; could not route all traffic to the primary (gave up after 15 attempts over 115s): router unavailable");
         assert.equal(outcome.canaryWeight, 5);
         assert.deepEqual(h.trace.slice(-4), ["route 100/0 failed", "Warning: Canary failed! Scaling down podinfo.test", "scale 0", "alert error: Canary analysis failed: router unavailable"]);
+        const retries = h.events.filter((e) => e.message.startsWith("Could not route all traffic to the primary for podinfo.test"));
+        assert.equal(retries.length, 14);
+        assert.equal(retries[0].message, "Could not route all traffic to the primary for podinfo.test (attempt 1), retrying in 1s: router unavailable");
+        assert.ok(retries.at(-1)!.timestamp - retries[0].timestamp <= RESTORE_BUDGET_MS);
+    });
+
+    it("keeps restoring through an API-server outage: an event per attempt, then traffic on the primary and the canary at zero", async () => {
+        const refused = () => new Error("get VirtualRouter test/podinfo failed (after 6 attempts): the Kubernetes API server could not be reached: connect ECONNREFUSED 127.0.0.1:6443");
+        // The write to 85/15 fails (the outage starts), then the first three restore attempts fail too.
+        const h = harness({ failWrite: (n) => (n >= 3 && n <= 6 ? refused() : undefined) });
+        let scaleFailures = 2;
+        const scale = h.ports.workloads.scaleCanary;
+        h.ports.workloads.scaleCanary = async (replicas) => {
+            if (replicas === 0 && scaleFailures-- > 0) {
+                throw Object.assign(refused(), { transient: true });
+            }
+            return scale(replicas);
+        };
+        const outcome = await runAnalysis(request(tutorialAnalysis()), h.ports);
+
+        assert.equal(outcome.status, "failed");
+        assert.equal(outcome.reason, refused().message);
+        assert.deepEqual(h.weights, { primary: 100, canary: 0 });
+        assert.equal(h.replicas, 0);
+        const tail = h.trace.slice(h.trace.indexOf("route 85/15 failed"));
+        assert.deepEqual(tail.map((line) => line.replace(/: get VirtualRouter.*$/, "")), [
+            "route 85/15 failed",
+            `Warning: ${refused().message}`.replace(/: get VirtualRouter.*$/, ""),
+            "route 100/0 failed",
+            "Warning: Could not route all traffic to the primary for podinfo.test (attempt 1), retrying in 1s",
+            "route 100/0 failed",
+            "Warning: Could not route all traffic to the primary for podinfo.test (attempt 2), retrying in 2s",
+            "route 100/0 failed",
+            "Warning: Could not route all traffic to the primary for podinfo.test (attempt 3), retrying in 4s",
+            "route 100/0",
+            "Warning: Canary failed! Scaling down podinfo.test",
+            "Warning: Could not scale the canary to zero for podinfo.test (attempt 1), retrying in 1s",
+            "Warning: Could not scale the canary to zero for podinfo.test (attempt 2), retrying in 2s",
+            "scale 0",
+            `alert error: Canary analysis failed: ${refused().message}`.replace(/: get VirtualRouter.*$/, ""),
+        ]);
+    });
+
+    it("does not retry a restore step whose error says retrying cannot help", async () => {
+        const forbidden = () => Object.assign(new Error("403 Forbidden: virtualrouters is forbidden"), { transient: false });
+        const h = harness({ failWrite: (n) => (n >= 3 ? forbidden() : undefined) });
+        const outcome = await runAnalysis(request(tutorialAnalysis()), h.ports);
+        assert.equal(outcome.reason, "403 Forbidden: virtualrouters is forbidden; could not route all traffic to the primary: 403 Forbidden: virtualrouters is forbidden");
+        assert.ok(!h.events.some((e) => e.message.startsWith("Could not")), h.trace.join("\n"));
+        assert.equal(h.replicas, 0);
     });
 
     it("refuses a spec that can never advance before touching anything", async () => {
@@ -681,9 +732,17 @@ describe("engine: initialization and recovery", () => {
     });
 
     it("throws when the interrupted rollout cannot be recovered", async () => {
-        const h = harness({ weights: { primary: 70, canary: 30 }, failWrite: () => new Error("forbidden") });
+        const h = harness({ weights: { primary: 70, canary: 30 }, failWrite: () => Object.assign(new Error("forbidden"), { transient: false }) });
         await assert.rejects(recoverInterruptedRollout(request(tutorialAnalysis()), h.ports), /could not route all traffic to the primary: forbidden/);
         assert.deepEqual(h.trace.slice(-1), ["scale 0"]);
+    });
+
+    it("retries the recovery's restore through a short outage", async () => {
+        const h = harness({ weights: { primary: 70, canary: 30 }, canaryReplicas: 2, failWrite: (n) => (n <= 2 ? new Error("socket hang up") : undefined) });
+        assert.equal(await recoverInterruptedRollout(request(tutorialAnalysis()), h.ports), true);
+        assert.deepEqual(h.weights, { primary: 100, canary: 0 });
+        assert.equal(h.replicas, 0);
+        assert.deepEqual(h.sleeps, [1000, 2000]);
     });
 
     it("runAnalysis recovers first, then starts from resting weights", async () => {

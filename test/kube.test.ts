@@ -8,7 +8,7 @@ import axios from "axios";
 import { AddressInfo } from "net";
 import { inspect } from "util";
 import { parse as parseYaml } from "yaml";
-import { ANALYSIS_FIELD_MANAGER, clusterService, KubeRouter, KubeWorkloads, serviceProxyResolver } from "../analysis/kube";
+import { ANALYSIS_FIELD_MANAGER, clusterService, KubeRouter, KubeWorkloads, REQUEST_TIMEOUT_MS, serviceProxyResolver } from "../analysis/kube";
 import { PrometheusMetrics } from "../analysis/metrics";
 import { HttpWebhooks } from "../analysis/webhooks";
 import { routerNodes, withWeights, type VirtualRouterSpec } from "../analysis/routes";
@@ -117,6 +117,34 @@ describe("kube.ts against the stand-in API server", function () {
         assert.deepEqual(await router().getWeights(), { primary: 80, canary: 20 });
         const statuses = api.requests.filter((r) => r.path === path).map((r) => `${r.method} ${r.status}`);
         assert.deepEqual(statuses.slice(1), ["PATCH 409", "PATCH 200", "PATCH 500", "PATCH 200", "GET -1", "GET 200"]);
+    });
+
+    it("retries through a refused connection while the API server restarts", async () => {
+        const outage = api.outage(300);
+        const slowRetry = new KubeRouter({ access: { kubeconfig: api.kubeconfig }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec(), retry: { attempts: 6, initialDelayMs: 100 } });
+        await slowRetry.setWeights({ primary: 90, canary: 10 });
+        await outage;
+        assert.deepEqual(cluster.weightsOf(NS, "podinfo"), { primary: 90, canary: 10 });
+    });
+
+    it("gives up on a request the API server never answers after its deadline, then retries it", async function () {
+        this.timeout(30_000);
+        api.injectFault({ path: `/apis/appmesh.k8s.aws/v1beta2/namespaces/${NS}/virtualrouters/podinfo`, method: "GET", status: "hang" });
+        const started = Date.now();
+        assert.deepEqual(await router().getWeights(), { primary: 100, canary: 0 });
+        const waited = Date.now() - started;
+        assert.ok(waited >= REQUEST_TIMEOUT_MS && waited < REQUEST_TIMEOUT_MS + 5_000, `waited ${waited} ms`);
+    });
+
+    it("says whether an error it gives up on is transient, naming an unreachable API server", async () => {
+        const unreachable = new KubeRouter({ access: { kubeconfig: api.kubeconfig }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec(), retry: FAST_RETRY });
+        await api.stop();
+        const refused = await unreachable.getWeights().then(() => undefined, (error) => error);
+        assert.match(refused.message, /get VirtualRouter test\/podinfo failed \(after 4 attempts\): the Kubernetes API server could not be reached: .*ECONNREFUSED/);
+        assert.equal(refused.transient, true);
+        api = await startKubeApiServer(cluster);
+        const missing = new KubeRouter({ access: { kubeconfig: api.kubeconfig }, namespace: NS, name: "nope", restingSpec: restingRouterSpec(), retry: FAST_RETRY });
+        assert.equal((await missing.getWeights().then(() => undefined, (error) => error)).transient, false);
     });
 
     it("gives up on a transient error after its attempts, naming the call", async () => {

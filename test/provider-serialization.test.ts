@@ -26,6 +26,17 @@ describe("dynamic providers survive Pulumi's function serialization", function (
         finalize = await roundTrip(finalizeProvider);
     });
 
+    it("captures no value that serialization cannot carry (Set, Map, Date, class instances)", async () => {
+        for (const provider of [analysisProvider, finalizeProvider]) {
+            const text = await serializeProvider(provider);
+            // A captured Set or Map becomes a plain object with the prototype's methods copied onto it, whose
+            // calls then throw ("Method Set.prototype.has called on incompatible receiver").
+            assert.doesNotMatch(text, /value: global\.(Set|Map|WeakSet|WeakMap|Date|Promise|ArrayBuffer|\w+Array)\.prototype\./);
+            // A captured class instance is rebuilt with its prototype set by hand, without its private state.
+            assert.doesNotMatch(text, /Object\.setPrototypeOf\(__\w+, __\w+\.prototype\)/);
+        }
+    });
+
     for (const [name, get] of [["Analysis", () => analysis], ["Finalize", () => finalize]] as const) {
         describe(name, () => {
             const inputs = () => ({ target, canary, routerSpec: restingRouterSpec(), revision: "abc", status: "promoted", template: {}, configData: {}, secretData: {}, plan: "" });

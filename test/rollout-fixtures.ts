@@ -4,7 +4,7 @@ import { analysisProvider, finalizeProvider } from "../analysis/provider";
 import type { AnalysisInputs, FinalizeInputs, RolloutStatus } from "../analysis/provider";
 import { computeRevision } from "../analysis/revision";
 import type { VirtualRouterSpec } from "../analysis/routes";
-import type { CanarySpec } from "../analysis/spec";
+import type { AnalysisSpec, CanarySpec } from "../analysis/spec";
 import { buildVirtualRouterSpec } from "../components/appmesh";
 import { canaryNames } from "../components/names";
 import { withInterval, loadCanary } from "../playground/canary-spec";
@@ -48,10 +48,11 @@ export interface HostBench {
     stop(): Promise<void>;
 }
 
-export async function startHostBench(): Promise<HostBench> {
+/** `analysis` overrides the bench's analysis settings (1s interval, steps of 10 up to 30 by default). */
+export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Promise<HostBench> {
     const dev = loadCanary();
     const fast = withInterval(dev.spec, 1000);
-    const spec = { ...fast, analysis: { ...fast.analysis, maxWeight: 30, stepWeight: 10 } };
+    const spec = { ...fast, analysis: { ...fast.analysis, maxWeight: 30, stepWeight: 10, ...analysis } };
     const playground = await startPlayground({ namespace: dev.namespace });
     try {
         const canary = await playground.installCanary({ target: dev.target, spec, version: "6.0.0" });
