@@ -8,31 +8,14 @@
 import * as assert from "node:assert/strict";
 import { RESTORE_BUDGET_MS } from "../analysis/engine";
 import type { Fault } from "../playground/kube-api-server";
-import { ANALYSIS_URN, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
 const ROUTER_PATH = "/apis/appmesh.k8s.aws/v1beta2/namespaces/test/virtualrouters/podinfo";
 const SERIALIZATION_BREAKAGE = /TypeError|incompatible receiver|is not a function|is not a constructor/;
 
-function apexWeights(bench: HostBench) {
-    const targets = bench.playground.cluster.getVirtualRouter("test", "podinfo")!.spec.routes[0].httpRoute.action.weightedTargets;
-    return Object.fromEntries(targets.map((t: any) => [t.virtualNodeRef.name.endsWith("-primary") ? "primary" : "canary", t.weight]));
-}
-
-const canaryReplicas = (bench: HostBench) => bench.playground.cluster.getDeployment("test", "podinfo")!.spec.replicas;
-
 function assertAtRest(bench: HostBench): void {
     assert.deepEqual(apexWeights(bench), { primary: 100, canary: 0 });
     assert.equal(canaryReplicas(bench), 0);
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) {
-            throw new Error(`timed out waiting for ${what}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
 }
 
 /** A fault (or an outage) injected right before a provider call, so the call's first matching request meets it. */

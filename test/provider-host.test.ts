@@ -1,16 +1,8 @@
 import * as assert from "node:assert/strict";
 import { withoutProvider } from "../playground/provider-host";
-import { ANALYSIS_URN, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
-/** The apex router's weights in the playground right now. */
-function weights(bench: HostBench) {
-    const targets = bench.playground.cluster.getVirtualRouter(bench.canary.namespace, bench.canary.names.apex)!.spec.routes[0].httpRoute.action.weightedTargets;
-    return Object.fromEntries(targets.map((t: any) => [t.virtualNodeRef.name.endsWith("-primary") ? "primary" : "canary", t.weight]));
-}
-
-const canaryReplicas = (bench: HostBench) => bench.playground.cluster.getDeployment(bench.canary.namespace, bench.canary.target)!.spec.replicas;
 
 describe("the providers in Pulumi's dynamic-provider host, against the playground", function () {
     this.timeout(240_000);
@@ -66,11 +58,11 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
             assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
         }
         // The canary still carries maxWeight while Pulumi rolls the primary.
-        assert.deepEqual(weights(bench), { primary: 70, canary: 30 });
+        assert.deepEqual(apexWeights(bench), { primary: 70, canary: 30 });
         await bench.playground.rollPrimary(bench.canary, "6.0.1");
         await bench.host.update("test/podinfo", FINALIZE_URN, bench.finalizeInputs(String(promoted.revision), "initialized"), bench.finalizeInputs(String(news.revision), "promoted"));
         assert.ok(bench.lines.includes("Normal  Promotion completed! Scaling down podinfo.test"), bench.lines.join("\n"));
-        assert.deepEqual(weights(bench), { primary: 100, canary: 0 });
+        assert.deepEqual(apexWeights(bench), { primary: 100, canary: 0 });
         assert.equal(canaryReplicas(bench), 0);
         promoted = updated.properties;
     });
@@ -86,7 +78,7 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
             assert.ok(!error.message.includes(bench.playground.kube.token));
             return true;
         });
-        assert.deepEqual(weights(bench), { primary: 100, canary: 0 });
+        assert.deepEqual(apexWeights(bench), { primary: 100, canary: 0 });
         assert.equal(canaryReplicas(bench), 0);
         const events = bench.lines.join("\n");
         assert.match(events, /Rolling back podinfo\.test failed checks threshold reached 5/);

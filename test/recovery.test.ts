@@ -1,15 +1,6 @@
 import * as assert from "node:assert/strict";
-import { ANALYSIS_URN, startHostBench, type HostBench } from "./rollout-fixtures";
+import { ANALYSIS_URN, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) {
-            throw new Error(`timed out waiting for ${what}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-}
 
 describe("recovery of a rollout whose host was killed mid-way", function () {
     this.timeout(240_000);

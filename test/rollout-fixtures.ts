@@ -101,3 +101,23 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
         throw error;
     }
 }
+
+/** The apex router's weights in the bench's playground right now. */
+export function apexWeights(bench: HostBench): Record<"primary" | "canary", number> {
+    const targets = bench.playground.cluster.getVirtualRouter(bench.canary.namespace, bench.canary.names.apex)!.spec.routes[0].httpRoute.action.weightedTargets;
+    return Object.fromEntries(targets.map((t: any) => [t.virtualNodeRef.name.endsWith("-primary") ? "primary" : "canary", t.weight])) as Record<"primary" | "canary", number>;
+}
+
+/** Replicas the canary Deployment asks for right now. */
+export const canaryReplicas = (bench: HostBench): number => bench.playground.cluster.getDeployment(bench.canary.namespace, bench.canary.target)!.spec.replicas;
+
+/** Poll `condition` every 50 ms until it holds. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+        if (Date.now() > deadline) {
+            throw new Error(`timed out waiting for ${what}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+}
