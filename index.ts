@@ -4,10 +4,12 @@
  * a config object. Logic lives in `components/`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_ERROR_TITLE, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig } from "./analysis/stack-config";
-import { WiredRefs, formatFailures } from "./analysis/validation";
+import { CONFIG_ERROR_TITLE, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig } from "./config/stack";
+import { WiredRefs } from "./analysis/spec/validation";
+import { formatFailures } from "./analysis/spec/failures";
 import { Canary } from "./components/canary";
-import { AppMeshCluster, ClusterConfig, parseClusterConfig, validateClusterConfig } from "./components/cluster";
+import { AppMeshCluster } from "./components/cluster";
+import { ClusterConfig, parseClusterConfig, validateClusterConfig } from "./config/cluster";
 import { Gateway } from "./components/gateway";
 import { KubeAccessConfig, providerKubeAccess } from "./components/kube-access";
 import { LoadTester } from "./components/loadtester";

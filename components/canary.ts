@@ -8,12 +8,12 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { Analysis, Finalize, RolloutArgs } from "../analysis/provider";
-import { TrackedData } from "../analysis/revision";
-import { VirtualRouterSpec } from "../analysis/routes";
-import { AlertProviderSpec, CanarySpec, CanaryTarget, MetricTemplateSpec } from "../analysis/spec";
+import { Analysis, Finalize, RolloutArgs } from "../analysis/provider/resources";
+import { TrackedData } from "../analysis/provider/revision";
+import { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
+import { AlertProviderSpec, CanarySpec, CanaryTarget, MetricTemplateSpec } from "../analysis/spec/canary";
 import { AppMeshRouting } from "./appmesh";
-import { CanaryNames, canaryNames } from "./names";
+import { CanaryNames, canaryNames } from "../analysis/spec/names";
 import {
     AutoscalerSettings, DeploymentSettings, PodTemplate, PrimaryWorkload, TargetWorkload, TrackedConfigMap, TrackedSecret,
 } from "./workload";
@@ -98,7 +98,7 @@ export class Canary extends pulumi.ComponentResource {
         const rollout: RolloutArgs = {
             target: this.target,
             canary: args.spec,
-            routerSpec: this.restingApexRouterSpec,
+            router: pulumi.output(this.restingApexRouterSpec).apply((virtualRouter) => ({ kind: "appmesh" as const, virtualRouter })),
             kubeconfig: args.kubeconfig,
             kubeContext: args.kubeContext,
             metricTemplates: args.metricTemplates,

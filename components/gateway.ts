@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { APPMESH_API_VERSION } from "./appmesh";
+import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
 import { INJECTOR_LABEL } from "./mesh";
 
 /** Envoy's admin/stats port; Prometheus scrapes it. */

@@ -4,8 +4,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { APPMESH_API_VERSION, buildBackends } from "./appmesh";
-import { SELECTOR_LABEL, serviceHostname } from "./names";
+import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
+import { buildBackends } from "../analysis/routers/appmesh/specs";
+import { SELECTOR_LABEL, serviceHostname } from "../analysis/spec/names";
 
 const LOADTESTER_PORT = 8080;
 /** Envoy listener port of the node; the chart declares 444 so Envoy does not intercept the webhook port 8080. */

@@ -4,7 +4,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { APPMESH_API_VERSION } from "./appmesh";
+import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
 
 /** The label the App Mesh sidecar injector looks for on a namespace. */
 export const INJECTOR_LABEL = { "appmesh.k8s.aws/sidecarInjectorWebhook": "enabled" };

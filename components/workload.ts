@@ -5,8 +5,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceSpec } from "../analysis/spec";
-import { CanaryNames, SELECTOR_LABEL, podSelector } from "./names";
+import { ServiceSpec } from "../analysis/spec/canary";
+import { CanaryNames, SELECTOR_LABEL, podSelector, primaryName } from "../analysis/spec/names";
 
 export type PodTemplate = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;
 
@@ -87,12 +87,12 @@ export function primaryPodTemplate(template: PodTemplate, names: CanaryNames, tr
     const spec = copy.spec ?? {};
     const configMap = (ref: any) => {
         if (ref?.name && tracked.configMaps.includes(ref.name)) {
-            ref.name = `${ref.name}-primary`;
+            ref.name = primaryName(ref.name);
         }
     };
     const secret = (ref: any, key: "name" | "secretName" = "name") => {
         if (ref?.[key] && tracked.secrets.includes(ref[key])) {
-            ref[key] = `${ref[key]}-primary`;
+            ref[key] = primaryName(ref[key]);
         }
     };
     for (const volume of spec.volumes ?? []) {
@@ -261,10 +261,10 @@ export class PrimaryWorkload extends pulumi.ComponentResource {
         const configMaps = args.configMaps ?? [];
         const secrets = args.secrets ?? [];
         this.configMaps = configMaps.map((c) =>
-            new k8s.core.v1.ConfigMap(`${name}-${c.name}-primary`, { metadata: { name: `${c.name}-primary`, namespace }, data: c.data }, { parent: this }));
+            new k8s.core.v1.ConfigMap(`${name}-${c.name}-primary`, { metadata: { name: primaryName(c.name), namespace }, data: c.data }, { parent: this }));
         this.secrets = secrets.map((s) =>
             new k8s.core.v1.Secret(`${name}-${s.name}-primary`, {
-                metadata: { name: `${s.name}-primary`, namespace }, type: s.type ?? "Opaque", stringData: s.stringData,
+                metadata: { name: primaryName(s.name), namespace }, type: s.type ?? "Opaque", stringData: s.stringData,
             }, { parent: this }));
         this.service = service(`${name}-primary`, namespace, args.service, names, "primary", this);
         const tracked = { configMaps: configMaps.map((c) => c.name), secrets: secrets.map((s) => s.name) };

@@ -8,9 +8,10 @@
  * 4. 20 canaries rolled out at once through one provider host and one playground.
  */
 import * as fs from "fs";
-import { readWeights, routerNodes } from "../analysis/routes";
-import { resolveAnalysis, type CanarySpec } from "../analysis/spec";
-import { rolloutPlan } from "../analysis/weights";
+import { readWeights } from "../analysis/routers/appmesh/routes";
+import { routerNodes } from "../analysis/spec/names";
+import { resolveAnalysis, type CanarySpec } from "../analysis/spec/canary";
+import { rolloutPlan } from "../analysis/engine/weights";
 import { loadCanary, type LoadedCanary } from "./canary-spec";
 import { providerHostDriver } from "./host-driver";
 import { startPlayground, type Playground } from "./playground";

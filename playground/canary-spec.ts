@@ -7,9 +7,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { formatDuration, parseDuration, type AnalysisSpec, type CanarySpec } from "../analysis/spec";
-import { PROJECT } from "../analysis/stack-config";
-import { parseCanarySpec } from "../analysis/validation";
+import { formatDuration, parseDuration, type AnalysisSpec, type CanarySpec } from "../analysis/spec/canary";
+import { PROJECT } from "../config/stack";
+import { parseCanarySpec } from "../analysis/spec/validation";
 
 export const DEV_STACK_FILE = path.resolve(__dirname, "..", "Pulumi.dev.yaml");
 

@@ -4,7 +4,7 @@
  * `ClusterBackend` that `startKubeApiServer` serves.
  */
 import * as crypto from "crypto";
-import type { VirtualRouterSpec } from "../analysis/routes";
+import type { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
 import type { ClusterBackend, KubeObject } from "./cluster-backend";
 import type { Endpoint } from "./mesh-router";
 import { Pod, startPod } from "./pod";

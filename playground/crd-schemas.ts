@@ -1,14 +1,15 @@
 /**
- * Validates App Mesh objects against the v1beta2 CustomResourceDefinitions in
- * `../shared/reference/appmesh-crds.yaml`, the way a strict API server would: schema types, enums, bounds and
+ * Validates App Mesh objects against the v1beta2 CustomResourceDefinitions the repository carries in
+ * `crds/appmesh-v1beta2.yaml` (appmesh-controller chart 1.13.3), the way a strict API server would: schema types, enums, bounds and
  * required fields, plus unknown fields rejected (Kubernetes' strict field validation) so a typo cannot pass.
  */
 import Ajv, { ValidateFunction } from "ajv";
 import * as fs from "fs";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
+import { APPMESH_VERSION } from "../analysis/routers/appmesh/api";
 
-export const APPMESH_CRDS_FILE = path.resolve(__dirname, "..", "..", "shared", "reference", "appmesh-crds.yaml");
+export const APPMESH_CRDS_FILE = path.resolve(__dirname, "..", "crds", "appmesh-v1beta2.yaml");
 
 export type AppMeshKind = "Mesh" | "VirtualNode" | "VirtualRouter" | "VirtualService" | "VirtualGateway" | "GatewayRoute" | "BackendGroup";
 
@@ -38,9 +39,6 @@ export class AppMeshSchemas {
     private readonly validators = new Map<string, ValidateFunction>();
 
     constructor(crdsFile: string = APPMESH_CRDS_FILE) {
-        if (!fs.existsSync(crdsFile)) {
-            throw new Error(`App Mesh CRDs not found at ${crdsFile}: the repository expects ../shared/reference beside it`);
-        }
         const ajv = new Ajv({ allErrors: true, strict: false });
         // The formats Kubernetes' OpenAPI schemas use.
         ajv.addFormat("int64", { type: "number", validate: Number.isSafeInteger });
@@ -48,7 +46,7 @@ export class AppMeshSchemas {
         ajv.addFormat("date-time", { type: "string", validate: (s: string) => !Number.isNaN(Date.parse(s)) });
         for (const doc of parseAllDocuments(fs.readFileSync(crdsFile, "utf8"))) {
             const crd = doc.toJS();
-            const version = crd.spec.versions.find((v: Schema) => v.name === "v1beta2");
+            const version = crd.spec.versions.find((v: Schema) => v.name === APPMESH_VERSION);
             const schema: Schema = closeObjects(version.schema.openAPIV3Schema);
             // metadata is validated by the API server itself, not the CRD schema.
             schema.properties.metadata = { type: "object" };

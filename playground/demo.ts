@@ -8,9 +8,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { describePlan } from "../analysis/plan";
-import { formatTrafficRow, renderReportHtml, reportJson, type RolloutResult } from "../analysis/report";
-import { formatDuration, parseDuration } from "../analysis/spec";
+import { describePlan } from "../analysis/engine/plan";
+import { formatTrafficRow, renderReportHtml, reportJson, type RolloutResult } from "../analysis/report/report";
+import { formatDuration, parseDuration } from "../analysis/spec/canary";
 import { loadCanary } from "./canary-spec";
 import { DRIVER_NAMES, startDriver, type DriverName } from "./drivers";
 import type { Playground } from "./playground";

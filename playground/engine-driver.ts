@@ -4,9 +4,9 @@
  * through the API server, Prometheus and webhooks through its service proxy), with events collected here.
  * The provider-host driver runs the very same provider code in Pulumi's host process instead.
  */
-import { finalizePromotion, runAnalysis } from "../analysis/engine";
-import { buildPorts, rolloutFailure } from "../analysis/provider";
-import { parseCanarySpec } from "../analysis/validation";
+import { finalizePromotion, runAnalysis } from "../analysis/engine/engine";
+import { buildPorts, rolloutFailure } from "../analysis/provider/providers";
+import { parseCanarySpec } from "../analysis/spec/validation";
 import type { RolloutDriver } from "./rollout";
 
 export function inProcessDriver(): RolloutDriver {

@@ -5,9 +5,9 @@
  * the kubeconfig input) and the API server's service proxy. The host prints one line per event; those lines
  * become the report's events.
  */
-import type { CanaryEvent } from "../analysis/ports";
-import { analysisProvider, finalizeProvider } from "../analysis/provider";
-import { parseEventChecks } from "../analysis/report";
+import type { CanaryEvent } from "../analysis/engine/ports";
+import { analysisProvider, finalizeProvider } from "../analysis/provider/providers";
+import { parseEventChecks } from "../analysis/report/event-line";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider } from "./provider-host";
 import type { RolloutDriver } from "./rollout";
 

@@ -9,12 +9,12 @@
 import { randomBytes, randomUUID } from "crypto";
 import * as http from "http";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { stableStringify } from "../analysis/revision";
+import { stableStringify } from "../analysis/provider/revision";
 import type { ClusterBackend, KubeObject } from "./cluster-backend";
+import { APPMESH_API_VERSION, APPMESH_GROUP } from "../analysis/routers/appmesh/api";
 import { AppMeshSchemas } from "./crd-schemas";
 import { closeServer, listenOnFreePort, listenOnPort, readBody } from "./http-util";
 
-const APPMESH_GROUP_VERSION = "appmesh.k8s.aws/v1beta2";
 const VIRTUAL_ROUTER_PATH = /^\/apis\/appmesh\.k8s\.aws\/v1beta2\/namespaces\/([^/]+)\/virtualrouters\/([^/]+)$/;
 const DEPLOYMENT_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)(\/scale)?$/;
 const SERVICE_PROXY_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/;
@@ -269,7 +269,7 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
         const live = backend.getVirtualRouter(namespace, name);
         if (method === "GET") {
             if (!live) {
-                throw notFound("virtualrouters", "appmesh.k8s.aws", name);
+                throw notFound("virtualrouters", APPMESH_GROUP, name);
             }
             return [200, live];
         }
@@ -285,19 +285,19 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
             throw new HttpError(kubeStatus(400, "BadRequest", "PATCH /apply requires a non-empty fieldManager"));
         }
         const config = parseObjectBody(raw, contentType);
-        if (config?.apiVersion !== APPMESH_GROUP_VERSION || config?.kind !== "VirtualRouter") {
-            throw new HttpError(kubeStatus(400, "BadRequest", `apply body must be a ${APPMESH_GROUP_VERSION} VirtualRouter, got ${config?.apiVersion} ${config?.kind}`));
+        if (config?.apiVersion !== APPMESH_API_VERSION || config?.kind !== "VirtualRouter") {
+            throw new HttpError(kubeStatus(400, "BadRequest", `apply body must be a ${APPMESH_API_VERSION} VirtualRouter, got ${config?.apiVersion} ${config?.kind}`));
         }
         if (config.metadata?.name !== name || (config.metadata.namespace !== undefined && config.metadata.namespace !== namespace)) {
             throw new HttpError(kubeStatus(400, "BadRequest", `the name of the object (${config.metadata?.name}) does not match the name on the URL (${name})`));
         }
-        const merged = serverSideApply(live, { ...config, metadata: { ...config.metadata, namespace } }, manager, query.get("force") === "true", APPMESH_GROUP_VERSION);
+        const merged = serverSideApply(live, { ...config, metadata: { ...config.metadata, namespace } }, manager, query.get("force") === "true", APPMESH_API_VERSION);
         // Validate what would be stored, as the API server does, but without server-owned metadata.
         const problems = schemas.problems("VirtualRouter", { ...merged, metadata: {} });
         if (problems.length > 0) {
             const causes = problems.map((p) => ({ reason: "FieldValueInvalid", message: p, field: p.split(" ")[0] }));
             throw new HttpError(
-                kubeStatus(422, "Invalid", `VirtualRouter.appmesh.k8s.aws "${name}" is invalid: ${problems.join(", ")}`, { name, group: "appmesh.k8s.aws", kind: "VirtualRouter", causes }),
+                kubeStatus(422, "Invalid", `VirtualRouter.${APPMESH_GROUP} "${name}" is invalid: ${problems.join(", ")}`, { name, group: APPMESH_GROUP, kind: "VirtualRouter", causes }),
             );
         }
         const specChanged = !sameValue(live?.spec, merged.spec);

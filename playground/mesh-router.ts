@@ -5,7 +5,7 @@
  * VirtualNode, and applies the route's retry policy and timeouts.
  */
 import * as http from "http";
-import type { RouteSpec, VirtualRouterSpec } from "../analysis/routes";
+import type { RouteSpec, VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
 import { closeServer, listenOnFreePort, readBody } from "./http-util";
 import {
     AttemptResult,

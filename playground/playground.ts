@@ -5,9 +5,10 @@
  * them: primary running, canary Deployment scaled to zero, VirtualRouters at resting weights.
  */
 import axios from "axios";
-import type { CanarySpec } from "../analysis/spec";
-import { buildVirtualRouterSpec } from "../components/appmesh";
-import { canaryNames, type CanaryNames } from "../components/names";
+import type { CanarySpec } from "../analysis/spec/canary";
+import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
+import { buildVirtualRouterSpec } from "../analysis/routers/appmesh/specs";
+import { canaryNames, type CanaryNames } from "../analysis/spec/names";
 import { PlaygroundCluster } from "./cluster";
 import { KubeApiServer, startKubeApiServer } from "./kube-api-server";
 import { LoadTester, startLoadTester } from "./loadtester";
@@ -119,7 +120,7 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
 
         /** Server-side apply a declared VirtualRouter as Pulumi does. */
         const applyRouter = async (name: string, spec: unknown) => {
-            const body = { apiVersion: "appmesh.k8s.aws/v1beta2", kind: "VirtualRouter", metadata: { name, namespace }, spec };
+            const body = { apiVersion: APPMESH_API_VERSION, kind: "VirtualRouter", metadata: { name, namespace }, spec };
             await axios.patch(`${kube.url}/apis/appmesh.k8s.aws/v1beta2/namespaces/${namespace}/virtualrouters/${name}`, JSON.stringify(body), {
                 params: { fieldManager: PULUMI_FIELD_MANAGER, force: "true" },
                 headers: { "content-type": "application/apply-patch+yaml", authorization: `Bearer ${kube.token}` },

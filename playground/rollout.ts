@@ -4,15 +4,18 @@
  * the promoted template and the Finalize resource is updated. A driver runs the two provider updates; a
  * monitor samples the canary's metrics with the built-in App Mesh queries for the report.
  */
-import type { CanaryEvent } from "../analysis/ports";
-import type { AnalysisInputs, FinalizeInputs } from "../analysis/provider";
-import { describePlan } from "../analysis/plan";
-import { PrometheusMetrics } from "../analysis/metrics";
-import { describeHeaderMatch, formatEventLine, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type TrafficRow, type WeightSample } from "../analysis/report";
-import { computeRevision } from "../analysis/revision";
-import { readWeights, routerNodes, type VirtualRouterSpec } from "../analysis/routes";
-import { resolveAnalysis, type CanaryTarget } from "../analysis/spec";
-import { buildVirtualRouterSpec } from "../components/appmesh";
+import type { CanaryEvent } from "../analysis/engine/ports";
+import type { AnalysisInputs, FinalizeInputs } from "../analysis/provider/providers";
+import { describePlan } from "../analysis/engine/plan";
+import { PrometheusMetrics } from "../analysis/adapters/metrics";
+import { describeHeaderMatch, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type TrafficRow, type WeightSample } from "../analysis/report/report";
+import { formatEventLine } from "../analysis/report/event-line";
+import { computeRevision } from "../analysis/provider/revision";
+import { readWeights, type VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
+import { routerNodes } from "../analysis/spec/names";
+import { resolveAnalysis, type CanaryTarget } from "../analysis/spec/canary";
+import { appMeshRouterInput } from "../analysis/routers/appmesh/input";
+import { APPMESH_QUERIES } from "../analysis/routers/appmesh/queries";
 import type { AccessLogEntry } from "./mesh-router";
 import type { InstalledCanary, Playground } from "./playground";
 import { startTraffic } from "./traffic";
@@ -49,8 +52,7 @@ export interface PlaygroundRolloutResult {
 
 function rolloutInputs(pg: Playground, canary: InstalledCanary) {
     const target: CanaryTarget = { name: canary.target, namespace: canary.namespace, service: canary.names.apex };
-    const routerSpec: VirtualRouterSpec = buildVirtualRouterSpec(canary.spec, canary.names, "apex");
-    return { target, canary: canary.spec, routerSpec, kubeconfig: pg.kube.kubeconfig };
+    return { target, canary: canary.spec, router: appMeshRouterInput(canary.spec, canary.names), kubeconfig: pg.kube.kubeconfig };
 }
 
 /** The Analysis inputs for the canary Deployment's current pod template. */
@@ -64,8 +66,8 @@ export function analysisInputs(pg: Playground, canary: InstalledCanary): Analysi
 }
 
 function finalizeInputs(analysis: AnalysisInputs, status: FinalizeInputs["status"]): FinalizeInputs {
-    const { target, canary, routerSpec, kubeconfig, revision } = analysis;
-    return { target, canary, routerSpec, kubeconfig, revision, status };
+    const { target, canary, router, kubeconfig, revision } = analysis;
+    return { target, canary, router, kubeconfig, revision, status };
 }
 
 /** The apex router's weights after every write, from the cluster's record of VirtualRouter writes. */
@@ -101,7 +103,7 @@ export function trafficByWeight(entries: AccessLogEntry[], writes: { time: numbe
 /** Sample the canary's metrics every interval with the same queries the analysis runs. */
 function startMonitor(pg: Playground, canary: InstalledCanary, onSamples: (samples: MetricSample[]) => void): { stop(): Promise<void> } {
     const analysis = resolveAnalysis(canary.spec.analysis);
-    const metrics = new PrometheusMetrics({ address: pg.prometheus.url });
+    const metrics = new PrometheusMetrics({ address: pg.prometheus.url, builtinQueries: APPMESH_QUERIES });
     const context = { namespace: canary.namespace, name: canary.target, target: canary.target, service: canary.names.apex };
     let running: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {

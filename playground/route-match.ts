@@ -2,7 +2,8 @@
  * How the mesh router reads a VirtualRouter spec, the way Envoy runs the routes App Mesh generates from it:
  * route order, prefix and header matches, weighted targets, retry events and timeouts. Pure functions.
  */
-import type { DurationValue, HeaderMatchMethod, RouteSpec, VirtualRouterSpec, WeightedTarget } from "../analysis/routes";
+import type { HeaderMatch } from "../analysis/spec/canary";
+import type { DurationValue, RouteSpec, VirtualRouterSpec, WeightedTarget } from "../analysis/routers/appmesh/routes";
 
 /** App Mesh's route timeout when the spec sets none (Envoy's default route timeout). */
 export const DEFAULT_PER_REQUEST_TIMEOUT_MS = 15_000;
@@ -30,7 +31,7 @@ function headerValue(headers: RequestFacts["headers"], name: string): string | u
 }
 
 /** One header condition; a header match without a method only requires the header to be present. */
-export function headerMatches(value: string | undefined, match: HeaderMatchMethod | undefined): boolean {
+export function headerMatches(value: string | undefined, match: HeaderMatch | undefined): boolean {
     if (value === undefined) {
         return false;
     }

@@ -3,9 +3,9 @@
  * 6.0.0 as the primary, switch on the new version's fault, roll out 6.0.1 with the canary spec, and stop
  * everything again (after `inspect` has looked at the live playground).
  */
-import type { RolloutRecord } from "../analysis/report";
-import type { CanarySpec } from "../analysis/spec";
-import { parseCanarySpec } from "../analysis/validation";
+import type { RolloutRecord } from "../analysis/report/report";
+import type { CanarySpec } from "../analysis/spec/canary";
+import { parseCanarySpec } from "../analysis/spec/validation";
 import { abVariant, withInterval, type LoadedCanary } from "./canary-spec";
 import { startPlayground, type InstalledCanary, type Playground } from "./playground";
 import { runPlaygroundRollout, type RolloutDriver } from "./rollout";

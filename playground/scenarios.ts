@@ -1,5 +1,5 @@
 /** The demo's scenarios: what is wrong with the new version, and how the rollout should end. */
-import type { RolloutResult } from "../analysis/report";
+import type { RolloutResult } from "../analysis/report/report";
 import type { Fault } from "./podinfo-app";
 
 export const SCENARIO_NAMES = ["healthy", "errors", "latency", "ab"] as const;

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { PROJECT } from "../analysis/stack-config";
+import { PROJECT } from "../config/stack";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 

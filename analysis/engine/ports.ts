@@ -1,0 +1,135 @@
+/**
+ * The ports through which the engine reaches the world. Adapters implement them: Kubernetes and the
+ * playground for the router and workloads, Prometheus over HTTP for metrics, HTTP for webhooks and alerts.
+ * Nothing here imports a library; the engine depends on these types only.
+ */
+import type { MetricSpec, Severity, WebhookSpec } from "../spec/canary";
+
+/** Weights of the apex router's first route (`routes[0].httpRoute.action.weightedTargets`). Sum is 100. */
+export interface RouteWeights {
+    primary: number;
+    canary: number;
+}
+
+/**
+ * What a port's error may say about itself: `transient: false` when trying again cannot help (a permanent
+ * API error such as 403 or 404). The engine keeps retrying the rollback's restore steps otherwise.
+ */
+export interface PortError extends Error {
+    transient?: boolean;
+}
+
+/** Reads and sets traffic weights by re-applying the resting router spec with other weights. */
+export interface RouterPort {
+    getWeights(): Promise<RouteWeights>;
+    setWeights(weights: RouteWeights): Promise<void>;
+}
+
+/** Result of Flagger's readiness rules for one Deployment. */
+export type Readiness =
+    | { ready: true }
+    /** `reason` in Flagger's full wording, e.g. "canary deployment podinfo.test not ready: waiting for rollout to finish: ...". */
+    | { ready: false; retriable: boolean; reason: string };
+
+/** The canary (target) and primary Deployments. */
+export interface WorkloadPort {
+    /** Set the canary Deployment's replicas (0 parks it). */
+    scaleCanary(replicas: number): Promise<void>;
+    /** Replicas the canary should run when scaled up (Flagger's `ScaleFromZero` rule). */
+    canaryReplicasWhenActive(): Promise<number>;
+    canaryReadiness(readyThreshold: number, progressDeadlineSeconds: number): Promise<Readiness>;
+    primaryReadiness(readyThreshold: number, progressDeadlineSeconds: number): Promise<Readiness>;
+    /** Replicas the canary Deployment asks for now, so an interrupted rollout that left it running is found. */
+    canaryReplicas?(): Promise<number>;
+}
+
+/** Values the built-in and template queries are rendered with. */
+export interface QueryContext {
+    namespace: string;
+    name: string;
+    target: string;
+    service: string;
+}
+
+/** One metric reading. "no-data" (empty vector or NaN) is distinct from a failed query. */
+export type MetricReading =
+    | { kind: "value"; value: number }
+    | { kind: "no-data"; message: string }
+    | { kind: "error"; message: string };
+
+export interface MetricsPort {
+    read(metric: MetricSpec, context: QueryContext): Promise<MetricReading>;
+}
+
+/** Flagger's `CanaryWebhookPayload`. */
+export interface WebhookPayload {
+    name: string;
+    namespace: string;
+    phase: string;
+    checksum: string;
+    metadata?: Record<string, string>;
+}
+
+export interface WebhookResult {
+    ok: boolean;
+    /** HTTP status when one came back. */
+    status?: number;
+    /** Response body or transport error, used in events. */
+    message: string;
+}
+
+export interface WebhookPort {
+    call(hook: WebhookSpec, payload: WebhookPayload): Promise<WebhookResult>;
+}
+
+/** One alert as Flagger raises it; the adapter fans it out to the providers whose severity matches. */
+export interface AlertMessage {
+    /** `<name>.<namespace>` */
+    canary: string;
+    message: string;
+    severity: Severity;
+    /** Flagger's metadata fields (Target, Failed checks threshold, ...), only for alerts that carry them. */
+    fields: { name: string; value: string }[];
+}
+
+export interface AlertPort {
+    send(alert: AlertMessage): Promise<void>;
+}
+
+export interface Clock {
+    now(): number;
+    sleep(ms: number): Promise<void>;
+}
+
+export type CheckOutcome = "pass" | "fail" | "no-data" | "error";
+
+/** A structured record of one check, so events and the report can explain each decision. */
+export interface CheckRecord {
+    /** Metric or webhook name. */
+    name: string;
+    kind: "metric" | "webhook";
+    value?: number;
+    /** Human form of the bound, e.g. "min 99" or "max 500ms". */
+    threshold?: string;
+    window?: string;
+    outcome: CheckOutcome;
+    message?: string;
+}
+
+/** One event in Flagger's wording, with the state that goes with it. */
+export interface CanaryEvent {
+    type: "Normal" | "Warning";
+    message: string;
+    timestamp: number;
+    phase: string;
+    canaryWeight: number;
+    failedChecks: number;
+    /** The check this event reports (a halt, a hook that passed or failed). */
+    check?: CheckRecord;
+    /** Every check of the interval that led to this decision ("Advance ...", "Copying ..."). */
+    checks?: CheckRecord[];
+}
+
+export interface EventSink {
+    emit(event: CanaryEvent): void;
+}

@@ -1,0 +1,324 @@
+/**
+ * The dynamic providers that run a canary rollout inside `pulumi up` (their resource classes are in
+ * `resources.ts`).
+ *
+ * - `Analysis` (after the canary Deployment and the routers): create bootstraps (the first deployment has no
+ *   primary to compare with, so its inputs are promoted as they are); an update with a new revision runs the
+ *   engine (recovering an interrupted run first) and, on success, promotes it: the outputs named after the
+ *   inputs (`revision`, `template`, `configData`, `secretData`) become the new revision, and the primary
+ *   Deployment and `-primary` configs, built from them, roll next. On failure the engine has put traffic back
+ *   on the primary and parked the canary; the update throws with the reason and the state keeps the old
+ *   revision, so nothing downstream changes.
+ * - `Finalize` (after the primary rolled out): routes everything back to the primary, scales the canary to
+ *   zero, runs the post-rollout hooks and reports "Promotion completed! ...".
+ *
+ * Pulumi serializes the provider objects into the dynamic-provider host (`docs/design.md`, "Dynamic
+ * providers"): they live at module scope, capture no `Set`, `Map` or class instance, keep no state, get everything from their
+ * inputs, and the adapters they build load their libraries inside methods. Progress goes to stdout, one line
+ * per event, which Pulumi shows during `up`. Secrets (kubeconfig, metric provider credentials, alert and
+ * Secret data) are secret inputs, re-marked secret on the outputs, and never printed.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { finalizePromotion, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "../engine/engine";
+import { AlertNotifier } from "../adapters/alerts";
+import type { KubeAccess } from "../adapters/kubernetes/client";
+import { serviceProxyResolver } from "../adapters/kubernetes/service-proxy";
+import { KubeWorkloads } from "../adapters/kubernetes/workloads";
+import { routerFor, ROUTER_KINDS } from "../routers/factory";
+import type { Router, RouterInput } from "../routers/router";
+import { canaryId } from "../engine/messages";
+import { PrometheusMetrics } from "../adapters/metrics";
+import type { CanaryEvent } from "../engine/ports";
+import { formatEventChecks } from "../report/event-line";
+import { stableStringify, type TrackedData } from "./revision";
+import { RESTING_WEIGHTS } from "../engine/weights";
+import { DEFAULT_METRICS_SERVER, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "../spec/canary";
+import { parseCanarySpec, validateCanarySpec } from "../spec/validation";
+import { primaryName } from "../spec/names";
+import { containsUnknown, UNKNOWN_VALUE, type ValidationFailure } from "../spec/failures";
+import { HttpWebhooks } from "../adapters/webhooks";
+
+/** What the rollout's last run did: `initialized` (first deployment), `promoted`, or `skipped` (skipAnalysis). */
+export type RolloutStatus = "initialized" | "promoted" | "skipped";
+
+/** Inputs both resources share: what the rollout is and how to reach the cluster. */
+export interface RolloutInputs {
+    target: CanaryTarget;
+    canary: CanarySpec;
+    /** The router and what Pulumi declares for it at rest. */
+    router: RouterInput;
+    kubeconfig?: string;
+    kubeContext?: string;
+    clusterNamespaces?: string[];
+    metricTemplates?: Record<string, MetricTemplateSpec>;
+    alertProviders?: Record<string, AlertProviderSpec>;
+    autoscalerMinReplicas?: number;
+    /** `metadata.uid` of the canary Deployment Pulumi manages, to be sure the kubeconfig reaches that cluster. */
+    targetUid?: string;
+}
+
+export interface AnalysisInputs extends RolloutInputs {
+    revision: string;
+    template: Record<string, unknown>;
+    configData: TrackedData;
+    secretData: TrackedData;
+    plan: string;
+}
+
+export interface AnalysisOutputs extends AnalysisInputs {
+    status: RolloutStatus;
+}
+
+export interface FinalizeInputs extends RolloutInputs {
+    revision: string;
+    status: RolloutStatus;
+}
+
+/** Live state for `pulumi refresh`. */
+export interface LiveRollout {
+    primaryWeight: number;
+    canaryWeight: number;
+    canaryReplicas: number;
+    /** `resting` when traffic is all on the primary and the canary is parked, else `interrupted`. */
+    state: "resting" | "interrupted";
+}
+
+/** Check the inputs both resources share; unknown values pass until they are known. */
+export function checkRolloutInputs(news: Record<string, any>): ValidationFailure[] {
+    const failures: ValidationFailure[] = [];
+    const target = news.target;
+    if (target !== UNKNOWN_VALUE) {
+        for (const key of ["name", "namespace", "service"]) {
+            if (target?.[key] !== UNKNOWN_VALUE && (typeof target?.[key] !== "string" || target[key] === "")) {
+                failures.push({ property: `target.${key}`, reason: "must be a non-empty string (the Canary component's `target` output)" });
+            }
+        }
+    }
+    // validateCanarySpec already leaves out what is unknown during preview.
+    failures.push(...validateCanarySpec(news.canary, "canary"));
+    failures.push(...checkRouterInput(news.router, target));
+    for (const key of ["template", "configData", "secretData"]) {
+        const value = news[key];
+        if (value !== undefined && value !== UNKNOWN_VALUE && (value === null || typeof value !== "object" || Array.isArray(value))) {
+            failures.push({ property: key, reason: "must be an object" });
+        }
+    }
+    const namespaces = news.clusterNamespaces;
+    if (namespaces !== undefined && !containsUnknown(namespaces) && (!Array.isArray(namespaces) || namespaces.some((n) => typeof n !== "string"))) {
+        failures.push({ property: "clusterNamespaces", reason: "must be a list of namespace names" });
+    }
+    return failures;
+}
+
+function checkRouterInput(input: unknown, target: unknown): ValidationFailure[] {
+    if (input === UNKNOWN_VALUE || containsUnknown((input as RouterInput | undefined)?.kind)) {
+        return [];
+    }
+    const router = routerFor((input as RouterInput | undefined)?.kind);
+    if (!router) {
+        return [{ property: "router.kind", reason: `must be one of ${ROUTER_KINDS.join(", ")} (the Canary component's \`router\` output), got ${JSON.stringify((input as RouterInput | undefined)?.kind)}` }];
+    }
+    return typeof target === "object" && target !== null ? router.check(input as RouterInput, target as CanaryTarget) : [];
+}
+
+/**
+ * Stacks deployed before the router factory hold the App Mesh router spec as `routerSpec`: read it as the
+ * `router` input it now is, so the rename alone is no change (and runs no analysis).
+ */
+export function withRouterInput<T extends Record<string, any>>(props: T): T {
+    if (props.router !== undefined || props.routerSpec === undefined) {
+        return props;
+    }
+    const { routerSpec, ...rest } = props;
+    return { ...rest, router: { kind: "appmesh", virtualRouter: routerSpec } } as unknown as T;
+}
+
+function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: string[]): string[] {
+    return keys.filter((k) => containsUnknown(news[k]) || stableStringify(olds[k]) !== stableStringify(news[k]));
+}
+
+/** Inputs whose change means an update: the revision and what shapes the analysis. Access settings do not. */
+export const ANALYSIS_DIFF_KEYS = ["revision", "target", "canary", "router", "metricTemplates", "alertProviders", "autoscalerMinReplicas"];
+export const FINALIZE_DIFF_KEYS = ["revision", "status", "target"];
+
+function kubeAccess(inputs: RolloutInputs): KubeAccess {
+    return { kubeconfig: inputs.kubeconfig, context: inputs.kubeContext };
+}
+
+/**
+ * One line per event on stdout, in Flagger's wording followed by the checks behind it (Pulumi shows the
+ * provider's stdout during `up`).
+ */
+function printEvent(event: CanaryEvent): void {
+    const checks = formatEventChecks(event);
+    console.log(`${event.type.padEnd(7)} ${event.message}${checks ? ` ${checks}` : ""}`);
+}
+
+function routerOf(inputs: RolloutInputs): Router {
+    const router = routerFor(inputs.router?.kind);
+    if (!router) {
+        throw new Error(`no router of kind ${JSON.stringify(inputs.router?.kind)}; known: ${ROUTER_KINDS.join(", ")}`);
+    }
+    return router;
+}
+
+/** The engine's ports over the cluster (the router's objects, the Deployments), Prometheus, webhooks and alert providers. */
+export function buildPorts(inputs: RolloutInputs, spec: CanarySpec): RolloutPorts {
+    const access = kubeAccess(inputs);
+    const { target } = inputs;
+    const resolve = serviceProxyResolver({
+        access,
+        namespaces: inputs.clusterNamespaces ?? [target.namespace, "appmesh-system"],
+        defaultNamespace: target.namespace,
+    });
+    const router = routerOf(inputs);
+    return {
+        router: router.port(inputs.router, { access, target }),
+        workloads: new KubeWorkloads({ access, namespace: target.namespace, canary: target.name, autoscalerMinReplicas: inputs.autoscalerMinReplicas }),
+        metrics: new PrometheusMetrics({ address: spec.metricsServer ?? DEFAULT_METRICS_SERVER, builtinQueries: router.builtinQueries, templates: inputs.metricTemplates, resolve }),
+        webhooks: new HttpWebhooks({ resolve }),
+        alerts: new AlertNotifier({ alerts: spec.analysis?.alerts ?? [], providers: inputs.alertProviders ?? {}, resolve, log: (line) => console.log(line) }),
+        clock: { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
+        events: { emit: printEvent },
+    };
+}
+
+function rolloutRequest(inputs: RolloutInputs, revision: string): RolloutRequest {
+    return { target: inputs.target, spec: parseCanarySpec(inputs.canary), checksum: revision };
+}
+
+/**
+ * The message a failed `pulumi up` ends with: why, and the state it left, as read back from the cluster
+ * (`live`) when that was possible, else as the engine reported it.
+ */
+export function rolloutFailure(target: CanaryTarget, revision: string, outcome: AnalysisOutcome, live?: LiveRollout | Error): string {
+    const primary = primaryName(target.name);
+    let left: string;
+    if (live instanceof Error) {
+        left = `The state after the rollback could not be read (${live.message}); the next \`pulumi up\` puts traffic back on ${primary} before anything else.`;
+    } else if (live ? live.state === "resting" : outcome.canaryWeight === 0 && !/could not /.test(outcome.reason ?? "")) {
+        left = `Traffic is back on ${primary}, the canary is scaled to zero and revision ${revision} was not promoted; fix the cause and run \`pulumi up\` again to retry.`;
+    } else {
+        const where = live ? ` (primary ${live.primaryWeight}%, canary ${live.canaryWeight}%, ${live.canaryReplicas} canary replicas)` : "";
+        left = `The rollback did not complete${where}; the next \`pulumi up\` puts traffic back on ${primary} before anything else.`;
+    }
+    return `canary analysis of ${canaryId(target)} failed: ${outcome.reason ?? "no reason given"} (failed checks: ${outcome.failedChecks}). ${left}`;
+}
+
+/** Finalize's work: the engine waits for the primary, routes back and parks the canary. */
+async function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
+    const request = rolloutRequest(inputs, inputs.revision);
+    await assertSameCluster(inputs);
+    await finalizePromotion(request, buildPorts(inputs, request.spec), inputs.status);
+}
+
+/**
+ * Refuse to touch a cluster other than the one Pulumi deployed to (a `KUBECONFIG` pointing elsewhere): the
+ * canary Deployment found must be the one the stack manages.
+ */
+async function assertSameCluster(inputs: RolloutInputs): Promise<void> {
+    if (!inputs.targetUid) {
+        return;
+    }
+    const { target } = inputs;
+    const live = await new KubeWorkloads({ access: kubeAccess(inputs), namespace: target.namespace, canary: target.name }).deployment(target.name);
+    if (live?.metadata?.uid !== inputs.targetUid) {
+        const found = live ? `a Deployment with uid ${live.metadata?.uid}` : "no such Deployment";
+        throw new Error(
+            `the kubeconfig reaches a different cluster than the stack's: Deployment ${target.namespace}/${target.name} should have uid ${inputs.targetUid}, ` +
+                `found ${found}; pass the stack's kubeconfig to the Canary (\`kubeconfig\`) or point KUBECONFIG at its cluster. Nothing was changed.`,
+        );
+    }
+}
+
+async function readLive(inputs: RolloutInputs): Promise<LiveRollout> {
+    const access = kubeAccess(inputs);
+    const { target } = inputs;
+    const weights = await routerOf(inputs).port(inputs.router, { access, target }).getWeights();
+    const canaryReplicas = await new KubeWorkloads({ access, namespace: target.namespace, canary: target.name }).canaryReplicas();
+    const resting = weights.primary === RESTING_WEIGHTS.primary && canaryReplicas === 0;
+    return { primaryWeight: weights.primary, canaryWeight: weights.canary, canaryReplicas, state: resting ? "resting" : "interrupted" };
+}
+
+const resourceId = (target: CanaryTarget) => `${target.namespace}/${target.name}`;
+
+export const analysisProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: any, news: any) {
+        return { inputs: news, failures: checkRolloutInputs(news) };
+    },
+
+    async diff(_id: string, olds: any, news: any) {
+        const changes = changedKeys(withRouterInput(olds), news, ANALYSIS_DIFF_KEYS);
+        return { changes: changes.length > 0, replaces: changes.includes("target") ? ["target"] : [], deleteBeforeReplace: false };
+    },
+
+    async create(inputs: any) {
+        const news = inputs as AnalysisInputs;
+        // First deployment: nothing to compare with; the primary starts from these inputs.
+        const outs: AnalysisOutputs = { ...news, status: "initialized" };
+        return { id: resourceId(news.target), outs };
+    },
+
+    async update(_id: string, olds: any, news: any) {
+        const previous = olds as AnalysisOutputs;
+        const next = news as AnalysisInputs;
+        if (next.revision === previous.revision) {
+            // Same pod template and configs (also a manual return to the promoted revision): no rollout.
+            return { outs: { ...next, status: previous.status } };
+        }
+        const request = rolloutRequest(next, next.revision);
+        await assertSameCluster(next);
+        const outcome = await runAnalysis(request, buildPorts(next, request.spec));
+        if (outcome.status === "failed") {
+            const live = await readLive(next).catch((error: Error) => error);
+            throw new Error(rolloutFailure(next.target, next.revision, outcome, live));
+        }
+        const outs: AnalysisOutputs = { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" };
+        return { outs };
+    },
+
+    async read(id: string, props: any) {
+        return { id, props: { ...props, live: await readLive(withRouterInput(props) as RolloutInputs) } };
+    },
+
+    async delete() {
+        // The Kubernetes objects belong to the stack's Kubernetes provider; nothing else is left behind.
+    },
+};
+
+export const finalizeProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: any, news: any) {
+        const failures = checkRolloutInputs(news);
+        if (news.status !== UNKNOWN_VALUE && !["initialized", "promoted", "skipped"].includes(news.status)) {
+            failures.push({ property: "status", reason: "must be the Analysis resource's `status` output: initialized, promoted or skipped" });
+        }
+        return { inputs: news, failures };
+    },
+
+    async diff(_id: string, olds: any, news: any) {
+        const changes = changedKeys(olds, news, FINALIZE_DIFF_KEYS);
+        return { changes: changes.length > 0, replaces: changes.includes("target") ? ["target"] : [], deleteBeforeReplace: false };
+    },
+
+    async create(inputs: any) {
+        const news = inputs as FinalizeInputs;
+        await finalizeRollout(news);
+        return { id: resourceId(news.target), outs: news };
+    },
+
+    async update(_id: string, olds: any, news: any) {
+        const next = news as FinalizeInputs;
+        if (next.revision !== olds.revision || next.status !== olds.status) {
+            await finalizeRollout(next);
+        }
+        return { outs: next };
+    },
+
+    async read(id: string, props: any) {
+        return { id, props: { ...props, live: await readLive(withRouterInput(props) as RolloutInputs) } };
+    },
+
+    async delete() {
+        // Nothing to undo: routing and replicas follow the Kubernetes objects.
+    },
+};

@@ -1,0 +1,96 @@
+import * as assert from "node:assert/strict";
+import { withoutProvider } from "../../playground/provider-host";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
+
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+describe("the providers in Pulumi's dynamic-provider host, against the playground", function () {
+    this.timeout(240_000);
+    let bench: HostBench;
+    let promoted: Record<string, unknown>;
+
+    before(async () => {
+        bench = await startHostBench();
+        await bench.host.configure();
+    });
+
+    after(async () => {
+        await bench?.stop();
+    });
+
+    it("check fails a bad spec naming the field, and tolerates unknowns during preview", async () => {
+        const inputs = bench.analysisInputs() as any;
+        const bad = { ...inputs, canary: { ...inputs.canary, analysis: { ...inputs.canary.analysis, stepWeight: -5 } } };
+        const { failures } = await bench.host.check(ANALYSIS_URN, {}, bad);
+        assert.ok(failures.some((f) => f.property === "canary.analysis.stepWeight"), JSON.stringify(failures));
+        assert.ok(failures.every((f) => f.property.startsWith("canary.analysis")), JSON.stringify(failures));
+        const preview = { ...inputs, revision: UNKNOWN, template: UNKNOWN, kubeconfig: UNKNOWN };
+        assert.deepEqual((await bench.host.check(ANALYSIS_URN, {}, preview)).failures, []);
+    });
+
+    it("create bootstraps without analysis; Finalize reports the initialization", async () => {
+        const inputs = bench.analysisInputs();
+        const created = await bench.host.create(ANALYSIS_URN, inputs);
+        assert.equal(created.id, "test/podinfo");
+        assert.deepEqual(withoutProvider(created.properties), { ...withoutProvider(inputs), status: "initialized" });
+        promoted = created.properties;
+        await bench.host.create(FINALIZE_URN, bench.finalizeInputs(String(promoted.revision), "initialized"));
+        assert.ok(bench.lines.includes("Normal  Initialization done! podinfo.test"), bench.lines.join("\n"));
+        assert.equal(canaryReplicas(bench), 0);
+    });
+
+    it("diff reports no change for identical inputs, and a change while the revision is unknown in preview", async () => {
+        assert.deepEqual(await bench.host.diff("test/podinfo", ANALYSIS_URN, promoted, bench.analysisInputs()), { changes: "none", replaces: [], deleteBeforeReplace: false });
+        assert.equal((await bench.host.diff("test/podinfo", ANALYSIS_URN, promoted, { ...bench.analysisInputs(), revision: UNKNOWN })).changes, "some");
+    });
+
+    it("update with a healthy new revision promotes it, and Finalize routes back to the primary", async () => {
+        await bench.playground.updateCanaryTemplate(bench.canary, "6.0.1");
+        const news = bench.analysisInputs();
+        assert.equal((await bench.host.diff("test/podinfo", ANALYSIS_URN, promoted, news)).changes, "some");
+        bench.lines.length = 0;
+        const updated = await bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news);
+        assert.equal(updated.properties.revision, news.revision);
+        assert.equal(updated.properties.status, "promoted");
+        assert.deepEqual(updated.properties.template, news.template);
+        const events = bench.lines.join("\n");
+        for (const line of ["New revision detected! Scaling up podinfo.test", "Starting canary analysis for podinfo.test", "Advance podinfo.test canary weight 10", "Advance podinfo.test canary weight 30", "Copying podinfo.test template spec to podinfo-primary.test"]) {
+            assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
+        }
+        // The canary still carries maxWeight while Pulumi rolls the primary.
+        assert.deepEqual(apexWeights(bench), { primary: 70, canary: 30 });
+        await bench.playground.rollPrimary(bench.canary, "6.0.1");
+        await bench.host.update("test/podinfo", FINALIZE_URN, bench.finalizeInputs(String(promoted.revision), "initialized"), bench.finalizeInputs(String(news.revision), "promoted"));
+        assert.ok(bench.lines.includes("Normal  Promotion completed! Scaling down podinfo.test"), bench.lines.join("\n"));
+        assert.deepEqual(apexWeights(bench), { primary: 100, canary: 0 });
+        assert.equal(canaryReplicas(bench), 0);
+        promoted = updated.properties;
+    });
+
+    it("update with a slow canary fails with the reason and leaves traffic on the primary", async () => {
+        bench.playground.cluster.setFault("6.0.2", { latencyMs: 700 });
+        await bench.playground.updateCanaryTemplate(bench.canary, "6.0.2");
+        const news = bench.analysisInputs();
+        bench.lines.length = 0;
+        await assert.rejects(bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news), (error: Error) => {
+            assert.match(error.message, /canary analysis of podinfo\.test failed: Halt podinfo\.test advancement request duration \d+ms > 500ms/);
+            assert.match(error.message, /Traffic is back on podinfo-primary, the canary is scaled to zero/);
+            assert.ok(!error.message.includes(bench.playground.kube.token));
+            return true;
+        });
+        assert.deepEqual(apexWeights(bench), { primary: 100, canary: 0 });
+        assert.equal(canaryReplicas(bench), 0);
+        const events = bench.lines.join("\n");
+        assert.match(events, /Rolling back podinfo\.test failed checks threshold reached 5/);
+        assert.match(events, /Canary failed! Scaling down podinfo\.test/);
+        assert.ok(!events.includes(bench.playground.kube.token));
+    });
+
+    it("read reports the live state for refresh; delete leaves the cluster alone", async () => {
+        const read = await bench.host.read("test/podinfo", ANALYSIS_URN, promoted);
+        assert.deepEqual(read.properties.live, { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" });
+        const requests = bench.playground.kube.requests.length;
+        await bench.host.delete("test/podinfo", ANALYSIS_URN, promoted);
+        assert.equal(bench.playground.kube.requests.length, requests);
+    });
+});
