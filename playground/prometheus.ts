@@ -161,7 +161,11 @@ async function launch(binary: string, configFile: string, dataDir: string, waitM
     throw lastError!;
 }
 
-/** Until Prometheus scrapes exactly `targets`, each at least once (so a query right after sees their series). */
+/**
+ * Until Prometheus scrapes exactly `targets`, each at least once, and a query sees each one's `up` series.
+ * The targets API alone is not enough: Prometheus marks a target scraped before it commits the scrape's
+ * samples, so a query right after could still miss them (the cause of a rare test failure).
+ */
 async function waitForTargets(url: string, targets: ScrapeTarget[], child: ChildProcess, waitMs: number): Promise<void> {
     const wanted = new Set(targets.map((target) => `http://${target.address}${target.metricsPath ?? "/metrics"}`));
     let seen = "";
@@ -171,6 +175,13 @@ async function waitForTargets(url: string, targets: ScrapeTarget[], child: Child
         seen = active.map((target) => `${target.scrapeUrl} (${target.health})`).join(", ");
         return active.length === wanted.size && active.every((target) => wanted.has(target.scrapeUrl) && target.health !== "unknown");
     }, "scrape exactly its targets");
+    await waitUntil(waitMs, child, () => `no \`up\` series yet for some of ${[...wanted].join(", ")}`, async () => {
+        const response = await get(`${url}/api/v1/query?query=${encodeURIComponent(`up{job="${JOB}"}`)}`);
+        const series: { metric: Record<string, string> }[] = response.data?.data?.result ?? [];
+        return targets.every((target) =>
+            series.some(({ metric }) => metric.instance === target.address && Object.entries(target.labels).every(([key, value]) => metric[key] === value)),
+        );
+    }, "store a scrape of every target");
 }
 
 async function waitUntil(waitMs: number, child: ChildProcess, details: () => string, check: () => Promise<boolean>, goal: string): Promise<void> {
