@@ -88,3 +88,19 @@ export function stopChild(child: ChildProcess, graceMs = 2000): Promise<void> {
         signalGroup(child, "SIGTERM");
     });
 }
+
+/** Whether a process runs: it exists and is not a zombie waiting for its (new) parent to reap it. */
+export function isRunning(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+    } catch {
+        return false;
+    }
+    try {
+        // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces, the state follows its last ')'.
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return true;
+    }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs or builds what the local control plane and the real Pulumi CLI need, into a per-user cache outside
 # the repository keyed by version, and prints where each piece is. Skips what is already there.
-# Usage: toolchain.sh [all|kube|etcd|pulumi|paths]   (default: all)
+# Usage: toolchain.sh [all|kube|etcd|pulumi|paths]   (default: all; kube: etcd and the control plane)
 # Pinned versions live here; a change of version builds into a new directory.
 set -euo pipefail
 
@@ -160,7 +160,7 @@ print_paths() {
 }
 
 case "${1:-all}" in
-    kube) build_kube ;;
+    kube) install_etcd; build_kube ;;
     etcd) install_etcd ;;
     pulumi) build_pulumi; install_nodejs_shim; build_k8s_plugin ;;
     paths) ;;

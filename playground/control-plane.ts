@@ -1,0 +1,301 @@
+/**
+ * A real Kubernetes control plane on this machine, without Docker: etcd, kube-apiserver and
+ * kube-controller-manager (built by `npm run toolchain`), with RBAC on, a static admin token, the CRDs the
+ * project uses, and the API server's service proxy routed through an egress-selector Unix socket that the
+ * playground's node serves. Pod and Service addresses come from ranges no packet is ever sent to: where this
+ * process may (root on Linux) they are blackholed first, so a stray dial fails here instead of leaving the
+ * machine.
+ */
+import { execFileSync, spawn, type ChildProcess } from "child_process";
+import { generateKeyPairSync, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseAllDocuments, stringify as stringifyYaml } from "yaml";
+import * as http from "http";
+import { closeServer, listenOnFreePort } from "./http-util";
+import { findExecutable, requireExecutable, stopChild, trackChild } from "./processes";
+
+/** Pods get addresses from here, the API server advertises one from the same blackholed block. */
+export const POD_CIDR = "10.244.0.0/16";
+export const SERVICE_CIDR = "10.96.0.0/16";
+/** The `kubernetes` Service's endpoint: not loopback (the API server refuses that), inside a blackholed block. */
+const ADVERTISE_ADDRESS = "10.245.0.1";
+const BLACKHOLED = ["10.244.0.0/15", SERVICE_CIDR];
+
+const REPO_ROOT = path.resolve(__dirname, "..");
+const CRD_FILES = [path.join(REPO_ROOT, "crds", "appmesh-v1beta2.yaml")];
+/** Controllers a cluster without cloud, nodes' IPAM or volumes does not need. */
+const CONTROLLERS = "*,-nodeipam,-nodelifecycle,-ttl,-route,-service,-cloud-node-lifecycle,-persistentvolume-binder,-attachdetach";
+
+export interface ControlPlaneOptions {
+    /** Where certificates, keys, logs and etcd's data go; a new temporary directory by default. */
+    dir?: string;
+    /** The Unix socket the API server's service proxy dials through (HTTP CONNECT). */
+    egressSocket?: string;
+    /** How long to wait for each component to become ready; default 60 s. */
+    waitMs?: number;
+    /** Keep the processes running after this process exits (`npm run cluster -- up`); `stop` or `stopRecorded` ends them. */
+    persist?: boolean;
+    log?: (line: string) => void;
+}
+
+export interface ControlPlane {
+    /** `https://127.0.0.1:<port>` */
+    server: string;
+    /** A kubeconfig (admin token, the API server's CA) and where it is written. */
+    kubeconfig: string;
+    kubeconfigPath: string;
+    token: string;
+    dir: string;
+    egressSocket: string;
+    /** Process ids of etcd, kube-apiserver and kube-controller-manager (each leads its process group). */
+    pids(): number[];
+    /** Stop the API server for `ms`, then start it again on the same port (etcd keeps the data). */
+    restartApiServer(ms: number): Promise<void>;
+    stop(): Promise<void>;
+}
+
+/** Where `npm run toolchain` put the binaries, read from the toolchain script itself (one source of versions). */
+export function toolchainPaths(): Record<string, string> {
+    const out = execFileSync("bash", [path.join(REPO_ROOT, "scripts", "toolchain.sh"), "paths"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return Object.fromEntries(out.split("\n").filter((line) => line.includes("=")).map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+}
+
+function kubeBinary(name: "kube-apiserver" | "kube-controller-manager"): string {
+    const file = path.join(toolchainPaths().KUBE_BIN_DIR, name);
+    if (!fs.existsSync(file)) {
+        throw new Error(`${name} is not built: run \`npm run toolchain -- kube\` (it builds kube-apiserver and kube-controller-manager once, about 12 minutes on 2 cores)`);
+    }
+    return file;
+}
+
+async function freePort(): Promise<number> {
+    const probe = http.createServer();
+    const port = await listenOnFreePort(probe);
+    await closeServer(probe);
+    return port;
+}
+
+/** Blackhole the pod and service ranges where allowed; say so where not. */
+function blackholeClusterRanges(log: (line: string) => void): void {
+    const ip = findExecutable("ip") ?? ["/usr/sbin/ip", "/sbin/ip"].find((p) => fs.existsSync(p));
+    if (process.platform !== "linux" || !ip || process.getuid?.() !== 0) {
+        log(`not blackholing ${BLACKHOLED.join(" and ")} (needs root on Linux): nothing here dials those addresses, but a stray dial would leave this machine`);
+        return;
+    }
+    const routes = execFileSync(ip, ["route", "show", "type", "blackhole"], { encoding: "utf8" });
+    for (const cidr of BLACKHOLED) {
+        if (!routes.split("\n").some((line) => line.includes(cidr))) {
+            execFileSync(ip, ["route", "add", "blackhole", cidr]);
+        }
+    }
+}
+
+interface Process {
+    child: ChildProcess;
+    logFile: string;
+}
+
+function startProcess(binary: string, args: string[], logFile: string, persist: boolean): Process {
+    const log = fs.openSync(logFile, "a");
+    const child = spawn(binary, args, { detached: true, stdio: ["ignore", log, log] });
+    fs.closeSync(log);
+    if (persist) {
+        child.unref();
+    } else {
+        trackChild(child);
+    }
+    return { child, logFile };
+}
+
+function lastLines(file: string, n = 15): string {
+    try {
+        return fs.readFileSync(file, "utf8").trim().split("\n").slice(-n).join("\n");
+    } catch {
+        return "";
+    }
+}
+
+/** Poll `check` until it holds; fail with the process's last log lines if it exits or time runs out. */
+async function waitFor(what: string, process: Process, waitMs: number, check: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+        if (process.child.exitCode !== null || process.child.signalCode !== null) {
+            throw new Error(`${what} exited (${process.child.exitCode ?? process.child.signalCode}):\n${lastLines(process.logFile)}`);
+        }
+        if (await check().catch(() => false)) {
+            return;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`${what} was not ready within ${waitMs / 1000}s:\n${lastLines(process.logFile)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+}
+
+async function httpGet(url: string, headers: Record<string, string> = {}, ca?: string): Promise<number> {
+    const { default: axios } = await import("axios");
+    const https = await import("https");
+    const response = await axios.get(url, { headers, timeout: 2000, validateStatus: () => true, proxy: false, httpsAgent: ca ? new https.Agent({ ca }) : undefined });
+    return response.status;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const log = opts.log ?? (() => undefined);
+    const waitMs = opts.waitMs ?? 60_000;
+    const persist = opts.persist ?? false;
+    const etcdBinary = requireExecutable("etcd");
+    const apiserverBinary = kubeBinary("kube-apiserver");
+    const controllerManagerBinary = kubeBinary("kube-controller-manager");
+    blackholeClusterRanges(log);
+
+    const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "playground-cluster-"));
+    const file = (name: string) => path.join(dir, name);
+    fs.mkdirSync(file("certs"), { recursive: true });
+    const egressSocket = opts.egressSocket ?? file("egress.sock");
+    const token = randomBytes(24).toString("hex");
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    fs.writeFileSync(file("service-account.key"), privateKey.export({ type: "pkcs1", format: "pem" }), { mode: 0o600 });
+    fs.writeFileSync(file("tokens.csv"), `${token},admin,admin,system:masters\n`, { mode: 0o600 });
+    fs.writeFileSync(
+        file("egress.yaml"),
+        stringifyYaml({
+            apiVersion: "apiserver.k8s.io/v1beta1",
+            kind: "EgressSelectorConfiguration",
+            egressSelections: [{ name: "cluster", connection: { proxyProtocol: "HTTPConnect", transport: { uds: { udsName: egressSocket } } } }],
+        }),
+    );
+
+    const processes: Process[] = [];
+    const stopAll = async () => {
+        for (const p of processes.reverse()) {
+            await stopChild(p.child, 5000);
+        }
+    };
+    try {
+        const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+        const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+        const etcd = startProcess(etcdBinary, [
+            `--data-dir=${file("etcd")}`,
+            `--listen-client-urls=${etcdUrl}`,
+            `--advertise-client-urls=${etcdUrl}`,
+            `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+            `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+            `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+            "--log-level=warn",
+        ], file("etcd.log"), persist);
+        processes.push(etcd);
+        await waitFor("etcd", etcd, waitMs, async () => (await httpGet(`${etcdUrl}/health`)) === 200);
+        log(`etcd ready at ${etcdUrl}`);
+
+        const server = `https://127.0.0.1:${apiPort}`;
+        const apiserverArgs = [
+            `--etcd-servers=${etcdUrl}`,
+            `--service-account-key-file=${file("service-account.key")}`,
+            `--service-account-signing-key-file=${file("service-account.key")}`,
+            "--service-account-issuer=https://kubernetes.default.svc",
+            `--token-auth-file=${file("tokens.csv")}`,
+            "--authorization-mode=RBAC",
+            "--bind-address=127.0.0.1",
+            `--secure-port=${apiPort}`,
+            `--cert-dir=${file("certs")}`,
+            `--advertise-address=${ADVERTISE_ADDRESS}`,
+            `--service-cluster-ip-range=${SERVICE_CIDR}`,
+            `--egress-selector-config-file=${file("egress.yaml")}`,
+        ];
+        let apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"), persist);
+        const apiserverIndex = processes.push(apiserver) - 1;
+        const auth = { Authorization: `Bearer ${token}` };
+        const ca = () => fs.readFileSync(file("certs/apiserver.crt"), "utf8");
+        const apiserverReady = () => waitFor("kube-apiserver", apiserver, waitMs, async () => fs.existsSync(file("certs/apiserver.crt")) && (await httpGet(`${server}/readyz`, auth, ca())) === 200);
+        await apiserverReady();
+        log(`kube-apiserver ready at ${server}`);
+
+        const kubeconfig = stringifyYaml({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [{ name: "playground", cluster: { server, "certificate-authority-data": Buffer.from(ca()).toString("base64") } }],
+            users: [{ name: "admin", user: { token } }],
+            contexts: [{ name: "playground", context: { cluster: "playground", user: "admin" } }],
+            "current-context": "playground",
+        });
+        const kubeconfigPath = file("kubeconfig");
+        fs.writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
+
+        const controllerManager = startProcess(controllerManagerBinary, [
+            `--kubeconfig=${kubeconfigPath}`,
+            `--service-account-private-key-file=${file("service-account.key")}`,
+            "--leader-elect=false",
+            "--secure-port=0",
+            `--controllers=${CONTROLLERS}`,
+        ], file("kube-controller-manager.log"), persist);
+        processes.push(controllerManager);
+
+        await applyCrds(kubeconfig, waitMs);
+        log("CRDs established");
+
+        return {
+            server,
+            kubeconfig,
+            kubeconfigPath,
+            token,
+            dir,
+            egressSocket,
+            pids: () => processes.map((p) => p.child.pid!),
+            async restartApiServer(ms) {
+                await stopChild(apiserver.child, 5000);
+                await new Promise((resolve) => setTimeout(resolve, ms));
+                apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"), persist);
+                processes[apiserverIndex] = apiserver;
+                await apiserverReady();
+            },
+            async stop() {
+                await stopAll();
+                if (!opts.dir) {
+                    fs.rmSync(dir, { recursive: true, force: true });
+                }
+            },
+        };
+    } catch (error) {
+        await stopAll();
+        throw error;
+    }
+}
+
+/** Server-side apply the project's CRDs and wait until each is established. */
+async function applyCrds(kubeconfig: string, waitMs: number): Promise<void> {
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+    const crds = CRD_FILES.flatMap((f) => parseAllDocuments(fs.readFileSync(f, "utf8")).map((doc) => doc.toJS()));
+    const deadline = Date.now() + waitMs;
+    for (const crd of crds) {
+        // Right after start the API server may still refuse writes for a moment: retry until the deadline.
+        for (;;) {
+            try {
+                await objects.patch(crd, undefined, undefined, "playground", true, k8s.PatchStrategy.ServerSideApply);
+                break;
+            } catch (error) {
+                if (Date.now() > deadline) {
+                    throw error;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 500));
+            }
+        }
+    }
+    const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
+    for (const crd of crds) {
+        for (;;) {
+            const live = await api.readCustomResourceDefinition({ name: crd.metadata.name });
+            if (live.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) {
+                break;
+            }
+            if (Date.now() > deadline) {
+                throw new Error(`CRD ${crd.metadata.name} was not established within ${waitMs / 1000}s`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/** `npm run cluster -- up|status|down` keeps a real control plane running between commands and stops all of it. */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { isRunning } from "../../playground/processes";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+function cluster(dir: string, command: string): Promise<{ code: number; out: string }> {
+    return new Promise((resolve) => {
+        execFile("npm", ["run", "--silent", "cluster", "--", command], { cwd: ROOT, env: { ...process.env, APPMESH_CANARY_CLUSTER_DIR: dir } }, (error, stdout, stderr) => {
+            resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, out: stdout + stderr });
+        });
+    });
+}
+
+describe("npm run cluster", function () {
+    this.timeout(180_000);
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cluster-cli-")), "cluster");
+
+    after(async () => {
+        await cluster(dir, "down");
+        fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    });
+
+    it("up starts the control plane and prints the kubeconfig; status sees it; down stops every process", async () => {
+        const up = await cluster(dir, "up");
+        assert.equal(up.code, 0, up.out);
+        const kubeconfigPath = path.join(dir, "kubeconfig");
+        assert.match(up.out, new RegExp(`export KUBECONFIG=${kubeconfigPath}`));
+        assert.match(up.out, /control plane up in [\d.]+s: https:\/\/127\.0\.0\.1:\d+/);
+        const { pids } = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) as { pids: number[] };
+        assert.equal(pids.length, 3);
+        assert.ok(pids.every(isRunning), "etcd, kube-apiserver and kube-controller-manager outlive the command");
+
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromFile(kubeconfigPath);
+        const namespaces = await kc.makeApiClient(k8s.CoreV1Api).listNamespace();
+        assert.ok(namespaces.items.some((ns) => ns.metadata?.name === "kube-system"));
+
+        assert.equal((await cluster(dir, "status")).code, 0);
+        assert.match((await cluster(dir, "up")).out, /already running/);
+        const down = await cluster(dir, "down");
+        assert.match(down.out, /local cluster stopped/);
+        assert.ok(!pids.some(isRunning), "no process is left");
+        assert.ok(!fs.existsSync(dir));
+        assert.equal((await cluster(dir, "status")).code, 1);
+    });
+
+    it("names the commands it knows", async () => {
+        const wrong = await cluster(dir, "sideways");
+        assert.equal(wrong.code, 2);
+        assert.match(wrong.out, /usage: npm run cluster -- up\|down\|status/);
+    });
+});

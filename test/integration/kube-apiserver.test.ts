@@ -1,0 +1,191 @@
+/**
+ * The Kubernetes adapters against a real kube-apiserver, etcd and kube-controller-manager
+ * (`playground/control-plane.ts`, built by `npm run toolchain`): server-side apply ownership next to Pulumi's
+ * field manager, the CRD schema's 422, a missing object's 404, the scale subresource with readiness from the
+ * real Deployment controller, retries while the API server restarts, and the analysis's least-privilege RBAC.
+ */
+import assert from "node:assert/strict";
+import { stringify as stringifyYaml } from "yaml";
+import { ANALYSIS_FIELD_MANAGER } from "../../analysis/adapters/kubernetes/client";
+import { KubeWorkloads } from "../../analysis/adapters/kubernetes/workloads";
+import { APPMESH_API_VERSION } from "../../analysis/routers/appmesh/api";
+import { KubeRouter } from "../../analysis/routers/appmesh/kube-router";
+import type { VirtualRouterSpec } from "../../analysis/routers/appmesh/routes";
+import { startControlPlane, type ControlPlane } from "../../playground/control-plane";
+import { restingRouterSpec } from "./rollout-fixtures";
+
+type ClientNode = typeof import("@kubernetes/client-node");
+
+const NS = "test";
+/** Pulumi's Kubernetes provider applies under `pulumi-kubernetes-<random suffix>`. */
+const PULUMI_MANAGER = "pulumi-kubernetes-5f0c1e2d";
+const FAST_RETRY = { attempts: 4, initialDelayMs: 50 };
+
+/** The verbs the analysis needs, as the README documents them. */
+const ANALYSIS_RULES = [
+    { apiGroups: ["appmesh.k8s.aws"], resources: ["virtualrouters"], verbs: ["get", "patch"] },
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
+    { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"] },
+    { apiGroups: [""], resources: ["services/proxy"], verbs: ["get"] },
+];
+
+function deployment(name: string, replicas: number) {
+    const labels = { app: name };
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name, namespace: NS },
+        spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: "podinfod", image: "ghcr.io/stefanprodan/podinfo:6.0.0" }] } } },
+    };
+}
+
+function virtualRouter(spec: VirtualRouterSpec) {
+    return { apiVersion: APPMESH_API_VERSION, kind: "VirtualRouter", metadata: { name: "podinfo", namespace: NS }, spec };
+}
+
+describe("Kubernetes adapters against a real kube-apiserver", function () {
+    this.timeout(180_000);
+    let cp: ControlPlane;
+    let k8s: ClientNode;
+    let objects: import("@kubernetes/client-node").KubernetesObjectApi;
+    let kc: import("@kubernetes/client-node").KubeConfig;
+
+    /** Apply as Pulumi's provider does: its own manager, force only with `pulumi.com/patchForce`. */
+    const pulumiApply = (object: Record<string, any>, force = false) =>
+        objects.patch(object as any, undefined, undefined, PULUMI_MANAGER, force, k8s.PatchStrategy.ServerSideApply);
+    const liveRouter = async () => (await objects.read({ apiVersion: APPMESH_API_VERSION, kind: "VirtualRouter", metadata: { name: "podinfo", namespace: NS } })) as any;
+    const router = (spec = restingRouterSpec(), kubeconfig = cp.kubeconfig) =>
+        new KubeRouter({ access: { kubeconfig }, namespace: NS, name: "podinfo", restingSpec: spec, retry: FAST_RETRY });
+    const weightsOf = (live: any) => Object.fromEntries(live.spec.routes[0].httpRoute.action.weightedTargets.map((t: any) => [t.virtualNodeRef.name.endsWith("-primary") ? "primary" : "canary", t.weight]));
+
+    before(async () => {
+        cp = await startControlPlane();
+        k8s = await import("@kubernetes/client-node");
+        kc = new k8s.KubeConfig();
+        kc.loadFromString(cp.kubeconfig);
+        objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+        await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
+        for (const object of [deployment("podinfo", 0), deployment("podinfo-primary", 2), virtualRouter(restingRouterSpec())]) {
+            await pulumiApply(object);
+        }
+    });
+
+    after(async () => {
+        await cp?.stop();
+    });
+
+    it("sets weights under its own field manager, which owns exactly spec.routes next to Pulumi's manager", async () => {
+        await router().setWeights({ primary: 95, canary: 5 });
+        assert.deepEqual(await router().getWeights(), { primary: 95, canary: 5 });
+        const live = await liveRouter();
+        assert.deepEqual(live.spec.listeners, restingRouterSpec().listeners);
+        const managers = Object.fromEntries(live.metadata.managedFields.map((m: any) => [m.manager, m.fieldsV1]));
+        assert.deepEqual(managers[ANALYSIS_FIELD_MANAGER], { "f:spec": { "f:routes": {} } });
+        assert.ok(managers[PULUMI_MANAGER]["f:spec"]["f:listeners"], JSON.stringify(managers[PULUMI_MANAGER]));
+    });
+
+    it("mid-rollout, Pulumi's plain apply of the declared routes conflicts; back at rest it does not", async () => {
+        await router().setWeights({ primary: 70, canary: 30 });
+        await assert.rejects(pulumiApply(virtualRouter(restingRouterSpec())), (error: any) => {
+            assert.equal(error.code, 409);
+            assert.match(String(error.body), /conflict with \\"appmesh-canary-analysis\\".*\.spec\.routes/);
+            return true;
+        });
+        await router().setWeights({ primary: 100, canary: 0 });
+        await pulumiApply(virtualRouter(restingRouterSpec()));
+        assert.deepEqual(weightsOf(await liveRouter()), { primary: 100, canary: 0 });
+    });
+
+    it("lets Pulumi take changed routes back with patchForce, and the analysis then applies the new routes", async () => {
+        const changed = restingRouterSpec("30s");
+        await assert.rejects(pulumiApply(virtualRouter(changed)), (error: any) => error.code === 409);
+        await pulumiApply(virtualRouter(changed), true);
+        await router(changed).setWeights({ primary: 90, canary: 10 });
+        const live = await liveRouter();
+        assert.deepEqual(live.spec.routes[0].httpRoute.timeout, changed.routes[0].httpRoute.timeout);
+        await router(changed).setWeights({ primary: 100, canary: 0 });
+    });
+
+    it("surfaces the CRD schema's 422 at once, naming the field, and a missing router's 404", async () => {
+        const invalid = restingRouterSpec("30s");
+        (invalid.routes[0].httpRoute.retryPolicy as any).perRetryTimeout.unit = "h";
+        const rejected = await router(invalid).setWeights({ primary: 90, canary: 10 }).then(() => undefined, (e) => e);
+        assert.match(rejected.message, /apply VirtualRouter test\/podinfo weights primary 90 canary 10 failed: 422 Invalid: .*perRetryTimeout\.unit/);
+        assert.equal(rejected.transient, false);
+        const missing = new KubeRouter({ access: { kubeconfig: cp.kubeconfig }, namespace: NS, name: "nope", restingSpec: restingRouterSpec(), retry: FAST_RETRY });
+        const notFound = await missing.getWeights().then(() => undefined, (e) => e);
+        assert.match(notFound.message, /get VirtualRouter test\/nope failed: 404 NotFound: virtualrouters\.appmesh\.k8s\.aws "nope" not found/);
+        assert.equal(notFound.transient, false);
+    });
+
+    it("scales the canary through the scale subresource; the real Deployment controller's status drives readiness", async () => {
+        const workloads = new KubeWorkloads({ access: { kubeconfig: cp.kubeconfig }, namespace: NS, canary: "podinfo", retry: FAST_RETRY });
+        assert.equal(await workloads.canaryReplicasWhenActive(), 2);
+        await workloads.scaleCanary(2);
+        assert.equal(await workloads.canaryReplicas(), 2);
+        // No node runs the pods here: the controller reports them unavailable, and readiness says so in Flagger's words.
+        const deadline = Date.now() + 30_000;
+        let readiness = await workloads.canaryReadiness(100, 600);
+        while (readiness.ready || !/0 of 2 \(readyThreshold 100%\) updated replicas are available/.test((readiness as any).reason)) {
+            assert.ok(Date.now() < deadline, JSON.stringify(readiness));
+            await new Promise((resolve) => setTimeout(resolve, 250));
+            readiness = await workloads.canaryReadiness(100, 600);
+        }
+        assert.deepEqual(readiness, { ready: false, retriable: true, reason: "canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 2 (readyThreshold 100%) updated replicas are available" });
+        await workloads.scaleCanary(0);
+    });
+
+    it("retries through an API-server restart (etcd keeps the data)", async () => {
+        const patient = new KubeRouter({ access: { kubeconfig: cp.kubeconfig }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec("30s"), retry: { attempts: 12, initialDelayMs: 500 } });
+        const restart = cp.restartApiServer(1000);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await patient.setWeights({ primary: 80, canary: 20 });
+        await restart;
+        assert.deepEqual(await patient.getWeights(), { primary: 80, canary: 20 });
+        await patient.setWeights({ primary: 100, canary: 0 });
+    });
+
+    describe("least-privilege RBAC", () => {
+        const core = () => kc.makeApiClient(k8s.CoreV1Api);
+
+        /** A ServiceAccount bound to `rules` in the app's namespace, and a kubeconfig with its token. */
+        async function serviceAccountKubeconfig(name: string, rules: typeof ANALYSIS_RULES): Promise<string> {
+            const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+            await core().createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name } } });
+            await rbac.createNamespacedRole({ namespace: NS, body: { metadata: { name }, rules } });
+            await rbac.createNamespacedRoleBinding({
+                namespace: NS,
+                body: { metadata: { name }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name, namespace: NS }] },
+            });
+            const token = await core().createNamespacedServiceAccountToken({ name, namespace: NS, body: { spec: { audiences: ["https://kubernetes.default.svc"], expirationSeconds: 3600 } } });
+            const cluster = kc.getCurrentCluster()!;
+            return stringifyYaml({
+                apiVersion: "v1",
+                kind: "Config",
+                clusters: [{ name: "playground", cluster: { server: cluster.server, "certificate-authority-data": cluster.caData } }],
+                users: [{ name, user: { token: token.status!.token } }],
+                contexts: [{ name, context: { cluster: "playground", user: name, namespace: NS } }],
+                "current-context": name,
+            });
+        }
+
+        it("a ServiceAccount with the documented rules reads and sets weights, and scales the canary", async () => {
+            const kubeconfig = await serviceAccountKubeconfig("analysis", ANALYSIS_RULES);
+            await router(restingRouterSpec("30s"), kubeconfig).setWeights({ primary: 95, canary: 5 });
+            assert.deepEqual(await router(restingRouterSpec("30s"), kubeconfig).getWeights(), { primary: 95, canary: 5 });
+            await router(restingRouterSpec("30s"), kubeconfig).setWeights({ primary: 100, canary: 0 });
+            const workloads = new KubeWorkloads({ access: { kubeconfig }, namespace: NS, canary: "podinfo", retry: FAST_RETRY });
+            await workloads.scaleCanary(1);
+            assert.equal(await workloads.canaryReplicas(), 1);
+            await workloads.scaleCanary(0);
+        });
+
+        it("one without `patch` on virtualrouters is refused with a clear, permanent error", async () => {
+            const readOnly = ANALYSIS_RULES.map((rule) => (rule.resources[0] === "virtualrouters" ? { ...rule, verbs: ["get"] } : rule));
+            const kubeconfig = await serviceAccountKubeconfig("analysis-read-only", readOnly);
+            const refused = await router(restingRouterSpec("30s"), kubeconfig).setWeights({ primary: 90, canary: 10 }).then(() => undefined, (e) => e);
+            assert.match(refused.message, /apply VirtualRouter test\/podinfo weights primary 90 canary 10 failed: 403 Forbidden: virtualrouters\.appmesh\.k8s\.aws "podinfo" is forbidden: User "system:serviceaccount:test:analysis-read-only" cannot patch resource "virtualrouters"/);
+            assert.equal(refused.transient, false);
+        });
+    });
+});
