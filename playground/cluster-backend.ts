@@ -1,6 +1,6 @@
 /**
  * What the playground's stand-in Kubernetes API server serves: the few objects the analysis reads and
- * writes. The playground implements it with real processes; kube.ts tests implement it in memory.
+ * writes. The playground implements it with real processes; the Kubernetes adapter tests implement it in memory.
  */
 
 /** A Kubernetes object as JSON (apiVersion, kind, metadata, spec, status). */

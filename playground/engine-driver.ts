@@ -1,6 +1,6 @@
 /**
  * Runs a rollout's Analysis and Finalize steps in this process: the engine (`runAnalysis`,
- * `finalizePromotion`) over the same ports the dynamic provider builds (`buildPorts`: kube.ts adapters
+ * `finalizePromotion`) over the same ports the dynamic provider builds (`buildPorts`: the Kubernetes adapters
  * through the API server, Prometheus and webhooks through its service proxy), with events collected here.
  * The provider-host driver runs the very same provider code in Pulumi's host process instead.
  */

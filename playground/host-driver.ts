@@ -1,6 +1,6 @@
 /**
  * Runs a rollout's Analysis and Finalize updates through Pulumi's dynamic-provider host process, exactly as
- * `pulumi up` does: the providers of `analysis/provider.ts` are serialized into `__provider`, the host
+ * `pulumi up` does: the providers of `analysis/provider/providers.ts` are serialized into `__provider`, the host
  * deserializes and runs them, and they reach the playground only through its Kubernetes API server (with
  * the kubeconfig input) and the API server's service proxy. The host prints one line per event; those lines
  * become the report's events.
@@ -69,7 +69,7 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
         const analysisText = await serializeProvider(analysisProvider);
         const finalizeText = await serializeProvider(finalizeProvider);
         return {
-            name: "Pulumi's dynamic-provider host (analysis/provider.ts Analysis and Finalize updates, over the Kubernetes API)",
+            name: "Pulumi's dynamic-provider host (analysis/provider Analysis and Finalize updates, over the Kubernetes API)",
             processId: host.pid,
             async analyse(news, olds, sink) {
                 const id = `${news.target.namespace}/${news.target.name}`;

@@ -38,7 +38,7 @@ async function pulumiApply(api: KubeApiServer, spec: VirtualRouterSpec, force: b
     });
 }
 
-describe("kube.ts against the stand-in API server", function () {
+describe("the Kubernetes adapters against the stand-in API server", function () {
     let cluster: MemoryCluster;
     let api: KubeApiServer;
     const schemas = new AppMeshSchemas();

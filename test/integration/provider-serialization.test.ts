@@ -97,7 +97,7 @@ describe("dynamic providers survive Pulumi's function serialization", function (
         assert.deepEqual(await finalize.update("test/podinfo", finalizeInputs, finalizeEdited), { outs: finalizeEdited });
     });
 
-    it("Finalize create reaches the cluster through kube.ts from the serialized text", async () => {
+    it("Finalize create reaches the cluster through the Kubernetes adapters from the serialized text", async () => {
         const cluster = new MemoryCluster();
         cluster.addDeployment("test", "podinfo", { replicas: 2 });
         cluster.addDeployment("test", "podinfo-primary", { replicas: 2 });
