@@ -1,0 +1,105 @@
+/**
+ * Programs the mesh data plane from the real API server, as the App Mesh controller and Envoy would: every
+ * VirtualService names its VirtualRouter, every VirtualRouter's spec is installed as it is stored, and a
+ * VirtualNode's endpoints are what its DNS service discovery resolves to in a cluster: the ready addresses of
+ * the named Service's EndpointSlices, which the node maps to the pods' local ports.
+ */
+import type { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
+import { APPMESH_GROUP, APPMESH_VERSION } from "../analysis/routers/appmesh/api";
+import { virtualServiceName, type Endpoint, type MeshRouter } from "./mesh-router";
+import type { NodeAgent } from "./node-agent";
+
+const POLL_MS = 250;
+
+export interface MeshSyncOptions {
+    kubeconfig: string;
+    node: NodeAgent;
+    log?: (line: string) => void;
+}
+
+export interface MeshSync {
+    /** The ready pods behind a VirtualNode right now (the MeshRouter's `endpoints`). */
+    endpoints(namespace: string, virtualNode: string): Endpoint[];
+    /** Start programming `router` and keep it in step until `stop`; resolves after the first full sync. */
+    attach(router: MeshRouter): Promise<void>;
+    stop(): Promise<void>;
+}
+
+type Json = Record<string, any>;
+
+/** `podinfo-primary.test.svc.cluster.local.` → the Service `test/podinfo-primary`. */
+function serviceOfHostname(hostname: string): { namespace: string; name: string } | undefined {
+    const match = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?\.?$/.exec(hostname);
+    return match ? { name: match[1], namespace: match[2] } : undefined;
+}
+
+export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
+    const log = opts.log ?? (() => undefined);
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(opts.kubeconfig);
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+    /** `<namespace>/<virtual node>` → `podIP:port` of its ready endpoints. */
+    let nodeEndpoints = new Map<string, string[]>();
+    let router: MeshRouter | undefined;
+
+    const list = async (plural: string): Promise<Json[]> =>
+        ((await custom.listClusterCustomObject({ group: APPMESH_GROUP, version: APPMESH_VERSION, plural })) as Json).items ?? [];
+
+    async function sync(): Promise<void> {
+        const [routers, services, nodes, slices] = await Promise.all([list("virtualrouters"), list("virtualservices"), list("virtualnodes"), discovery.listEndpointSliceForAllNamespaces()]);
+        for (const r of routers) {
+            router?.setRouter(r.metadata.namespace, r.metadata.name, r.spec as VirtualRouterSpec);
+        }
+        for (const s of services) {
+            const target = s.spec?.provider?.virtualRouter?.virtualRouterRef?.name;
+            if (target) {
+                router?.setVirtualService(virtualServiceName(s.spec.awsName ?? `${s.metadata.name}.${s.metadata.namespace}`), s.metadata.namespace, target);
+            }
+        }
+        const next = new Map<string, string[]>();
+        for (const n of nodes) {
+            const service = serviceOfHostname(n.spec?.serviceDiscovery?.dns?.hostname ?? "");
+            const port: number | undefined = n.spec?.listeners?.[0]?.portMapping?.port;
+            if (!service || port === undefined) {
+                continue;
+            }
+            const ready = slices.items
+                .filter((slice) => slice.metadata?.namespace === service.namespace && slice.metadata?.labels?.["kubernetes.io/service-name"] === service.name)
+                .flatMap((slice) => {
+                    const slicePort = slice.ports?.find((p) => p.port === port)?.port ?? slice.ports?.[0]?.port;
+                    return slice.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses.map((address) => `${address}:${slicePort}`));
+                });
+            next.set(`${n.metadata.namespace}/${n.metadata.name}`, ready);
+        }
+        nodeEndpoints = next;
+    }
+
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let loop: Promise<void> = Promise.resolve();
+
+    return {
+        endpoints(namespace, virtualNode) {
+            return (nodeEndpoints.get(`${namespace}/${virtualNode}`) ?? []).flatMap((address) => {
+                const [ip, port] = address.split(":");
+                const pod = opts.node.podAt(ip);
+                const local = pod?.ports.get(Number(port));
+                return pod && local && pod.pod.isReady() ? [{ pod: pod.name, url: `http://${local}` }] : [];
+            });
+        },
+        async attach(meshRouter) {
+            router = meshRouter;
+            await sync();
+            timer = setInterval(() => {
+                loop = loop.then(() => (stopped ? undefined : sync().catch((e) => log(`mesh sync: ${(e as Error).message}`))));
+            }, POLL_MS);
+        },
+        async stop() {
+            stopped = true;
+            clearInterval(timer);
+            await loop;
+        },
+    };
+}
