@@ -86,7 +86,7 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
                 const [ip, port] = address.split(":");
                 const pod = opts.node.podAt(ip);
                 const local = pod?.ports.get(Number(port));
-                return pod && local && pod.pod.isReady() ? [{ pod: pod.name, url: `http://${local}` }] : [];
+                return pod && local && pod.container.isReady() ? [{ pod: pod.name, url: `http://${local}` }] : [];
             });
         },
         async attach(meshRouter) {

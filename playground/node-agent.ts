@@ -1,16 +1,15 @@
 /**
  * The playground's node over the real control plane: a container-less kubelet. It registers a Node, binds the
- * pending pods to it (the scheduler's job), runs each pod by its image (podinfo versions as in-process servers
- * with their Envoy sidecar port), gives it an address from the pod range mapped to local ports, reports pod
+ * pending pods to it (the scheduler's job), runs each pod by its image (`pod-runners.ts`), gives it an address
+ * from the pod range mapped to local ports, reports pod
  * status as kubelet does (Ready only once the readiness probe passes), and stops and deletes the pods the
  * controllers delete, letting requests in flight finish. It also serves the API server's egress-selector
  * socket: HTTP CONNECT to `podIP:port` reaches the pod, so the service proxy works as in a real cluster.
  */
 import * as fs from "fs";
 import * as net from "net";
-import { startPod, type Pod } from "./pod";
-import type { Fault } from "./podinfo-app";
 import { POD_CIDR } from "./control-plane";
+import type { PodRunner, RunningContainer } from "./pod-runners";
 
 type K8s = typeof import("@kubernetes/client-node");
 type V1Pod = import("@kubernetes/client-node").V1Pod;
@@ -18,22 +17,16 @@ type V1Pod = import("@kubernetes/client-node").V1Pod;
 export const NODE_NAME = "playground";
 /** The Node's own address: inside the blackholed block, like the pods'. */
 const NODE_ADDRESS = "10.245.0.2";
-/** The port of the Envoy sidecar's admin interface (`/stats/prometheus`), as App Mesh injects it. */
-export const SIDECAR_ADMIN_PORT = 9901;
 const POLL_MS = 250;
-
-/** podinfo's images (any registry) with their version tag. */
-const PODINFO_IMAGE = /(^|\/)(stefanprodan\/)?podinfo:(\d+\.\d+\.\d+)$/;
 
 export interface NodeAgentOptions {
     kubeconfig: string;
     /** The socket the API server's egress selector dials (ControlPlane.egressSocket). */
     egressSocket: string;
-    /** The fault switch of each podinfo version (shared by its pods). */
-    faults?: (version: string) => Fault;
-    /** How long after start a pod's readiness probe passes; 300 ms by default. */
-    podReadyDelayMs?: number;
-    mesh?: string;
+    /** What runs each image; a pod whose image none runs waits with `ErrImageNeverPull`. */
+    runners: PodRunner[];
+    /** Called whenever the node's set of running pods changes. */
+    onPodsChanged?: (pods: RunningPod[]) => void;
     log?: (line: string) => void;
 }
 
@@ -50,8 +43,8 @@ export interface RunningPod {
     uid: string;
     podIP: string;
     labels: Record<string, string>;
-    pod: Pod;
-    /** `podIP:port` → local `host:port`. */
+    container: RunningContainer;
+    /** Container port → local `host:port`. */
     ports: Map<number, string>;
 }
 
@@ -73,7 +66,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     const running = new Map<string, RunningPod>();
     const starting = new Set<string>();
     const addresses = podAddresses();
-    const noFault = (): Fault => ({ errorRate: 0, latencyMs: 0 });
+    const changed = () => opts.onPodsChanged?.([...running.values()]);
 
     await core.createNode({
         body: {
@@ -114,49 +107,42 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     async function run(pod: V1Pod): Promise<void> {
         const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
         const container = pod.spec!.containers[0];
-        const image = PODINFO_IMAGE.exec(container.image ?? "");
+        const runner = opts.runners.find((r) => r.image.test(container.image ?? ""));
         const startedAt = new Date().toISOString();
-        if (!image) {
+        if (!runner) {
             await patchStatus(pod, {
                 phase: "Pending",
                 hostIP: NODE_ADDRESS,
                 conditions: conditions(false),
-                containerStatuses: [{ name: container.name, image: container.image, imageID: "", ready: false, restartCount: 0, started: false, state: { waiting: { reason: "ErrImageNeverPull", message: `the playground node runs podinfo images only, not ${container.image}` } } }],
+                containerStatuses: [{ name: container.name, image: container.image, imageID: "", ready: false, restartCount: 0, started: false, state: { waiting: { reason: "ErrImageNeverPull", message: `the playground node has no runner for ${container.image}` } } }],
             });
             return;
         }
-        const version = image[3];
         const podIP = addresses.next().value as string;
-        const appPort = container.ports?.find((p) => p.name === "http")?.containerPort ?? container.ports?.[0]?.containerPort ?? 9898;
         const labels = pod.metadata!.labels ?? {};
-        const started = await startPod({
+        const started = await runner.start({
             namespace: pod.metadata!.namespace!,
             name: pod.metadata!.name!,
-            virtualNode: labels.app ?? pod.metadata!.name!,
-            mesh: opts.mesh ?? "global",
-            port: appPort,
-            app: { version, color: "#34577c", message: `greetings from podinfo v${version}` },
-            fault: (opts.faults ?? noFault)(version),
-            readyDelayMs: opts.podReadyDelayMs ?? 300,
+            labels,
+            image: container.image!,
+            ports: (container.ports ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort })),
         });
-        const ports = new Map<number, string>([
-            [appPort, started.url.replace("http://", "")],
-            [SIDECAR_ADMIN_PORT, started.adminAddress],
-        ]);
-        running.set(key, { namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid!, podIP, labels, pod: started, ports });
+        running.set(key, { namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid!, podIP, labels, container: started, ports: started.ports });
+        changed();
         const containerStatus = (ready: boolean) => [{ name: container.name, image: container.image, imageID: container.image, containerID: `playground://${pod.metadata!.uid}`, ready, restartCount: 0, started: true, state: { running: { startedAt } } }];
         await patchStatus(pod, { phase: "Running", hostIP: NODE_ADDRESS, podIP, podIPs: [{ ip: podIP }], startTime: startedAt, conditions: conditions(false), containerStatuses: containerStatus(false) });
         started.ready.then(
             () => patchStatus(pod, { conditions: conditions(true), containerStatuses: containerStatus(true) }).catch((e) => log(`status of ${key}: ${(e as Error).message}`)),
             () => undefined,
         );
-        log(`started ${key} (podinfo ${version}) at ${podIP}`);
+        log(`started ${key} (${container.image}) at ${podIP}`);
     }
 
     async function terminate(key: string, pod: V1Pod | undefined): Promise<void> {
         const instance = running.get(key);
         running.delete(key);
-        await instance?.pod.stop();
+        changed();
+        await instance?.container.stop();
         if (pod) {
             await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
         }
@@ -234,7 +220,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
             stopped = true;
             clearInterval(timer);
             await loop;
-            await Promise.all([...running.values()].map((p) => p.pod.stop()));
+            await Promise.all([...running.values()].map((p) => p.container.stop()));
             running.clear();
             await new Promise<void>((resolve) => egress.close(() => resolve()));
             fs.rmSync(opts.egressSocket, { force: true });

@@ -8,6 +8,7 @@ import { APPMESH_API_VERSION } from "../../analysis/routers/appmesh/api";
 import { KubeRouter } from "../../analysis/routers/appmesh/kube-router";
 import { buildVirtualNodeSpec, buildVirtualRouterSpec, buildVirtualServiceSpec } from "../../analysis/routers/appmesh/specs";
 import { canaryNames, podSelector } from "../../analysis/spec/names";
+import { podinfoRunner } from "../../playground/pod-runners";
 import { startControlPlane, type ControlPlane } from "../../playground/control-plane";
 import { requestThroughProxy } from "../../playground/http-util";
 import { MeshRouter } from "../../playground/mesh-router";
@@ -48,7 +49,7 @@ describe("the mesh data plane over the real control plane", function () {
 
     before(async () => {
         cp = await startControlPlane();
-        node = await startNodeAgent({ kubeconfig: cp.kubeconfig, egressSocket: cp.egressSocket });
+        node = await startNodeAgent({ kubeconfig: cp.kubeconfig, egressSocket: cp.egressSocket, runners: [podinfoRunner()] });
         sync = await startMeshSync({ kubeconfig: cp.kubeconfig, node });
         mesh = new MeshRouter({ endpoints: (namespace, virtualNode) => sync.endpoints(namespace, virtualNode) });
         await mesh.start();

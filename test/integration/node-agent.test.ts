@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import axios from "axios";
 import * as https from "node:https";
+import { podinfoRunner } from "../../playground/pod-runners";
 import { startControlPlane, type ControlPlane } from "../../playground/control-plane";
 import { NODE_NAME, startNodeAgent, type NodeAgent } from "../../playground/node-agent";
 
@@ -21,7 +22,7 @@ describe("the playground node on the real control plane", function () {
 
     before(async () => {
         cp = await startControlPlane();
-        node = await startNodeAgent({ kubeconfig: cp.kubeconfig, egressSocket: cp.egressSocket });
+        node = await startNodeAgent({ kubeconfig: cp.kubeconfig, egressSocket: cp.egressSocket, runners: [podinfoRunner()] });
         k8s = await import("@kubernetes/client-node");
         kc = new k8s.KubeConfig();
         kc.loadFromString(cp.kubeconfig);
