@@ -69,7 +69,7 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
                 .filter((slice) => slice.metadata?.namespace === service.namespace && slice.metadata?.labels?.["kubernetes.io/service-name"] === service.name)
                 .flatMap((slice) => {
                     const slicePort = slice.ports?.find((p) => p.port === port)?.port ?? slice.ports?.[0]?.port;
-                    return slice.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses.map((address) => `${address}:${slicePort}`));
+                    return (slice.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses.map((address) => `${address}:${slicePort}`));
                 });
             next.set(`${n.metadata.namespace}/${n.metadata.name}`, ready);
         }

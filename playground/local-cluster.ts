@@ -1,0 +1,147 @@
+/**
+ * The whole local cluster: the real control plane, the playground node with its pod runners, the mesh data
+ * plane programmed from the API server, and appmesh-prometheus as a pod in `appmesh-system` (the real
+ * `prometheus` binary scraping the pods' sidecars). Objects go in as Pulumi's Kubernetes provider puts them:
+ * server-side apply under a `pulumi-kubernetes-<suffix>` field manager.
+ */
+import { randomBytes } from "crypto";
+import { parseAllDocuments } from "yaml";
+import { startControlPlane, type ControlPlane } from "./control-plane";
+import { MeshRouter } from "./mesh-router";
+import { startMeshSync } from "./mesh-sync";
+import { startNodeAgent, type NodeAgent, type RunningPod } from "./node-agent";
+import { loadtesterRunner, podinfoRunner, prometheusRunner, type PodinfoRunnerOptions } from "./pod-runners";
+import type { ScrapeTarget } from "./prometheus";
+
+type KubeObject = Record<string, any>;
+
+export const PROMETHEUS_NAMESPACE = "appmesh-system";
+export const PROMETHEUS_NAME = "appmesh-prometheus";
+const PROMETHEUS_IMAGE = "prom/prometheus:v2.53.0";
+
+export interface LocalClusterOptions {
+    podinfo?: PodinfoRunnerOptions;
+    log?: (line: string) => void;
+}
+
+export interface LocalCluster {
+    controlPlane: ControlPlane;
+    kubeconfig: string;
+    node: NodeAgent;
+    mesh: MeshRouter;
+    /** The field manager objects are applied with, named as Pulumi's Kubernetes provider names its own. */
+    fieldManager: string;
+    /** Server-side apply objects in order (force only where `pulumi.com/patchForce` says so, as Pulumi does). */
+    apply(objects: KubeObject[]): Promise<void>;
+    /** Wait until a Deployment has all its replicas updated and available. */
+    waitForRollout(namespace: string, name: string, timeoutMs?: number): Promise<void>;
+    stop(): Promise<void>;
+}
+
+/** The Kubernetes objects of a multi-document YAML text (`npm run render`'s output). */
+export function parseObjects(text: string): KubeObject[] {
+    return parseAllDocuments(text).map((doc) => doc.toJS()).filter((o) => o && typeof o === "object" && o.kind);
+}
+
+/** Scrape targets of the node's pods that have an Envoy sidecar, labelled as the appmesh-prometheus chart labels them. */
+function sidecarTargets(pods: RunningPod[]): ScrapeTarget[] {
+    return pods.flatMap((pod) =>
+        pod.container.sidecarAdmin
+            ? [{ address: pod.container.sidecarAdmin, metricsPath: "/stats/prometheus", labels: { kubernetes_namespace: pod.namespace, kubernetes_pod_name: pod.name } }]
+            : [],
+    );
+}
+
+function prometheusObjects(): KubeObject[] {
+    const labels = { app: PROMETHEUS_NAME };
+    return [
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: PROMETHEUS_NAMESPACE } },
+        {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: PROMETHEUS_NAME, namespace: PROMETHEUS_NAMESPACE },
+            spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: "prometheus", image: PROMETHEUS_IMAGE, ports: [{ name: "http", containerPort: 9090 }] }] } } },
+        },
+        { apiVersion: "v1", kind: "Service", metadata: { name: PROMETHEUS_NAME, namespace: PROMETHEUS_NAMESPACE }, spec: { selector: labels, ports: [{ name: "http", port: 9090, targetPort: "http" }] } },
+    ];
+}
+
+export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const log = opts.log ?? (() => undefined);
+    const controlPlane = await startControlPlane({ log });
+    const stops: (() => Promise<void>)[] = [() => controlPlane.stop()];
+    const stopAll = async () => {
+        for (const stop of stops.reverse()) {
+            await stop().catch((e) => log(`stopping the local cluster: ${(e as Error).message}`));
+        }
+    };
+    try {
+        let pods: RunningPod[] = [];
+        const podsChanged: (() => void)[] = [];
+        let sync: Awaited<ReturnType<typeof startMeshSync>> | undefined;
+        const mesh = new MeshRouter({ endpoints: (namespace, virtualNode) => sync?.endpoints(namespace, virtualNode) ?? [] });
+        await mesh.start();
+        stops.push(() => mesh.stop());
+        const node = await startNodeAgent({
+            kubeconfig: controlPlane.kubeconfig,
+            egressSocket: controlPlane.egressSocket,
+            runners: [
+                podinfoRunner(opts.podinfo),
+                loadtesterRunner(() => mesh.proxyUrl, (line) => log(`loadtester: ${line}`)),
+                prometheusRunner(() => sidecarTargets(pods), (onChange) => podsChanged.push(onChange), log),
+            ],
+            onPodsChanged: (running) => {
+                pods = running;
+                podsChanged.forEach((notify) => notify());
+            },
+            log,
+        });
+        stops.push(() => node.stop());
+        sync = await startMeshSync({ kubeconfig: controlPlane.kubeconfig, node, log });
+        await sync.attach(mesh);
+        stops.push(() => sync!.stop());
+
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(controlPlane.kubeconfig);
+        const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+        const apps = kc.makeApiClient(k8s.AppsV1Api);
+        const fieldManager = `pulumi-kubernetes-${randomBytes(4).toString("hex")}`;
+
+        const cluster: LocalCluster = {
+            controlPlane,
+            kubeconfig: controlPlane.kubeconfig,
+            node,
+            mesh,
+            fieldManager,
+            async apply(list) {
+                for (const object of list) {
+                    const force = object.metadata?.annotations?.["pulumi.com/patchForce"] === "true";
+                    await objects.patch(object as any, undefined, undefined, fieldManager, force, k8s.PatchStrategy.ServerSideApply);
+                }
+            },
+            async waitForRollout(namespace, name, timeoutMs = 60_000) {
+                const deadline = Date.now() + timeoutMs;
+                for (;;) {
+                    const d = await apps.readNamespacedDeployment({ name, namespace });
+                    const want = d.spec?.replicas ?? 1;
+                    const s = d.status;
+                    if ((s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (s?.updatedReplicas ?? 0) === want && (s?.availableReplicas ?? 0) === want && (s?.replicas ?? 0) === want) {
+                        return;
+                    }
+                    if (Date.now() > deadline) {
+                        throw new Error(`Deployment ${namespace}/${name} did not roll out within ${timeoutMs / 1000}s: ${JSON.stringify(s)}`);
+                    }
+                    await new Promise((resolve) => setTimeout(resolve, 250));
+                }
+            },
+            stop: stopAll,
+        };
+        await cluster.apply(prometheusObjects());
+        await cluster.waitForRollout(PROMETHEUS_NAMESPACE, PROMETHEUS_NAME);
+        return cluster;
+    } catch (error) {
+        await stopAll();
+        throw error;
+    }
+}

@@ -1,0 +1,127 @@
+/**
+ * A whole rollout on the real control plane: the dev stack as `npm run render` prints it, applied the way
+ * Pulumi's Kubernetes provider applies it; the Analysis and Finalize run through their serialized code in
+ * Pulumi's dynamic-provider host, reaching appmesh-prometheus and the load tester (pods run by the playground
+ * node) through the API server's service proxy, and moving traffic in the mesh through the real VirtualRouter.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { describePlan } from "../../analysis/engine/plan";
+import { computeRevision } from "../../analysis/provider/revision";
+import type { AnalysisInputs, FinalizeInputs } from "../../analysis/provider/providers";
+import { analysisProvider, finalizeProvider } from "../../analysis/provider/providers";
+import { appMeshRouterInput } from "../../analysis/routers/appmesh/input";
+import { canaryNames } from "../../analysis/spec/names";
+import { loadCanary, withInterval } from "../../playground/canary-spec";
+import { requestThroughProxy } from "../../playground/http-util";
+import { parseObjects, startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
+import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const ANALYSIS_URN = dynamicUrn("appmesh-canary:Analysis", "podinfo");
+const FINALIZE_URN = dynamicUrn("appmesh-canary:Finalize", "podinfo");
+
+function render(): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/render.ts", "--stack", "dev"], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+            error ? reject(new Error(stderr || error.message)) : resolve(stdout),
+        );
+    });
+}
+
+/** The version the apex service answers with through the mesh, once the mesh has endpoints for it. */
+async function servedVersion(cluster: LocalCluster, host: string): Promise<string> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+        const answer = await requestThroughProxy(cluster.mesh.proxyUrl, `http://${host}:9898/version`);
+        if (answer.status === 200) {
+            return JSON.parse(answer.body).version;
+        }
+        assert.ok(Date.now() < deadline, `${host}: ${answer.status} ${answer.body}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+}
+
+describe("a rollout on the real control plane, through Pulumi's provider host", function () {
+    this.timeout(300_000);
+    let cluster: LocalCluster;
+    let host: ProviderHost;
+    const lines: string[] = [];
+    const dev = loadCanary();
+    const spec = withInterval(dev.spec, 1000);
+    const names = canaryNames(dev.target, spec);
+    let objects: Record<string, any>[];
+
+    before(async () => {
+        [cluster, objects] = await Promise.all([startLocalCluster(), render().then(parseObjects)]);
+        host = await startProviderHost({ onLine: (line) => lines.push(line) });
+        await host.configure();
+    });
+
+    after(async () => {
+        await host?.stop();
+        await cluster?.stop();
+    });
+
+    const deployment = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!;
+    const withImage = (object: Record<string, any>, image: string) => {
+        const copy = structuredClone(object);
+        copy.spec.template.spec.containers[0].image = image;
+        return copy;
+    };
+
+    async function inputs(template: Record<string, unknown>) {
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        const live = await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: names.target, namespace: dev.namespace });
+        const analysis: AnalysisInputs = {
+            target: { name: names.target, namespace: dev.namespace, service: names.apex },
+            canary: spec,
+            router: appMeshRouterInput(spec, names),
+            kubeconfig: cluster.kubeconfig,
+            targetUid: live.metadata!.uid,
+            template,
+            configData: {},
+            secretData: {},
+            revision: computeRevision(template),
+            plan: describePlan(spec),
+        };
+        return analysis;
+    }
+
+    it("applies the rendered dev stack as Pulumi does: the primary serves through the mesh", async () => {
+        await cluster.apply(objects);
+        await cluster.waitForRollout(dev.namespace, names.primary);
+        await cluster.waitForRollout(dev.namespace, "flagger-loadtester");
+        assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.0");
+    });
+
+    it("promotes a healthy new revision: Analysis update, the primary's roll, then Finalize", async () => {
+        const analysisText = await serializeProvider(analysisProvider);
+        const finalizeText = await serializeProvider(finalizeProvider);
+        const initial = await inputs(deployment(names.target).spec.template);
+        const created = await host.create(ANALYSIS_URN, withProvider(analysisText, { ...initial }));
+        const finalizeOf = (a: AnalysisInputs, status: FinalizeInputs["status"]): FinalizeInputs => ({ target: a.target, canary: a.canary, router: a.router, kubeconfig: a.kubeconfig, targetUid: a.targetUid, revision: a.revision, status });
+        await host.create(FINALIZE_URN, withProvider(finalizeText, { ...finalizeOf(initial, "initialized") }));
+
+        const canary = withImage(deployment(names.target), "ghcr.io/stefanprodan/podinfo:6.0.1");
+        await cluster.apply([canary]);
+        const next = await inputs(canary.spec.template);
+        lines.length = 0;
+        const updated = await host.update("test/podinfo", ANALYSIS_URN, created.properties, withProvider(analysisText, { ...next }));
+        assert.equal(updated.properties.status, "promoted", lines.join("\n"));
+        const events = lines.join("\n");
+        for (const line of ["New revision detected! Scaling up podinfo.test", "Starting canary analysis for podinfo.test", "Advance podinfo.test canary weight 50", "Copying podinfo.test template spec to podinfo-primary.test"]) {
+            assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
+        }
+        assert.match(events, /metric request-success-rate = 100 \(min 99%\): pass/);
+
+        await cluster.apply([withImage(deployment(names.primary), "ghcr.io/stefanprodan/podinfo:6.0.1")]);
+        await cluster.waitForRollout(dev.namespace, names.primary);
+        await host.update("test/podinfo", FINALIZE_URN, withProvider(finalizeText, { ...finalizeOf(initial, "initialized") }), withProvider(finalizeText, { ...finalizeOf(next, "promoted") }));
+        assert.ok(lines.includes("Normal  Promotion completed! Scaling down podinfo.test"), lines.join("\n"));
+        assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.1");
+    });
+});
