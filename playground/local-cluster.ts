@@ -66,6 +66,27 @@ function prometheusObjects(): KubeObject[] {
     ];
 }
 
+/** Until the Prometheus pod has stored a scrape of `address` (`up` is 1). */
+async function scrapedBy(pods: () => RunningPod[], address: string, timeoutMs = 30_000): Promise<void> {
+    const { default: axios } = await import("axios");
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const prometheus = pods().find((p) => p.labels.app === PROMETHEUS_NAME)?.ports.get(9090);
+        if (prometheus) {
+            const answer = await axios
+                .get(`http://${prometheus}/api/v1/query`, { params: { query: `up{instance="${address}"}` }, timeout: 2000, proxy: false, validateStatus: () => true })
+                .catch(() => undefined);
+            if (answer?.data?.data?.result?.some((r: { value: [number, string] }) => r.value[1] === "1")) {
+                return;
+            }
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`Prometheus did not scrape ${address} within ${timeoutMs / 1000}s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+}
+
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
     const log = opts.log ?? (() => undefined);
     const controlPlane = await startControlPlane({ log });
@@ -94,6 +115,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
                 pods = running;
                 podsChanged.forEach((notify) => notify());
             },
+            // As in the old playground and a real cluster with a short scrape interval: a pod with a sidecar
+            // counts as ready once Prometheus has scraped it, so the first checks after a scale-up see it.
+            readinessGate: (pod) => (pod.container.sidecarAdmin ? scrapedBy(() => pods, pod.container.sidecarAdmin) : Promise.resolve()),
             log,
         });
         stops.push(() => node.stop());

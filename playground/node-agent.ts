@@ -27,6 +27,8 @@ export interface NodeAgentOptions {
     runners: PodRunner[];
     /** Called whenever the node's set of running pods changes. */
     onPodsChanged?: (pods: RunningPod[]) => void;
+    /** What a pod waits for after its readiness probe passes, before it is reported Ready (a readiness gate). */
+    readinessGate?: (pod: RunningPod) => Promise<void>;
     log?: (line: string) => void;
 }
 
@@ -127,14 +129,18 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
             image: container.image!,
             ports: (container.ports ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort })),
         });
-        running.set(key, { namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid!, podIP, labels, container: started, ports: started.ports });
+        const runningPod: RunningPod = { namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid!, podIP, labels, container: started, ports: started.ports };
+        running.set(key, runningPod);
         changed();
         const containerStatus = (ready: boolean) => [{ name: container.name, image: container.image, imageID: container.image, containerID: `playground://${pod.metadata!.uid}`, ready, restartCount: 0, started: true, state: { running: { startedAt } } }];
         await patchStatus(pod, { phase: "Running", hostIP: NODE_ADDRESS, podIP, podIPs: [{ ip: podIP }], startTime: startedAt, conditions: conditions(false), containerStatuses: containerStatus(false) });
-        started.ready.then(
-            () => patchStatus(pod, { conditions: conditions(true), containerStatuses: containerStatus(true) }).catch((e) => log(`status of ${key}: ${(e as Error).message}`)),
-            () => undefined,
-        );
+        started.ready
+            .then(() => opts.readinessGate?.(runningPod))
+            .then(
+                () => (running.get(key) === runningPod ? patchStatus(pod, { conditions: conditions(true), containerStatuses: containerStatus(true) }) : undefined),
+                (e) => log(`${key} not ready: ${(e as Error).message}`),
+            )
+            .catch((e) => log(`status of ${key}: ${(e as Error).message}`));
         log(`started ${key} (${container.image}) at ${podIP}`);
     }
 

@@ -16,6 +16,7 @@ import { canaryNames } from "../../analysis/spec/names";
 import { loadCanary, withInterval } from "../../playground/canary-spec";
 import { requestThroughProxy } from "../../playground/http-util";
 import { parseObjects, startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
+import type { Fault } from "../../playground/podinfo-app";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -43,7 +44,7 @@ async function servedVersion(cluster: LocalCluster, host: string): Promise<strin
     }
 }
 
-describe("a rollout on the real control plane, through Pulumi's provider host", function () {
+describe("rollouts on the real control plane, through Pulumi's provider host", function () {
     this.timeout(300_000);
     let cluster: LocalCluster;
     let host: ProviderHost;
@@ -52,11 +53,28 @@ describe("a rollout on the real control plane, through Pulumi's provider host", 
     const spec = withInterval(dev.spec, 1000);
     const names = canaryNames(dev.target, spec);
     let objects: Record<string, any>[];
+    /** Each podinfo version's fault switch, read by its pods on every request. */
+    const faults = new Map<string, Fault>();
+    const faultOf = (version: string) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
+    let analysisText: string;
+    let finalizeText: string;
+    /** What Pulumi's state holds for the Analysis and Finalize. */
+    let promoted: Record<string, unknown>;
+    let finalized: Record<string, unknown>;
 
-    before(async () => {
-        [cluster, objects] = await Promise.all([startLocalCluster(), render().then(parseObjects)]);
+    const startHost = async () => {
         host = await startProviderHost({ onLine: (line) => lines.push(line) });
         await host.configure();
+    };
+
+    before(async () => {
+        [cluster, objects, analysisText, finalizeText] = await Promise.all([
+            startLocalCluster({ podinfo: { faults: faultOf } }),
+            render().then(parseObjects),
+            serializeProvider(analysisProvider),
+            serializeProvider(finalizeProvider),
+        ]);
+        await startHost();
     });
 
     after(async () => {
@@ -70,6 +88,31 @@ describe("a rollout on the real control plane, through Pulumi's provider host", 
         copy.spec.template.spec.containers[0].image = image;
         return copy;
     };
+
+    const finalizeOf = (a: AnalysisInputs, status: FinalizeInputs["status"]) =>
+        withProvider(finalizeText, { target: a.target, canary: a.canary, router: a.router, kubeconfig: a.kubeconfig, targetUid: a.targetUid, revision: a.revision, status });
+
+    async function apexWeights(): Promise<Record<string, number>> {
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        const live: any = await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({ group: "appmesh.k8s.aws", version: "v1beta2", namespace: dev.namespace, plural: "virtualrouters", name: names.apex });
+        return Object.fromEntries(live.spec.routes[0].httpRoute.action.weightedTargets.map((t: any) => [t.virtualNodeRef.name.endsWith("-primary") ? "primary" : "canary", t.weight]));
+    }
+
+    async function canaryReplicas(): Promise<number> {
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        return (await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: names.target, namespace: dev.namespace })).spec?.replicas ?? 0;
+    }
+
+    /** `pulumi up` with a new image: the canary Deployment's template changes; the Analysis inputs that follow. */
+    async function newRevision(version: string): Promise<Record<string, unknown>> {
+        const canary = withImage(deployment(names.target), `ghcr.io/stefanprodan/podinfo:${version}`);
+        await cluster.apply([canary]);
+        return withProvider(analysisText, { ...(await inputs(canary.spec.template)) });
+    }
 
     async function inputs(template: Record<string, unknown>) {
         const k8s = await import("@kubernetes/client-node");
@@ -99,19 +142,16 @@ describe("a rollout on the real control plane, through Pulumi's provider host", 
     });
 
     it("promotes a healthy new revision: Analysis update, the primary's roll, then Finalize", async () => {
-        const analysisText = await serializeProvider(analysisProvider);
-        const finalizeText = await serializeProvider(finalizeProvider);
         const initial = await inputs(deployment(names.target).spec.template);
-        const created = await host.create(ANALYSIS_URN, withProvider(analysisText, { ...initial }));
-        const finalizeOf = (a: AnalysisInputs, status: FinalizeInputs["status"]): FinalizeInputs => ({ target: a.target, canary: a.canary, router: a.router, kubeconfig: a.kubeconfig, targetUid: a.targetUid, revision: a.revision, status });
-        await host.create(FINALIZE_URN, withProvider(finalizeText, { ...finalizeOf(initial, "initialized") }));
+        promoted = (await host.create(ANALYSIS_URN, withProvider(analysisText, { ...initial }))).properties;
+        finalized = finalizeOf(initial, "initialized");
+        await host.create(FINALIZE_URN, finalized);
 
-        const canary = withImage(deployment(names.target), "ghcr.io/stefanprodan/podinfo:6.0.1");
-        await cluster.apply([canary]);
-        const next = await inputs(canary.spec.template);
+        const next = await newRevision("6.0.1");
         lines.length = 0;
-        const updated = await host.update("test/podinfo", ANALYSIS_URN, created.properties, withProvider(analysisText, { ...next }));
+        const updated = await host.update("test/podinfo", ANALYSIS_URN, promoted, next);
         assert.equal(updated.properties.status, "promoted", lines.join("\n"));
+        promoted = updated.properties;
         const events = lines.join("\n");
         for (const line of ["New revision detected! Scaling up podinfo.test", "Starting canary analysis for podinfo.test", "Advance podinfo.test canary weight 50", "Copying podinfo.test template spec to podinfo-primary.test"]) {
             assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
@@ -120,8 +160,54 @@ describe("a rollout on the real control plane, through Pulumi's provider host", 
 
         await cluster.apply([withImage(deployment(names.primary), "ghcr.io/stefanprodan/podinfo:6.0.1")]);
         await cluster.waitForRollout(dev.namespace, names.primary);
-        await host.update("test/podinfo", FINALIZE_URN, withProvider(finalizeText, { ...finalizeOf(initial, "initialized") }), withProvider(finalizeText, { ...finalizeOf(next, "promoted") }));
+        const nextFinalize = finalizeOf(next as unknown as AnalysisInputs, "promoted");
+        await host.update("test/podinfo", FINALIZE_URN, finalized, nextFinalize);
+        finalized = nextFinalize;
         assert.ok(lines.includes("Normal  Promotion completed! Scaling down podinfo.test"), lines.join("\n"));
         assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.1");
+        assert.deepEqual(await apexWeights(), { primary: 100, canary: 0 });
+        assert.equal(await canaryReplicas(), 0);
+    });
+
+    it("rolls a failing revision back: the update fails with the reason, traffic on the primary, the canary at zero", async () => {
+        faultOf("6.0.2").errorRate = 0.3;
+        const next = await newRevision("6.0.2");
+        lines.length = 0;
+        const error: Error = await host.update("test/podinfo", ANALYSIS_URN, promoted, next).then(
+            () => assert.fail("the update should fail"),
+            (e) => e,
+        );
+        assert.match(error.message, /canary analysis of podinfo\.test failed: Halt podinfo\.test advancement success rate \d+\.\d+% < 99%/);
+        assert.match(error.message, /Traffic is back on podinfo-primary, the canary is scaled to zero/);
+        assert.match(lines.join("\n"), /Rolling back podinfo\.test failed checks threshold reached 5/);
+        assert.deepEqual(await apexWeights(), { primary: 100, canary: 0 });
+        assert.equal(await canaryReplicas(), 0);
+        assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.1");
+    });
+
+    it("recovers a rollout whose provider host was killed mid-analysis: routes back first, then a fresh analysis", async () => {
+        const next = await newRevision("6.0.3");
+        lines.length = 0;
+        const interrupted = host.update("test/podinfo", ANALYSIS_URN, promoted, next).then(
+            () => "finished",
+            (e: Error) => e.message,
+        );
+        const deadline = Date.now() + 60_000;
+        while (!lines.some((l) => /^Normal  Advance podinfo\.test canary weight 20( \[|$)/.test(l))) {
+            assert.ok(Date.now() < deadline, lines.join("\n"));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        host.kill();
+        assert.notEqual(await interrupted, "finished");
+        assert.deepEqual(await apexWeights(), { primary: 80, canary: 20 }, "the killed run left traffic on the canary");
+        assert.ok((await canaryReplicas()) > 0);
+
+        lines.length = 0;
+        await startHost();
+        const updated = await host.update("test/podinfo", ANALYSIS_URN, promoted, next);
+        assert.equal(updated.properties.status, "promoted", lines.join("\n"));
+        assert.equal(lines[0], "Warning Recovering interrupted rollout of podinfo.test", lines.join("\n"));
+        assert.ok(lines.indexOf("Normal  New revision detected! Scaling up podinfo.test") > 0);
+        promoted = updated.properties;
     });
 });
