@@ -3,7 +3,8 @@
  * pending pods to it (the scheduler's job), runs each pod by its image (`pod-runners.ts`), gives it an address
  * from the pod range mapped to local ports, reports pod
  * status as kubelet does (Ready only once the readiness probe passes), and stops and deletes the pods the
- * controllers delete, letting requests in flight finish. It also serves the API server's egress-selector
+ * controllers delete, letting requests in flight finish, and gives LoadBalancer Services an ingress address as
+ * cloud-provider-kind does. It also serves the API server's egress-selector
  * socket: HTTP CONNECT to `podIP:port` reaches the pod, so the service proxy works as in a real cluster.
  */
 import * as fs from "fs";
@@ -17,6 +18,8 @@ type V1Pod = import("@kubernetes/client-node").V1Pod;
 export const NODE_NAME = "playground";
 /** The Node's own address: inside the blackholed block, like the pods'. */
 const NODE_ADDRESS = "10.245.0.2";
+/** LoadBalancer Services get ingress addresses from here (as cloud-provider-kind gives them), blackholed too. */
+const LOAD_BALANCER_BASE = "10.245.1.";
 const POLL_MS = 250;
 
 export interface NodeAgentOptions {
@@ -155,7 +158,27 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
         log(`stopped ${key}`);
     }
 
+    /** Without a cloud controller a LoadBalancer Service never gets an address, and `pulumi up` waits for one. */
+    async function assignLoadBalancerAddresses(): Promise<void> {
+        const services = (await core.listServiceForAllNamespaces()).items.filter((svc) => svc.spec?.type === "LoadBalancer");
+        const taken = new Set(services.flatMap((svc) => (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip)));
+        for (const svc of services.filter((s) => !s.status?.loadBalancer?.ingress?.length)) {
+            let n = 1;
+            while (taken.has(`${LOAD_BALANCER_BASE}${n}`)) {
+                n++;
+            }
+            const ip = `${LOAD_BALANCER_BASE}${n}`;
+            taken.add(ip);
+            await core.patchNamespacedServiceStatus(
+                { name: svc.metadata!.name!, namespace: svc.metadata!.namespace!, body: { status: { loadBalancer: { ingress: [{ ip, ipMode: "VIP" }] } } } },
+                k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+            );
+            log(`LoadBalancer ${svc.metadata!.namespace}/${svc.metadata!.name} at ${ip}`);
+        }
+    }
+
     async function sync(): Promise<void> {
+        await assignLoadBalancerAddresses();
         const pods = (await core.listPodForAllNamespaces()).items;
         const seen = new Set<string>();
         for (const pod of pods) {

@@ -79,6 +79,19 @@ describe("the playground node on the real control plane", function () {
         assert.equal(answer.data.version, "6.0.0");
     });
 
+    it("gives a LoadBalancer Service an ingress address, as cloud-provider-kind does", async () => {
+        const core = kc.makeApiClient(k8s.CoreV1Api);
+        await core.createNamespacedService({ namespace: NS, body: { metadata: { name: "gateway" }, spec: { type: "LoadBalancer", selector: { app: "gateway" }, ports: [{ port: 80, targetPort: 8088 }] } } });
+        const deadline = Date.now() + 30_000;
+        let ingress = (await core.readNamespacedService({ name: "gateway", namespace: NS })).status?.loadBalancer?.ingress;
+        while (!ingress?.length) {
+            assert.ok(Date.now() < deadline, "no ingress address");
+            await new Promise((resolve) => setTimeout(resolve, 250));
+            ingress = (await core.readNamespacedService({ name: "gateway", namespace: NS })).status?.loadBalancer?.ingress;
+        }
+        assert.match(ingress[0].ip ?? "", /^10\.245\.1\.\d+$/);
+    });
+
     it("stops and deletes the pods when the Deployment scales to zero", async () => {
         const apps = kc.makeApiClient(k8s.AppsV1Api);
         await apps.patchNamespacedDeploymentScale({ name: "podinfo", namespace: NS, body: { spec: { replicas: 0 } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
