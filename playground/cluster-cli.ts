@@ -1,20 +1,27 @@
 /**
- * `npm run cluster -- up|down|status`: the local control plane (etcd, kube-apiserver,
- * kube-controller-manager) kept running between commands, its state in `.playground/cluster/` of the
- * repository (or `APPMESH_CANARY_CLUSTER_DIR`). `up` prints the kubeconfig to use; `down` stops every process it started and removes the state.
+ * `npm run cluster -- up|down|status`: the local cluster (control plane, the playground node, the mesh data
+ * plane, appmesh-prometheus) kept running between commands. `up` starts one background process that owns all
+ * of it and prints the kubeconfig to use; `down` asks that process to stop everything and waits until it has.
+ * The state lives in `.playground/cluster/` of the repository (or `APPMESH_CANARY_CLUSTER_DIR`).
  */
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { startControlPlane } from "./control-plane";
+import { startLocalCluster } from "./local-cluster";
 import { isRunning } from "./processes";
 
 const STATE_DIR = process.env.APPMESH_CANARY_CLUSTER_DIR ?? path.resolve(__dirname, "..", ".playground", "cluster");
 const STATE_FILE = path.join(STATE_DIR, "state.json");
+const LOG_FILE = path.join(path.dirname(STATE_DIR), `${path.basename(STATE_DIR)}.log`);
+const START_TIMEOUT_MS = 120_000;
 
 interface ClusterState {
+    /** The process that owns the cluster. */
+    pid: number;
     server: string;
     kubeconfigPath: string;
-    pids: number[];
+    /** `http_proxy` for requests into the mesh (`http://podinfo.test:9898/`). */
+    meshProxy: string;
 }
 
 const USAGE = "usage: npm run cluster -- up|down|status";
@@ -27,58 +34,99 @@ function readState(): ClusterState | undefined {
     }
 }
 
-async function stopRecorded(state: ClusterState): Promise<void> {
-    for (const pid of [...state.pids].reverse()) {
-        try {
-            process.kill(-pid, "SIGTERM");
-        } catch {
-            // already gone
+function describe(state: ClusterState): string {
+    return `API server ${state.server}, mesh proxy ${state.meshProxy}\nexport KUBECONFIG=${state.kubeconfigPath}`;
+}
+
+const lastLines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").slice(-15).join("\n") : "");
+
+/** Start the owning process and wait until it has written its state (or died). */
+async function up(say: (line: string) => void): Promise<number> {
+    fs.mkdirSync(path.dirname(STATE_DIR), { recursive: true });
+    fs.rmSync(STATE_DIR, { recursive: true, force: true });
+    const log = fs.openSync(LOG_FILE, "w");
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", __filename, "serve"], {
+        cwd: path.resolve(__dirname, ".."),
+        detached: true,
+        stdio: ["ignore", log, log],
+        env: { ...process.env, APPMESH_CANARY_CLUSTER_DIR: STATE_DIR },
+    });
+    fs.closeSync(log);
+    child.unref();
+    const started = Date.now();
+    for (;;) {
+        const state = readState();
+        if (state) {
+            say(`local cluster up in ${((Date.now() - started) / 1000).toFixed(1)}s: ${describe(state)}`);
+            say(`log: ${LOG_FILE}; stop it with: npm run cluster -- down`);
+            return 0;
         }
+        if (!isRunning(child.pid!) || Date.now() - started > START_TIMEOUT_MS) {
+            say(`the local cluster did not start:\n${lastLines(LOG_FILE)}`);
+            return 1;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const deadline = Date.now() + 10_000;
-    while (state.pids.some(isRunning) && Date.now() < deadline) {
+}
+
+/** The owning process: runs the cluster until SIGTERM or SIGINT, then stops all of it. */
+async function serve(): Promise<void> {
+    fs.mkdirSync(STATE_DIR, { recursive: true });
+    const cluster = await startLocalCluster({ dir: STATE_DIR, log: (line) => process.stdout.write(`${line}\n`) });
+    let stopping = false;
+    const stop = async () => {
+        if (stopping) {
+            return;
+        }
+        stopping = true;
+        await cluster.stop();
+        fs.rmSync(STATE_DIR, { recursive: true, force: true });
+        process.exit(0);
+    };
+    process.on("SIGTERM", () => void stop());
+    process.on("SIGINT", () => void stop());
+    const state: ClusterState = { pid: process.pid, server: cluster.controlPlane.server, kubeconfigPath: cluster.controlPlane.kubeconfigPath, meshProxy: cluster.mesh.proxyUrl };
+    fs.writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+}
+
+async function down(state: ClusterState, say: (line: string) => void): Promise<void> {
+    if (isRunning(state.pid)) {
+        process.kill(state.pid, "SIGTERM");
+    }
+    const deadline = Date.now() + 30_000;
+    while (isRunning(state.pid) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    for (const pid of state.pids.filter(isRunning)) {
-        process.kill(-pid, "SIGKILL");
+    if (isRunning(state.pid)) {
+        say("the local cluster did not stop within 30s; killing it");
+        process.kill(state.pid, "SIGKILL");
     }
+    fs.rmSync(STATE_DIR, { recursive: true, force: true });
 }
 
 export async function main(args: string[], say: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
     const state = readState();
-    const running = state !== undefined && state.pids.every(isRunning);
+    const running = state !== undefined && isRunning(state.pid);
     switch (args[0]) {
-        case "up": {
+        case "up":
             if (running) {
-                say(`already running: ${state!.server}\nexport KUBECONFIG=${state!.kubeconfigPath}`);
+                say(`already running: ${describe(state!)}`);
                 return 0;
             }
-            if (state) {
-                await stopRecorded(state);
-            }
-            fs.rmSync(STATE_DIR, { recursive: true, force: true });
-            fs.mkdirSync(STATE_DIR, { recursive: true });
-            const started = Date.now();
-            const cp = await startControlPlane({ dir: STATE_DIR, persist: true, log: say });
-            const recorded: ClusterState = { server: cp.server, kubeconfigPath: cp.kubeconfigPath, pids: cp.pids() };
-            fs.writeFileSync(STATE_FILE, JSON.stringify(recorded, null, 2));
-            say(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s: ${cp.server}`);
-            say(`export KUBECONFIG=${cp.kubeconfigPath}`);
-            say(`logs: ${STATE_DIR}/*.log; stop it with: npm run cluster -- down`);
-            return 0;
-        }
-        case "down": {
+            return up(say);
+        case "serve":
+            await serve();
+            return -1;
+        case "down":
             if (!state) {
                 say("no local cluster is running");
                 return 0;
             }
-            await stopRecorded(state);
-            fs.rmSync(STATE_DIR, { recursive: true, force: true });
+            await down(state, say);
             say("local cluster stopped");
             return 0;
-        }
         case "status":
-            say(running ? `running: ${state!.server}\nexport KUBECONFIG=${state!.kubeconfigPath}` : state ? "stopped (stale state; `npm run cluster -- down` cleans it up)" : "no local cluster is running");
+            say(running ? `running: ${describe(state!)}` : state ? "stopped (stale state; `npm run cluster -- down` cleans it up)" : "no local cluster is running");
             return running ? 0 : 1;
         default:
             say(USAGE);
@@ -88,7 +136,12 @@ export async function main(args: string[], say: (line: string) => void = (line) 
 
 if (require.main === module) {
     main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
+        (code) => {
+            // `serve` keeps running until it is told to stop.
+            if (code >= 0) {
+                process.exit(code);
+            }
+        },
         (error) => {
             process.stderr.write(`cluster failed: ${(error as Error).message}\n`);
             process.exit(1);

@@ -35,8 +35,6 @@ export interface ControlPlaneOptions {
     egressSocket?: string;
     /** How long to wait for each component to become ready; default 60 s. */
     waitMs?: number;
-    /** Keep the processes running after this process exits (`npm run cluster -- up`); `stop` or `stopRecorded` ends them. */
-    persist?: boolean;
     log?: (line: string) => void;
 }
 
@@ -49,8 +47,6 @@ export interface ControlPlane {
     token: string;
     dir: string;
     egressSocket: string;
-    /** Process ids of etcd, kube-apiserver and kube-controller-manager (each leads its process group). */
-    pids(): number[];
     /** Stop the API server for `ms`, then start it again on the same port (etcd keeps the data). */
     restartApiServer(ms: number): Promise<void>;
     stop(): Promise<void>;
@@ -97,15 +93,11 @@ interface Process {
     logFile: string;
 }
 
-function startProcess(binary: string, args: string[], logFile: string, persist: boolean): Process {
+function startProcess(binary: string, args: string[], logFile: string): Process {
     const log = fs.openSync(logFile, "a");
     const child = spawn(binary, args, { detached: true, stdio: ["ignore", log, log] });
     fs.closeSync(log);
-    if (persist) {
-        child.unref();
-    } else {
-        trackChild(child);
-    }
+    trackChild(child);
     return { child, logFile };
 }
 
@@ -144,7 +136,6 @@ async function httpGet(url: string, headers: Record<string, string> = {}, ca?: s
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const log = opts.log ?? (() => undefined);
     const waitMs = opts.waitMs ?? 60_000;
-    const persist = opts.persist ?? false;
     const etcdBinary = requireExecutable("etcd");
     const apiserverBinary = kubeBinary("kube-apiserver");
     const controllerManagerBinary = kubeBinary("kube-controller-manager");
@@ -184,7 +175,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
             `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
             "--log-level=warn",
-        ], file("etcd.log"), persist);
+        ], file("etcd.log"));
         processes.push(etcd);
         await waitFor("etcd", etcd, waitMs, async () => (await httpGet(`${etcdUrl}/health`)) === 200);
         log(`etcd ready at ${etcdUrl}`);
@@ -204,7 +195,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             `--service-cluster-ip-range=${SERVICE_CIDR}`,
             `--egress-selector-config-file=${file("egress.yaml")}`,
         ];
-        let apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"), persist);
+        let apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"));
         const apiserverIndex = processes.push(apiserver) - 1;
         const auth = { Authorization: `Bearer ${token}` };
         const ca = () => fs.readFileSync(file("certs/apiserver.crt"), "utf8");
@@ -229,7 +220,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             "--leader-elect=false",
             "--secure-port=0",
             `--controllers=${CONTROLLERS}`,
-        ], file("kube-controller-manager.log"), persist);
+        ], file("kube-controller-manager.log"));
         processes.push(controllerManager);
 
         await applyCrds(kubeconfig, waitMs);
@@ -242,11 +233,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             token,
             dir,
             egressSocket,
-            pids: () => processes.map((p) => p.child.pid!),
             async restartApiServer(ms) {
                 await stopChild(apiserver.child, 5000);
                 await new Promise((resolve) => setTimeout(resolve, ms));
-                apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"), persist);
+                apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"));
                 processes[apiserverIndex] = apiserver;
                 await apiserverReady();
             },

@@ -20,6 +20,8 @@ export const PROMETHEUS_NAME = "appmesh-prometheus";
 const PROMETHEUS_IMAGE = "prom/prometheus:v2.53.0";
 
 export interface LocalClusterOptions {
+    /** Where the control plane keeps its files; a new temporary directory by default. */
+    dir?: string;
     podinfo?: PodinfoRunnerOptions;
     log?: (line: string) => void;
 }
@@ -89,7 +91,7 @@ async function scrapedBy(pods: () => RunningPod[], address: string, timeoutMs = 
 
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
     const log = opts.log ?? (() => undefined);
-    const controlPlane = await startControlPlane({ log });
+    const controlPlane = await startControlPlane({ dir: opts.dir, log });
     const stops: (() => Promise<void>)[] = [() => controlPlane.stop()];
     const stopAll = async () => {
         for (const stop of stops.reverse()) {

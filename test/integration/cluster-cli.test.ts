@@ -1,6 +1,6 @@
-/** `npm run cluster -- up|status|down` keeps a real control plane running between commands and stops all of it. */
+/** `npm run cluster -- up|status|down` keeps the local cluster running between commands and stops all of it. */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -25,27 +25,30 @@ describe("npm run cluster", function () {
         fs.rmSync(path.dirname(dir), { recursive: true, force: true });
     });
 
-    it("up starts the control plane and prints the kubeconfig; status sees it; down stops every process", async () => {
+    it("up starts the local cluster and prints the kubeconfig; status sees it; down stops every process", async () => {
         const up = await cluster(dir, "up");
         assert.equal(up.code, 0, up.out);
         const kubeconfigPath = path.join(dir, "kubeconfig");
         assert.match(up.out, new RegExp(`export KUBECONFIG=${kubeconfigPath}`));
-        assert.match(up.out, /control plane up in [\d.]+s: https:\/\/127\.0\.0\.1:\d+/);
-        const { pids } = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) as { pids: number[] };
-        assert.equal(pids.length, 3);
-        assert.ok(pids.every(isRunning), "etcd, kube-apiserver and kube-controller-manager outlive the command");
+        assert.match(up.out, /local cluster up in [\d.]+s: API server https:\/\/127\.0\.0\.1:\d+, mesh proxy http:\/\/127\.0\.0\.1:\d+/);
+        const { pid } = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) as { pid: number };
+        const owned = () => execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number)).filter(([, ppid]) => ppid === pid).map(([child]) => child);
+        const children = owned();
+        assert.ok(children.length >= 3, `etcd, kube-apiserver and kube-controller-manager run under the cluster's process: ${children}`);
 
         const k8s = await import("@kubernetes/client-node");
         const kc = new k8s.KubeConfig();
         kc.loadFromFile(kubeconfigPath);
-        const namespaces = await kc.makeApiClient(k8s.CoreV1Api).listNamespace();
-        assert.ok(namespaces.items.some((ns) => ns.metadata?.name === "kube-system"));
+        const core = kc.makeApiClient(k8s.CoreV1Api);
+        assert.ok((await core.listNamespace()).items.some((ns) => ns.metadata?.name === "appmesh-system"));
+        const nodes = (await core.listNode()).items.map((n) => n.metadata?.name);
+        assert.deepEqual(nodes, ["playground"]);
 
         assert.equal((await cluster(dir, "status")).code, 0);
         assert.match((await cluster(dir, "up")).out, /already running/);
         const down = await cluster(dir, "down");
         assert.match(down.out, /local cluster stopped/);
-        assert.ok(!pids.some(isRunning), "no process is left");
+        assert.ok(![pid, ...children].some(isRunning), "no process is left");
         assert.ok(!fs.existsSync(dir));
         assert.equal((await cluster(dir, "status")).code, 1);
     });
