@@ -210,4 +210,33 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         assert.ok(lines.indexOf("Normal  New revision detected! Scaling up podinfo.test") > 0);
         promoted = updated.properties;
     });
+
+    it("an API server stopped for 15s at canary weight 15: the run rolls back once it is back, naming the outage, with no TypeError", async () => {
+        const next = await newRevision("6.0.4");
+        lines.length = 0;
+        const result = host.update("test/podinfo", ANALYSIS_URN, promoted, next).then(
+            () => undefined,
+            (e: Error) => e,
+        );
+        const deadline = Date.now() + 60_000;
+        while (!lines.some((l) => /^Normal  Advance podinfo\.test canary weight 15( \[|$)/.test(l))) {
+            assert.ok(Date.now() < deadline, lines.join("\n"));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const outageStarted = Date.now();
+        await cluster.controlPlane.restartApiServer(15_000);
+        const back = Date.now();
+        const error = await result;
+        const settled = Date.now();
+        assert.ok(error, "the analysis cannot go on through the outage: the update fails");
+        assert.match(error.message, /canary analysis of podinfo\.test failed: .*the Kubernetes API server could not be reached: .*ECONNREFUSED/);
+        assert.match(error.message, /Traffic is back on podinfo-primary, the canary is scaled to zero/);
+        const output = [...lines, error.message].join("\n");
+        assert.doesNotMatch(output, /TypeError|incompatible receiver/);
+        assert.ok(lines.some((l) => l.startsWith("Warning Could not route all traffic to the primary for podinfo.test (attempt 1)")), output);
+        assert.deepEqual(await apexWeights(), { primary: 100, canary: 0 });
+        assert.equal(await canaryReplicas(), 0);
+        assert.ok(settled - outageStarted < 120_000, `settled ${settled - outageStarted} ms after the outage began`);
+        assert.ok(settled - back < 20_000, `settled ${settled - back} ms after the API server was back`);
+    });
 });
