@@ -18,6 +18,7 @@ import { requestThroughProxy } from "../../playground/http-util";
 import { parseObjects, startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
 import type { Fault } from "../../playground/podinfo-app";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
+import { waitFor } from "./rollout-fixtures";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const ANALYSIS_URN = dynamicUrn("appmesh-canary:Analysis", "podinfo");
@@ -192,11 +193,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
             () => "finished",
             (e: Error) => e.message,
         );
-        const deadline = Date.now() + 60_000;
-        while (!lines.some((l) => /^Normal  Advance podinfo\.test canary weight 20( \[|$)/.test(l))) {
-            assert.ok(Date.now() < deadline, lines.join("\n"));
-            await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await waitFor("canary weight 20", () => lines.some((l) => /^Normal  Advance podinfo\.test canary weight 20( \[|$)/.test(l)));
         host.kill();
         assert.notEqual(await interrupted, "finished");
         assert.deepEqual(await apexWeights(), { primary: 80, canary: 20 }, "the killed run left traffic on the canary");
@@ -218,11 +215,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
             () => undefined,
             (e: Error) => e,
         );
-        const deadline = Date.now() + 60_000;
-        while (!lines.some((l) => /^Normal  Advance podinfo\.test canary weight 15( \[|$)/.test(l))) {
-            assert.ok(Date.now() < deadline, lines.join("\n"));
-            await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await waitFor("canary weight 15", () => lines.some((l) => /^Normal  Advance podinfo\.test canary weight 15( \[|$)/.test(l)));
         const outageStarted = Date.now();
         await cluster.controlPlane.restartApiServer(15_000);
         const back = Date.now();
