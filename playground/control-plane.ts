@@ -6,6 +6,7 @@
  * process may (root on Linux) they are blackholed first, so a stray dial fails here instead of leaving the
  * machine.
  */
+import axios from "axios";
 import { execFileSync, spawn, type ChildProcess } from "child_process";
 import { generateKeyPairSync, randomBytes } from "crypto";
 import * as fs from "fs";
@@ -13,6 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments, stringify as stringifyYaml } from "yaml";
 import * as http from "http";
+import * as https from "https";
 import { closeServer, listenOnFreePort } from "./http-util";
 import { findExecutable, requireExecutable, stopChild, trackChild } from "./processes";
 
@@ -127,8 +129,6 @@ async function waitFor(what: string, process: Process, waitMs: number, check: ()
 }
 
 async function httpGet(url: string, headers: Record<string, string> = {}, ca?: string): Promise<number> {
-    const { default: axios } = await import("axios");
-    const https = await import("https");
     const response = await axios.get(url, { headers, timeout: 2000, validateStatus: () => true, proxy: false, httpsAgent: ca ? new https.Agent({ ca }) : undefined });
     return response.status;
 }

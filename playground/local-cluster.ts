@@ -4,6 +4,7 @@
  * `prometheus` binary scraping the pods' sidecars). Objects go in as Pulumi's Kubernetes provider puts them:
  * server-side apply under a `pulumi-kubernetes-<suffix>` field manager.
  */
+import axios from "axios";
 import { randomBytes } from "crypto";
 import { parseAllDocuments } from "yaml";
 import { startControlPlane, type ControlPlane } from "./control-plane";
@@ -70,7 +71,6 @@ function prometheusObjects(): KubeObject[] {
 
 /** Until the Prometheus pod has stored a scrape of `address` (`up` is 1). */
 async function scrapedBy(pods: () => RunningPod[], address: string, timeoutMs = 30_000): Promise<void> {
-    const { default: axios } = await import("axios");
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         const prometheus = pods().find((p) => p.labels.app === PROMETHEUS_NAME)?.ports.get(9090);
