@@ -12,31 +12,13 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { stableStringify } from "../analysis/provider/revision";
 import type { ClusterBackend, KubeObject } from "./cluster-backend";
 import { APPMESH_API_VERSION, APPMESH_GROUP } from "../analysis/routers/appmesh/api";
+import { faultMatches, type Fault, type RecordedRequest } from "./api-proxy";
 import { AppMeshSchemas } from "./crd-schemas";
 import { closeServer, listenOnFreePort, listenOnPort, readBody } from "./http-util";
 
 const VIRTUAL_ROUTER_PATH = /^\/apis\/appmesh\.k8s\.aws\/v1beta2\/namespaces\/([^/]+)\/virtualrouters\/([^/]+)$/;
 const DEPLOYMENT_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)(\/scale)?$/;
 const SERVICE_PROXY_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/;
-
-/** An injected failure: the next `times` requests matching `method` and `path` get it instead of an answer. */
-export interface Fault {
-    /** Matched against the request path (without query): a prefix string or a RegExp. */
-    path: string | RegExp;
-    method?: string;
-    /** An HTTP status answered with a Kubernetes Status object, "reset" to destroy the connection, or "hang" to never answer. */
-    status: number | "reset" | "hang";
-    times?: number;
-}
-
-export interface RecordedRequest {
-    method: string;
-    path: string;
-    query: URLSearchParams;
-    contentType?: string;
-    body?: unknown;
-    status: number;
-}
 
 export interface KubeApiServerOptions {
     /** Bearer token clients must send; a random one by default. */
@@ -237,12 +219,6 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
     res.end(text);
 }
 
-function matches(fault: Fault, method: string, path: string): boolean {
-    if (fault.method && fault.method.toUpperCase() !== method) {
-        return false;
-    }
-    return typeof fault.path === "string" ? path.startsWith(fault.path) : fault.path.test(path);
-}
 
 /** Kubernetes' `Status.reason` for the codes a fault may inject. */
 const STATUS_REASONS: Record<number, string> = {
@@ -399,7 +375,7 @@ export async function startKubeApiServer(backend: ClusterBackend, opts: KubeApiS
             if (req.headers.authorization !== `Bearer ${token}`) {
                 throw new HttpError(kubeStatus(401, "Unauthorized", "Unauthorized"));
             }
-            const fault = faults.find((f) => f.remaining > 0 && matches(f, method, url.pathname));
+            const fault = faults.find((f) => f.remaining > 0 && faultMatches(f, method, url.pathname));
             if (fault) {
                 fault.remaining--;
                 if (fault.status === "reset") {

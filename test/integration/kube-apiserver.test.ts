@@ -11,6 +11,7 @@ import { KubeWorkloads } from "../../analysis/adapters/kubernetes/workloads";
 import { APPMESH_API_VERSION } from "../../analysis/routers/appmesh/api";
 import { KubeRouter } from "../../analysis/routers/appmesh/kube-router";
 import type { VirtualRouterSpec } from "../../analysis/routers/appmesh/routes";
+import { startApiProxy, type ApiProxy } from "../../playground/api-proxy";
 import { startControlPlane, type ControlPlane } from "../../playground/control-plane";
 import { restingRouterSpec } from "./rollout-fixtures";
 
@@ -143,6 +144,49 @@ describe("Kubernetes adapters against a real kube-apiserver", function () {
         await restart;
         assert.deepEqual(await patient.getWeights(), { primary: 80, canary: 20 });
         await patient.setWeights({ primary: 100, canary: 0 });
+    });
+
+    describe("through the recording, fault-injecting proxy in front of it", () => {
+        let proxy: ApiProxy;
+        const ROUTER_PATH = `/apis/appmesh.k8s.aws/v1beta2/namespaces/${NS}/virtualrouters/podinfo`;
+
+        before(async () => {
+            proxy = await startApiProxy(cp.server, Buffer.from(kc.getCurrentCluster()!.caData!, "base64").toString("utf8"));
+        });
+
+        after(async () => {
+            await proxy?.stop();
+        });
+
+        it("records the analysis's requests with their answers, passing its own credentials on", async () => {
+            const viaProxy = router(restingRouterSpec("30s"), proxy.kubeconfig(cp.token));
+            await viaProxy.setWeights({ primary: 90, canary: 10 });
+            const apply = proxy.requests.find((r) => r.method === "PATCH" && r.path === ROUTER_PATH)!;
+            assert.equal(apply.status, 200);
+            assert.equal(apply.contentType, "application/apply-patch+yaml");
+            assert.equal(apply.query.get("fieldManager"), ANALYSIS_FIELD_MANAGER);
+            assert.deepEqual(Object.keys((apply.body as any).spec), ["routes"]);
+            const refused = await router(restingRouterSpec("30s"), proxy.kubeconfig("not-a-token")).getWeights().then(() => undefined, (e) => e);
+            assert.match(refused.message, /401 Unauthorized/);
+            await viaProxy.setWeights({ primary: 100, canary: 0 });
+        });
+
+        it("injects statuses, resets and outages that the adapter retries, and permanent errors it does not", async () => {
+            const viaProxy = new KubeRouter({ access: { kubeconfig: proxy.kubeconfig(cp.token) }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec("30s"), retry: { attempts: 6, initialDelayMs: 100 } });
+            proxy.injectFault({ path: ROUTER_PATH, method: "PATCH", status: 409 });
+            proxy.injectFault({ path: ROUTER_PATH, method: "GET", status: "reset" });
+            await viaProxy.setWeights({ primary: 95, canary: 5 });
+            assert.deepEqual(await viaProxy.getWeights(), { primary: 95, canary: 5 });
+            const outage = proxy.outage(300);
+            await viaProxy.setWeights({ primary: 100, canary: 0 });
+            await outage;
+            proxy.injectFault({ path: ROUTER_PATH, method: "PATCH", status: 422 });
+            const rejected = await viaProxy.setWeights({ primary: 90, canary: 10 }).then(() => undefined, (e) => e);
+            assert.match(rejected.message, /failed: 422 Invalid: injected fault: HTTP 422/);
+            assert.equal(rejected.transient, false);
+            const statuses = proxy.requests.filter((r) => r.path === ROUTER_PATH).slice(-6).map((r) => `${r.method} ${r.status}`);
+            assert.deepEqual(statuses, ["PATCH 409", "PATCH 200", "GET -1", "GET 200", "PATCH 200", "PATCH 422"]);
+        });
     });
 
     describe("least-privilege RBAC", () => {

@@ -7,7 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import { RESTORE_BUDGET_MS } from "../../analysis/engine/engine";
-import type { Fault } from "../../playground/kube-api-server";
+import type { Fault } from "../../playground/api-proxy";
 import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
 const ROUTER_PATH = "/apis/appmesh.k8s.aws/v1beta2/namespaces/test/virtualrouters/podinfo";
