@@ -3,6 +3,8 @@
  * Pulumi's Kubernetes provider applies it; the Analysis and Finalize run through their serialized code in
  * Pulumi's dynamic-provider host, reaching appmesh-prometheus and the load tester (pods run by the playground
  * node) through the API server's service proxy, and moving traffic in the mesh through the real VirtualRouter.
+ * The provider tests (`provider-host`, `recovery`, `provider-faults`) run on the same kind of cluster, through
+ * the fault-injecting proxy; here the API server process itself is stopped and started again.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -16,7 +18,6 @@ import { canaryNames } from "../../analysis/spec/names";
 import { loadCanary, withInterval } from "../../playground/canary-spec";
 import { requestThroughProxy } from "../../playground/http-util";
 import { parseObjects, startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
-import type { Fault } from "../../playground/podinfo-app";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
 import { waitFor } from "./rollout-fixtures";
 
@@ -54,9 +55,6 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
     const spec = withInterval(dev.spec, 1000);
     const names = canaryNames(dev.target, spec);
     let objects: Record<string, any>[];
-    /** Each podinfo version's fault switch, read by its pods on every request. */
-    const faults = new Map<string, Fault>();
-    const faultOf = (version: string) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
     let analysisText: string;
     let finalizeText: string;
     /** What Pulumi's state holds for the Analysis and Finalize. */
@@ -70,7 +68,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
 
     before(async () => {
         [cluster, objects, analysisText, finalizeText] = await Promise.all([
-            startLocalCluster({ podinfo: { faults: faultOf } }),
+            startLocalCluster(),
             render().then(parseObjects),
             serializeProvider(analysisProvider),
             serializeProvider(finalizeProvider),
@@ -168,44 +166,6 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.1");
         assert.deepEqual(await apexWeights(), { primary: 100, canary: 0 });
         assert.equal(await canaryReplicas(), 0);
-    });
-
-    it("rolls a failing revision back: the update fails with the reason, traffic on the primary, the canary at zero", async () => {
-        faultOf("6.0.2").errorRate = 0.3;
-        const next = await newRevision("6.0.2");
-        lines.length = 0;
-        const error: Error = await host.update("test/podinfo", ANALYSIS_URN, promoted, next).then(
-            () => assert.fail("the update should fail"),
-            (e) => e,
-        );
-        assert.match(error.message, /canary analysis of podinfo\.test failed: Halt podinfo\.test advancement success rate \d+\.\d+% < 99%/);
-        assert.match(error.message, /Traffic is back on podinfo-primary, the canary is scaled to zero/);
-        assert.match(lines.join("\n"), /Rolling back podinfo\.test failed checks threshold reached 5/);
-        assert.deepEqual(await apexWeights(), { primary: 100, canary: 0 });
-        assert.equal(await canaryReplicas(), 0);
-        assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.1");
-    });
-
-    it("recovers a rollout whose provider host was killed mid-analysis: routes back first, then a fresh analysis", async () => {
-        const next = await newRevision("6.0.3");
-        lines.length = 0;
-        const interrupted = host.update("test/podinfo", ANALYSIS_URN, promoted, next).then(
-            () => "finished",
-            (e: Error) => e.message,
-        );
-        await waitFor("canary weight 20", () => lines.some((l) => /^Normal  Advance podinfo\.test canary weight 20( \[|$)/.test(l)));
-        host.kill();
-        assert.notEqual(await interrupted, "finished");
-        assert.deepEqual(await apexWeights(), { primary: 80, canary: 20 }, "the killed run left traffic on the canary");
-        assert.ok((await canaryReplicas()) > 0);
-
-        lines.length = 0;
-        await startHost();
-        const updated = await host.update("test/podinfo", ANALYSIS_URN, promoted, next);
-        assert.equal(updated.properties.status, "promoted", lines.join("\n"));
-        assert.equal(lines[0], "Warning Recovering interrupted rollout of podinfo.test", lines.join("\n"));
-        assert.ok(lines.indexOf("Normal  New revision detected! Scaling up podinfo.test") > 0);
-        promoted = updated.properties;
     });
 
     it("an API server stopped for 15s at canary weight 15: the run rolls back once it is back, naming the outage, with no TypeError", async () => {

@@ -36,7 +36,7 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
         promoted = created.properties;
         await bench.host.create(FINALIZE_URN, bench.finalizeInputs(String(promoted.revision), "initialized"));
         assert.ok(bench.lines.includes("Normal  Initialization done! podinfo.test"), bench.lines.join("\n"));
-        assert.equal(canaryReplicas(bench), 0);
+        assert.equal(await canaryReplicas(bench), 0);
     });
 
     it("diff reports no change for identical inputs, and a change while the revision is unknown in preview", async () => {
@@ -45,7 +45,7 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
     });
 
     it("update with a healthy new revision promotes it, and Finalize routes back to the primary", async () => {
-        await bench.playground.updateCanaryTemplate(bench.canary, "6.0.1");
+        await bench.updateCanaryTemplate("6.0.1");
         const news = bench.analysisInputs();
         assert.equal((await bench.host.diff("test/podinfo", ANALYSIS_URN, promoted, news)).changes, "some");
         bench.lines.length = 0;
@@ -58,39 +58,39 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
             assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
         }
         // The canary still carries maxWeight while Pulumi rolls the primary.
-        assert.deepEqual(apexWeights(bench), { primary: 70, canary: 30 });
-        await bench.playground.rollPrimary(bench.canary, "6.0.1");
+        assert.deepEqual(await apexWeights(bench), { primary: 70, canary: 30 });
+        await bench.rollPrimary("6.0.1");
         await bench.host.update("test/podinfo", FINALIZE_URN, bench.finalizeInputs(String(promoted.revision), "initialized"), bench.finalizeInputs(String(news.revision), "promoted"));
         assert.ok(bench.lines.includes("Normal  Promotion completed! Scaling down podinfo.test"), bench.lines.join("\n"));
-        assert.deepEqual(apexWeights(bench), { primary: 100, canary: 0 });
-        assert.equal(canaryReplicas(bench), 0);
+        assert.deepEqual(await apexWeights(bench), { primary: 100, canary: 0 });
+        assert.equal(await canaryReplicas(bench), 0);
         promoted = updated.properties;
     });
 
     it("update with a slow canary fails with the reason and leaves traffic on the primary", async () => {
-        bench.playground.cluster.setFault("6.0.2", { latencyMs: 700 });
-        await bench.playground.updateCanaryTemplate(bench.canary, "6.0.2");
+        bench.fault("6.0.2").latencyMs = 700;
+        await bench.updateCanaryTemplate("6.0.2");
         const news = bench.analysisInputs();
         bench.lines.length = 0;
         await assert.rejects(bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news), (error: Error) => {
             assert.match(error.message, /canary analysis of podinfo\.test failed: Halt podinfo\.test advancement request duration \d+ms > 500ms/);
             assert.match(error.message, /Traffic is back on podinfo-primary, the canary is scaled to zero/);
-            assert.ok(!error.message.includes(bench.playground.kube.token));
+            assert.ok(!error.message.includes(bench.token));
             return true;
         });
-        assert.deepEqual(apexWeights(bench), { primary: 100, canary: 0 });
-        assert.equal(canaryReplicas(bench), 0);
+        assert.deepEqual(await apexWeights(bench), { primary: 100, canary: 0 });
+        assert.equal(await canaryReplicas(bench), 0);
         const events = bench.lines.join("\n");
         assert.match(events, /Rolling back podinfo\.test failed checks threshold reached 5/);
         assert.match(events, /Canary failed! Scaling down podinfo\.test/);
-        assert.ok(!events.includes(bench.playground.kube.token));
+        assert.ok(!events.includes(bench.token));
     });
 
     it("read reports the live state for refresh; delete leaves the cluster alone", async () => {
         const read = await bench.host.read("test/podinfo", ANALYSIS_URN, promoted);
         assert.deepEqual(read.properties.live, { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" });
-        const requests = bench.playground.kube.requests.length;
+        const requests = bench.proxy.requests.length;
         await bench.host.delete("test/podinfo", ANALYSIS_URN, promoted);
-        assert.equal(bench.playground.kube.requests.length, requests);
+        assert.equal(bench.proxy.requests.length, requests);
     });
 });

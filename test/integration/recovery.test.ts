@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { ANALYSIS_URN, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
 
 describe("recovery of a rollout whose host was killed mid-way", function () {
@@ -16,7 +16,7 @@ describe("recovery of a rollout whose host was killed mid-way", function () {
 
     it("puts traffic back on the primary before anything else, then runs the rollout again", async () => {
         const promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
-        await bench.playground.updateCanaryTemplate(bench.canary, "6.0.1");
+        await bench.updateCanaryTemplate("6.0.1");
         const news = bench.analysisInputs();
 
         const interrupted = bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news).then(
@@ -26,19 +26,18 @@ describe("recovery of a rollout whose host was killed mid-way", function () {
         await waitFor("the second weight step", () => bench.lines.some((l) => /^Normal  Advance podinfo\.test canary weight 20( \[|$)/.test(l)));
         bench.host.kill();
         assert.notEqual(await interrupted, "finished");
-        const apex = () => bench.playground.cluster.getVirtualRouter("test", "podinfo")!.spec.routes[0].httpRoute.action.weightedTargets;
-        assert.deepEqual(apex().map((t: any) => t.weight), [20, 80], "the killed run left traffic on the canary");
-        assert.ok(bench.playground.cluster.getDeployment("test", "podinfo")!.spec.replicas > 0);
+        assert.deepEqual(await apexWeights(bench), { primary: 80, canary: 20 }, "the killed run left traffic on the canary");
+        assert.ok((await canaryReplicas(bench)) > 0);
 
         // The next `pulumi up`: Pulumi's state still holds the old revision, so the Analysis update runs again.
-        const writesBefore = bench.playground.kube.requests.length;
+        const writesBefore = bench.proxy.requests.length;
         bench.lines.length = 0;
         await bench.restartHost();
         const updated = await bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news);
         assert.equal(updated.properties.revision, news.revision);
 
         assert.equal(bench.lines[0], "Warning Recovering interrupted rollout of podinfo.test", bench.lines.join("\n"));
-        const writes = bench.playground.kube.requests.slice(writesBefore).filter((r) => r.method === "PATCH");
+        const writes = bench.proxy.requests.slice(writesBefore).filter((r) => r.method === "PATCH");
         const first = writes[0].body as any;
         assert.match(writes[0].path, /virtualrouters\/podinfo$/);
         assert.deepEqual(first.spec.routes[0].httpRoute.action.weightedTargets.map((t: any) => t.weight), [0, 100], "the first write routes everything to the primary");

@@ -8,8 +8,15 @@ import type { AnalysisSpec, CanarySpec } from "../../analysis/spec/canary";
 import { appMeshRouterInput, type AppMeshRouterInput } from "../../analysis/routers/appmesh/input";
 import { buildVirtualRouterSpec } from "../../analysis/routers/appmesh/specs";
 import { canaryNames } from "../../analysis/spec/names";
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { APPMESH_API_VERSION } from "../../analysis/routers/appmesh/api";
+import type { CanaryNames } from "../../analysis/spec/names";
+import { startApiProxy, type ApiProxy } from "../../playground/api-proxy";
 import { withInterval, loadCanary } from "../../playground/canary-spec";
-import { startPlayground, type InstalledCanary, type Playground } from "../../playground/playground";
+import { parseObjects, startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
+import type { Fault } from "../../playground/podinfo-app";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
 
 export const TARGET = { name: "podinfo", namespace: "test", service: "podinfo" };
@@ -37,10 +44,17 @@ export function restingRouter(timeout = "15s"): AppMeshRouterInput {
 export const ANALYSIS_URN = dynamicUrn("appmesh-canary:Analysis", "podinfo");
 export const FINALIZE_URN = dynamicUrn("appmesh-canary:Finalize", "podinfo");
 
-/** The playground with the dev stack's canary installed (1s analysis interval, 3 steps), and Pulumi's provider host. */
+/**
+ * The local cluster (real control plane, playground node, mesh, appmesh-prometheus) with the dev stack applied
+ * as `npm run render` prints it (1s analysis interval, 3 steps), Pulumi's provider host, and the recording,
+ * fault-injecting proxy the analysis reaches the API server through.
+ */
 export interface HostBench {
-    playground: Playground;
-    canary: InstalledCanary;
+    cluster: LocalCluster;
+    proxy: ApiProxy;
+    canary: { target: string; namespace: string; names: CanaryNames; spec: CanarySpec };
+    /** The admin token the analysis uses (never printed). */
+    token: string;
     lines: string[];
     host: ProviderHost;
     analysisText: string;
@@ -48,9 +62,24 @@ export interface HostBench {
     /** Analysis inputs (with `__provider`) for the canary Deployment's current template. */
     analysisInputs(): Record<string, unknown>;
     finalizeInputs(revision: string, status: RolloutStatus): Record<string, unknown>;
+    /** `pulumi up` with a new image: the canary Deployment's template changes, its replicas stay. */
+    updateCanaryTemplate(version: string): Promise<void>;
+    /** Pulumi rolling the primary to the promoted template and waiting for it. */
+    rollPrimary(version: string): Promise<void>;
+    /** The fault switch of a podinfo version, read by its pods on every request. */
+    fault(version: string): Fault;
     /** A fresh host process (after a kill). */
     restartHost(): Promise<void>;
     stop(): Promise<void>;
+}
+
+function renderDevStack(): Promise<Record<string, any>[]> {
+    const root = path.resolve(__dirname, "..", "..");
+    return new Promise((resolve, reject) => {
+        execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/render.ts", "--stack", "dev"], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+            error ? reject(new Error(stderr || error.message)) : resolve(parseObjects(stdout)),
+        );
+    });
 }
 
 /** `analysis` overrides the bench's analysis settings (1s interval, steps of 10 up to 30 by default). */
@@ -58,27 +87,46 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
     const dev = loadCanary();
     const fast = withInterval(dev.spec, 1000);
     const spec = { ...fast, analysis: { ...fast.analysis, maxWeight: 30, stepWeight: 10, ...analysis } };
-    const playground = await startPlayground({ namespace: dev.namespace });
+    const names = canaryNames(dev.target, spec);
+    const faults = new Map<string, Fault>();
+    const fault = (version: string) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
+    const [cluster, objects] = await Promise.all([startLocalCluster({ podinfo: { faults: fault } }), renderDevStack()]);
     try {
-        const canary = await playground.installCanary({ target: dev.target, spec, version: "6.0.0" });
+        const ca = Buffer.from(parseYaml(cluster.kubeconfig).clusters[0].cluster["certificate-authority-data"], "base64").toString("utf8");
+        const proxy = await startApiProxy(cluster.controlPlane.server, ca);
+        const token = cluster.controlPlane.token;
+        const deployment = (name: string) => structuredClone(objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!);
+        const withImage = (name: string, version: string) => {
+            const object = deployment(name);
+            object.spec.template.spec.containers[0].image = `ghcr.io/stefanprodan/podinfo:${version}`;
+            return object;
+        };
+        await cluster.apply(objects);
+        await cluster.waitForRollout(dev.namespace, names.primary);
+        await cluster.waitForRollout(dev.namespace, "flagger-loadtester");
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        const targetUid = (await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: names.target, namespace: dev.namespace })).metadata!.uid;
+        let template: Record<string, unknown> = deployment(names.target).spec.template;
         const lines: string[] = [];
         const start = () => startProviderHost({ onLine: (line) => lines.push(line) });
         const bench: HostBench = {
-            playground,
-            canary,
+            cluster,
+            proxy,
+            canary: { target: names.target, namespace: dev.namespace, names, spec },
+            token,
             lines,
             host: await start(),
             analysisText: await serializeProvider(analysisProvider),
             finalizeText: await serializeProvider(finalizeProvider),
             analysisInputs() {
-                const deployment = playground.cluster.getDeployment(canary.namespace, canary.target)!;
-                const template = deployment.spec.template as Record<string, unknown>;
                 const inputs: AnalysisInputs = {
-                    target: { name: canary.target, namespace: canary.namespace, service: canary.names.apex },
+                    target: { name: names.target, namespace: dev.namespace, service: names.apex },
                     canary: spec,
-                    router: appMeshRouterInput(spec, canary.names),
-                    kubeconfig: playground.kube.kubeconfig,
-                    targetUid: deployment.metadata.uid,
+                    router: appMeshRouterInput(spec, names),
+                    kubeconfig: proxy.kubeconfig(token),
+                    targetUid,
                     template,
                     configData: {},
                     secretData: {},
@@ -88,33 +136,55 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
                 return withProvider(bench.analysisText, { ...inputs });
             },
             finalizeInputs(revision, status) {
-                const { target, canary: c, router, kubeconfig, targetUid } = bench.analysisInputs() as unknown as AnalysisInputs;
+                const { target, canary: c, router, kubeconfig } = bench.analysisInputs() as unknown as AnalysisInputs;
                 const inputs: FinalizeInputs = { target, canary: c, router, kubeconfig, targetUid, revision, status };
                 return withProvider(bench.finalizeText, { ...inputs });
             },
+            async updateCanaryTemplate(version) {
+                const canary = withImage(names.target, version);
+                await cluster.apply([canary]);
+                template = canary.spec.template;
+            },
+            async rollPrimary(version) {
+                await cluster.apply([withImage(names.primary, version)]);
+                await cluster.waitForRollout(dev.namespace, names.primary);
+            },
+            fault,
             async restartHost() {
                 bench.host = await start();
             },
             async stop() {
                 await bench.host.stop().catch(() => undefined);
-                await playground.stop();
+                await proxy.stop();
+                await cluster.stop();
             },
         };
         return bench;
     } catch (error) {
-        await playground.stop();
+        await cluster.stop();
         throw error;
     }
 }
 
-/** The apex router's weights in the bench's playground right now. */
-export function apexWeights(bench: HostBench): Record<"primary" | "canary", number> {
-    const targets = bench.playground.cluster.getVirtualRouter(bench.canary.namespace, bench.canary.names.apex)!.spec.routes[0].httpRoute.action.weightedTargets;
+async function liveObject(bench: HostBench, kind: "VirtualRouter" | "Deployment", name: string): Promise<Record<string, any>> {
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(bench.cluster.kubeconfig);
+    const apiVersion = kind === "VirtualRouter" ? APPMESH_API_VERSION : "apps/v1";
+    return k8s.KubernetesObjectApi.makeApiClient(kc).read({ apiVersion, kind, metadata: { name, namespace: bench.canary.namespace } });
+}
+
+/** The apex router's weights in the bench's cluster right now. */
+export async function apexWeights(bench: HostBench): Promise<Record<"primary" | "canary", number>> {
+    const live = await liveObject(bench, "VirtualRouter", bench.canary.names.apex);
+    const targets = live.spec.routes[0].httpRoute.action.weightedTargets;
     return Object.fromEntries(targets.map((t: any) => [t.virtualNodeRef.name.endsWith("-primary") ? "primary" : "canary", t.weight])) as Record<"primary" | "canary", number>;
 }
 
 /** Replicas the canary Deployment asks for right now. */
-export const canaryReplicas = (bench: HostBench): number => bench.playground.cluster.getDeployment(bench.canary.namespace, bench.canary.target)!.spec.replicas;
+export async function canaryReplicas(bench: HostBench): Promise<number> {
+    return (await liveObject(bench, "Deployment", bench.canary.target)).spec.replicas ?? 0;
+}
 
 /** Poll `condition` every 50 ms until it holds. */
 export async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
