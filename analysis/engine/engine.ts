@@ -521,7 +521,7 @@ async function restore(s: RolloutSession, step: string, action: () => Promise<vo
             return undefined;
         } catch (error) {
             const text = errorText(error);
-            const permanent = (error as PortError | undefined)?.transient === false;
+            const permanent = (error as PortError | undefined)?.transient === false && (error as PortError).denied !== true;
             if (permanent || s.now() + delay - started > RESTORE_BUDGET_MS) {
                 const tried = attempt > 1 ? ` (gave up after ${attempt} attempts over ${Math.round((s.now() - started) / 1000)}s)` : "";
                 return `could not ${step}${tried}: ${text}`;

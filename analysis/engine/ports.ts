@@ -13,10 +13,13 @@ export interface RouteWeights {
 
 /**
  * What a port's error may say about itself: `transient: false` when trying again cannot help (a permanent
- * API error such as 403 or 404). The engine keeps retrying the rollback's restore steps otherwise.
+ * API error such as 403 or 404). `denied` when the credentials were refused (401, 403): permanent for a
+ * call, but an API server that has just restarted refuses valid credentials until its authorization caches
+ * have synced, so the rollback's restore steps keep trying those too. They stop at any other permanent error.
  */
 export interface PortError extends Error {
     transient?: boolean;
+    denied?: boolean;
 }
 
 /** Reads and sets traffic weights by re-applying the resting router spec with other weights. */

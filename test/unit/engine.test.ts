@@ -577,6 +577,15 @@ describe("engine: exceptions from ports", () => {
         ]);
     });
 
+    it("keeps retrying a restore step the API server denies: right after a restart it refuses valid credentials until its caches sync", async () => {
+        const denied = () => Object.assign(new Error("403 Forbidden: virtualrouters is forbidden"), { transient: false, denied: true });
+        const h = harness({ failWrite: (n) => (n >= 3 && n <= 5 ? denied() : undefined) });
+        const outcome = await runAnalysis(request(tutorialAnalysis()), h.ports);
+        assert.equal(outcome.reason, "403 Forbidden: virtualrouters is forbidden");
+        assert.equal(h.events.filter((e) => e.message.startsWith("Could not route all traffic to the primary")).length, 2);
+        assert.deepEqual(h.weights, { primary: 100, canary: 0 });
+    });
+
     it("does not retry a restore step whose error says retrying cannot help", async () => {
         const forbidden = () => Object.assign(new Error("403 Forbidden: virtualrouters is forbidden"), { transient: false });
         const h = harness({ failWrite: (n) => (n >= 3 ? forbidden() : undefined) });

@@ -166,7 +166,8 @@ export async function withRetries<T>(what: string, call: () => Promise<T>, optio
             const transient = isTransient(error);
             if (!transient || attempt >= attempts) {
                 const suffix = transient ? ` (after ${attempt} attempts)` : "";
-                throw Object.assign(new Error(`${what} failed${suffix}: ${describeError(error)}`), { transient });
+                const status = statusOf(error);
+                throw Object.assign(new Error(`${what} failed${suffix}: ${describeError(error)}`), { transient, denied: status === 401 || status === 403 });
             }
             await new Promise((resolve) => setTimeout(resolve, delay));
             delay = Math.min(delay * 2, 5000);
