@@ -27,7 +27,7 @@ const ANALYSIS_RULES = [
     { apiGroups: ["appmesh.k8s.aws"], resources: ["virtualrouters"], verbs: ["get", "patch"] },
     { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
     { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"] },
-    { apiGroups: [""], resources: ["services/proxy"], verbs: ["get"] },
+    { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
 ];
 
 function deployment(name: string, replicas: number) {
@@ -230,6 +230,30 @@ describe("Kubernetes adapters against a real kube-apiserver", function () {
             const refused = await router(restingRouterSpec("30s"), kubeconfig).setWeights({ primary: 90, canary: 10 }).then(() => undefined, (e) => e);
             assert.match(refused.message, /apply VirtualRouter test\/podinfo weights primary 90 canary 10 failed: 403 Forbidden: virtualrouters\.appmesh\.k8s\.aws "podinfo" is forbidden: User "system:serviceaccount:test:analysis-read-only" cannot patch resource "virtualrouters"/);
             assert.equal(refused.transient, false);
+            assert.equal(refused.denied, true);
+        });
+
+        it("webhooks POST through the service proxy, which RBAC counts as `create` on services/proxy", async () => {
+            const post = async (kubeconfig: string) => {
+                const user = new k8s.KubeConfig();
+                user.loadFromString(kubeconfig);
+                const cluster = user.getCurrentCluster()!;
+                const { default: axios } = await import("axios");
+                const https = await import("node:https");
+                const answer = await axios.post(`${cluster.server}/api/v1/namespaces/${NS}/services/flagger-loadtester:80/proxy/`, "{}", {
+                    headers: { Authorization: `Bearer ${user.getCurrentUser()!.token}`, "Content-Type": "application/json" },
+                    httpsAgent: new https.Agent({ ca: Buffer.from(cluster.caData!, "base64") }),
+                    proxy: false,
+                    validateStatus: () => true,
+                });
+                return { status: answer.status, message: String(answer.data?.message ?? "") };
+            };
+            const getOnly = ANALYSIS_RULES.map((rule) => (rule.resources[0] === "services/proxy" ? { ...rule, verbs: ["get"] } : rule));
+            const refused = await post(await serviceAccountKubeconfig("analysis-get-only", getOnly));
+            assert.equal(refused.status, 403);
+            assert.match(refused.message, /cannot create resource "services\/proxy"/);
+            // With the documented rules the request passes authorization (and finds no such service here).
+            assert.notEqual((await post(await serviceAccountKubeconfig("analysis-webhooks", ANALYSIS_RULES))).status, 403);
         });
     });
 });

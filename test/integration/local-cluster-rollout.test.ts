@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { describePlan } from "../../analysis/engine/plan";
 import { computeRevision } from "../../analysis/provider/revision";
 import type { AnalysisInputs, FinalizeInputs } from "../../analysis/provider/providers";
@@ -22,6 +23,17 @@ import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type Pr
 import { waitFor } from "./rollout-fixtures";
 
 const ROOT = path.resolve(__dirname, "..", "..");
+
+/** The analysis's rules by namespace, exactly as the README's RBAC table lists them. */
+const ANALYSIS_RBAC: Record<string, { apiGroups: string[]; resources: string[]; verbs: string[] }[]> = {
+    test: [
+        { apiGroups: ["appmesh.k8s.aws"], resources: ["virtualrouters"], verbs: ["get", "patch"] },
+        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
+        { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"] },
+        { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
+    ],
+    "appmesh-system": [{ apiGroups: [""], resources: ["services/proxy"], verbs: ["get"] }],
+};
 const ANALYSIS_URN = dynamicUrn("appmesh-canary:Analysis", "podinfo");
 const FINALIZE_URN = dynamicUrn("appmesh-canary:Finalize", "podinfo");
 
@@ -113,6 +125,32 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         return withProvider(analysisText, { ...(await inputs(canary.spec.template)) });
     }
 
+    /** The kubeconfig the analysis runs with: a ServiceAccount bound to exactly the README's rules. */
+    let analysisKubeconfig: string;
+
+    /** A ServiceAccount in the app's namespace with the README's least-privilege rules, and its kubeconfig. */
+    async function leastPrivilegeKubeconfig(): Promise<string> {
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        const core = kc.makeApiClient(k8s.CoreV1Api);
+        const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+        const name = "canary-analysis";
+        await core.createNamespacedServiceAccount({ namespace: dev.namespace, body: { metadata: { name } } });
+        for (const [namespace, rules] of Object.entries(ANALYSIS_RBAC)) {
+            await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
+            await rbac.createNamespacedRoleBinding({
+                namespace,
+                body: { metadata: { name }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name, namespace: dev.namespace }] },
+            });
+        }
+        const token = await core.createNamespacedServiceAccountToken({ name, namespace: dev.namespace, body: { spec: { audiences: ["https://kubernetes.default.svc"], expirationSeconds: 3600 } } });
+        const config = parseYaml(cluster.kubeconfig);
+        config.users = [{ name, user: { token: token.status!.token } }];
+        config.contexts[0].context.user = name;
+        return stringifyYaml(config);
+    }
+
     async function inputs(template: Record<string, unknown>) {
         const k8s = await import("@kubernetes/client-node");
         const kc = new k8s.KubeConfig();
@@ -122,7 +160,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
             target: { name: names.target, namespace: dev.namespace, service: names.apex },
             canary: spec,
             router: appMeshRouterInput(spec, names),
-            kubeconfig: cluster.kubeconfig,
+            kubeconfig: analysisKubeconfig,
             targetUid: live.metadata!.uid,
             template,
             configData: {},
@@ -140,7 +178,8 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.0");
     });
 
-    it("promotes a healthy new revision: Analysis update, the primary's roll, then Finalize", async () => {
+    it("promotes a healthy new revision with least-privilege credentials: Analysis update, the primary's roll, then Finalize", async () => {
+        analysisKubeconfig = await leastPrivilegeKubeconfig();
         const initial = await inputs(deployment(names.target).spec.template);
         promoted = (await host.create(ANALYSIS_URN, withProvider(analysisText, { ...initial }))).properties;
         finalized = finalizeOf(initial, "initialized");
