@@ -7,8 +7,6 @@
  * the fault-injecting proxy; here the API server process itself is stopped and started again.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import * as path from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { describePlan } from "../../analysis/engine/plan";
 import { computeRevision } from "../../analysis/provider/revision";
@@ -18,11 +16,10 @@ import { appMeshRouterInput } from "../../analysis/routers/appmesh/input";
 import { canaryNames } from "../../analysis/spec/names";
 import { loadCanary, withInterval } from "../../playground/canary-spec";
 import { requestThroughProxy } from "../../playground/http-util";
-import { parseObjects, startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
+import { startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
-import { waitFor } from "./rollout-fixtures";
+import { renderDevStack, waitFor } from "./rollout-fixtures";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 
 /** The analysis's rules by namespace, exactly as the README's RBAC table lists them. */
 const ANALYSIS_RBAC: Record<string, { apiGroups: string[]; resources: string[]; verbs: string[] }[]> = {
@@ -37,13 +34,6 @@ const ANALYSIS_RBAC: Record<string, { apiGroups: string[]; resources: string[]; 
 const ANALYSIS_URN = dynamicUrn("appmesh-canary:Analysis", "podinfo");
 const FINALIZE_URN = dynamicUrn("appmesh-canary:Finalize", "podinfo");
 
-function render(): Promise<string> {
-    return new Promise((resolve, reject) => {
-        execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/render.ts", "--stack", "dev"], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-            error ? reject(new Error(stderr || error.message)) : resolve(stdout),
-        );
-    });
-}
 
 /** The version the apex service answers with through the mesh, once the mesh has endpoints for it. */
 async function servedVersion(cluster: LocalCluster, host: string): Promise<string> {
@@ -81,7 +71,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
     before(async () => {
         [cluster, objects, analysisText, finalizeText] = await Promise.all([
             startLocalCluster(),
-            render().then(parseObjects),
+            renderDevStack(),
             serializeProvider(analysisProvider),
             serializeProvider(finalizeProvider),
         ]);

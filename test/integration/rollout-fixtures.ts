@@ -73,7 +73,8 @@ export interface HostBench {
     stop(): Promise<void>;
 }
 
-function renderDevStack(): Promise<Record<string, any>[]> {
+/** The dev stack's Kubernetes objects as `npm run render -- --stack dev` prints them. */
+export function renderDevStack(): Promise<Record<string, any>[]> {
     const root = path.resolve(__dirname, "..", "..");
     return new Promise((resolve, reject) => {
         execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/render.ts", "--stack", "dev"], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
