@@ -104,11 +104,11 @@ async function faultOnset(loaded: LoadedCanary, rows: Row[]): Promise<void> {
             driver,
             onStarted: (pg) => {
                 watcher = setInterval(() => {
-                    const writes = pg.cluster.routerWrites.filter((w) => w.name === loaded.target);
-                    const weights = writes.map((w) => ({ time: w.time, canary: readWeights(w.spec, loaded.target, routerNodes(loaded.target)).canary }));
+                    const changes = pg.router.routeChanges.filter((c) => c.name === loaded.target);
+                    const weights = changes.map((c) => ({ time: c.time, canary: readWeights(c.spec, loaded.target, routerNodes(loaded.target)).canary }));
                     const latest = weights[weights.length - 1];
                     if (onset === undefined && latest && latest.canary >= FAULT_AT_WEIGHT) {
-                        pg.cluster.setFault(TO_VERSION, SCENARIOS.errors.fault);
+                        pg.setFault(TO_VERSION, SCENARIOS.errors.fault);
                         onset = Date.now();
                     } else if (onset !== undefined && recovered === undefined) {
                         recovered = weights.find((w) => w.time >= onset! && w.canary === 0)?.time;
@@ -145,12 +145,15 @@ async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<vo
     let playground: Playground | undefined;
     const driver = await providerHostDriver();
     try {
-        playground = await startPlayground({ namespace: loaded.namespace });
-        const pg = playground;
         const targets = Array.from({ length: CONCURRENT_CANARIES }, (_, i) => `podinfo-${String(i + 1).padStart(2, "0")}`);
         const installStart = Date.now();
-        const canaries = await Promise.all(targets.map((target) => pg.installCanary({ target, spec: specFor(spec, target), version: FROM_VERSION, primaryReplicas: 1 })));
+        playground = await startPlayground({
+            namespace: loaded.namespace,
+            canaries: targets.map((target) => ({ target, spec: specFor(spec, target), version: FROM_VERSION, primaryReplicas: 1 })),
+        });
+        const pg = playground;
         const installMs = Date.now() - installStart;
+        const canaries = pg.canaries;
         const cpuBefore = cpuSeconds(driver.processId!);
         const playgroundCpuBefore = process.cpuUsage();
         const started = Date.now();
@@ -170,8 +173,8 @@ async function concurrentCanaries(loaded: LoadedCanary, rows: Row[]): Promise<vo
             reference: `floor ${seconds(floorMs)} each`,
             note:
                 `${promoted}/${CONCURRENT_CANARIES} promoted; per canary median ${seconds(durations[Math.floor(durations.length / 2)])}, max ${seconds(durations[durations.length - 1])}; ` +
-                `CPU: provider host ${(cpuSeconds(driver.processId!) - cpuBefore).toFixed(1)}s, playground process (pods, mesh proxy, API server, Prometheus queries) ` +
-                `${((playgroundCpu.user + playgroundCpu.system) / 1e6).toFixed(1)}s; install ${seconds(installMs)}` +
+                `CPU: provider host ${(cpuSeconds(driver.processId!) - cpuBefore).toFixed(1)}s, playground process (node agent, pods, mesh proxy and its sync, Prometheus queries) ` +
+                `${((playgroundCpu.user + playgroundCpu.system) / 1e6).toFixed(1)}s; cluster start and install ${seconds(installMs)}` +
                 (failures.length > 0 ? `; ${failures.join("; ")}` : ""),
         });
         rows.push({

@@ -37,6 +37,14 @@ export interface AccessLogEntry {
     durationMs: number;
 }
 
+/** A VirtualRouter spec as the data plane started routing by it. */
+export interface RouteChange {
+    time: number;
+    namespace: string;
+    name: string;
+    spec: VirtualRouterSpec;
+}
+
 export interface MeshRouterOptions {
     /** The ready pods behind a VirtualNode. */
     endpoints(namespace: string, virtualNode: string): Endpoint[];
@@ -72,6 +80,8 @@ export class MeshRouter {
     private readonly random: () => number;
     private readonly server: http.Server;
     readonly accessLog: AccessLogEntry[] = [];
+    /** Every change of a VirtualRouter's routes in this data plane, when it took effect: the weights history the report draws. */
+    readonly routeChanges: RouteChange[] = [];
     private port = 0;
 
     constructor(private readonly opts: MeshRouterOptions) {
@@ -94,9 +104,14 @@ export class MeshRouter {
         return `http://127.0.0.1:${this.port}`;
     }
 
-    /** Program a VirtualRouter; takes effect for the next request. */
+    /** Program a VirtualRouter; takes effect for the next request. A changed spec is recorded in `routeChanges`. */
     setRouter(namespace: string, name: string, spec: VirtualRouterSpec): void {
-        this.routers.set(`${namespace}/${name}`, spec);
+        const key = `${namespace}/${name}`;
+        const current = this.routers.get(key);
+        if (current === undefined || JSON.stringify(current) !== JSON.stringify(spec)) {
+            this.routeChanges.push({ time: Date.now(), namespace, name, spec: structuredClone(spec) });
+        }
+        this.routers.set(key, spec);
     }
 
     /** Bind a VirtualService (`<service>.<namespace>`) to the VirtualRouter that provides it. */

@@ -137,7 +137,9 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
         changed();
         const containerStatus = (ready: boolean) => [{ name: container.name, image: container.image, imageID: container.image, containerID: `playground://${pod.metadata!.uid}`, ready, restartCount: 0, started: true, state: { running: { startedAt } } }];
         await patchStatus(pod, { phase: "Running", hostIP: NODE_ADDRESS, podIP, podIPs: [{ ip: podIP }], startTime: startedAt, conditions: conditions(false), containerStatuses: containerStatus(false) });
-        started.ready
+        // As kubelet does, the readiness probe runs first after its initialDelaySeconds.
+        const probeDelayMs = (container.readinessProbe?.initialDelaySeconds ?? 0) * 1000;
+        Promise.all([started.ready, new Promise((resolve) => setTimeout(resolve, probeDelayMs))])
             .then(() => opts.readinessGate?.(runningPod))
             .then(
                 () => (running.get(key) === runningPod ? patchStatus(pod, { conditions: conditions(true), containerStatuses: containerStatus(true) }) : undefined),

@@ -1,36 +1,38 @@
 /**
- * The whole local stand-in for EKS + App Mesh, started in one call: a real Prometheus scraping every pod's
- * sidecar, the mesh router (as the callers' sidecar proxy), the load tester, the cluster backend and the
- * Kubernetes API server in front of it. Canaries are installed into it the way the first `pulumi up` leaves
- * them: primary running, canary Deployment scaled to zero, VirtualRouters at resting weights.
+ * The playground: the local cluster (the real kube-apiserver, etcd and kube-controller-manager, the playground
+ * node running the pods, the mesh data plane programmed from the API, appmesh-prometheus as a pod) with
+ * canaries installed the way the first `pulumi up` leaves them: the objects the product's components render,
+ * server-side applied under Pulumi's field manager; primary running, canary scaled to zero, routers at rest.
  */
-import axios from "axios";
 import type { CanarySpec } from "../analysis/spec/canary";
 import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
-import { buildVirtualRouterSpec } from "../analysis/routers/appmesh/specs";
 import { canaryNames, type CanaryNames } from "../analysis/spec/names";
-import { PlaygroundCluster } from "./cluster";
-import { KubeApiServer, startKubeApiServer } from "./kube-api-server";
-import { LoadTester, startLoadTester } from "./loadtester";
-import { MeshRouter } from "./mesh-router";
-import type { Pod } from "./pod";
-import { PrometheusServer, ScrapeTarget, startPrometheus } from "./prometheus";
+import { startLocalCluster, PROMETHEUS_NAME, type LocalCluster } from "./local-cluster";
+import type { MeshRouter } from "./mesh-router";
+import type { Fault } from "./podinfo-app";
 import { requireExecutable } from "./processes";
-import { TargetSync } from "./target-sync";
+import { renderApps } from "./render-apps";
 
-/** Where the appmesh-prometheus chart and the tutorial's load tester live. */
-export const PROMETHEUS_SERVICE = { namespace: "appmesh-system", name: "appmesh-prometheus", port: 9090 };
-export const LOADTESTER_SERVICE = { name: "flagger-loadtester", port: 80 };
-/** The field manager Pulumi's Kubernetes provider applies declared objects with. */
-export const PULUMI_FIELD_MANAGER = "pulumi-kubernetes";
+type KubeObject = Record<string, any>;
+
+/** The tutorial's image repository; a version is its tag. */
+export const PODINFO_IMAGE = "ghcr.io/stefanprodan/podinfo";
+export const LOADTESTER_NAME = "flagger-loadtester";
+
+export interface CanaryToInstall {
+    target: string;
+    spec: CanarySpec;
+    /** podinfo version the primary (and the canary's template) starts on. */
+    version: string;
+    /** Primary replicas; with none, the tutorial's HPA (2 to 4) manages them. */
+    primaryReplicas?: number;
+}
 
 export interface PlaygroundOptions {
     namespace?: string;
     mesh?: string;
-    /** Prometheus scrape interval; 1s by default. */
-    scrapeIntervalMs?: number;
-    /** Time from pod start to ready. */
-    podReadyDelayMs?: number;
+    /** Canaries to install once the cluster runs. */
+    canaries: CanaryToInstall[];
     log?: (line: string) => void;
 }
 
@@ -39,19 +41,30 @@ export interface InstalledCanary {
     namespace: string;
     names: CanaryNames;
     spec: CanarySpec;
+    /** The canary Deployment's uid (the Analysis input that pins the object it acts on). */
+    targetUid: string;
+    /** The target Deployment as the program declares it, on the version its template has now. */
+    declared: KubeObject;
+    /** The primary Deployment as the program declares it. */
+    declaredPrimary: KubeObject;
 }
 
 export interface Playground {
     namespace: string;
-    cluster: PlaygroundCluster;
+    cluster: LocalCluster;
+    /** The mesh data plane; its `routeChanges` and `accessLog` are what the report draws. */
     router: MeshRouter;
-    prometheus: PrometheusServer;
-    loadtester: LoadTester;
-    kube: KubeApiServer;
+    canaries: InstalledCanary[];
+    /** The appmesh-prometheus pod's address on this machine (for the report's own queries). */
+    prometheusUrl: string;
+    /** The admin kubeconfig the analysis uses (a secret). */
+    kubeconfig: string;
     /** The mesh proxy URL (`http_proxy` for callers inside the mesh). */
     proxyUrl: string;
-    /** What the first `pulumi up` leaves: primary on `version`, canary scaled to zero, routers at rest. */
-    installCanary(opts: { target: string; spec: CanarySpec; version: string; primaryReplicas?: number }): Promise<InstalledCanary>;
+    /** The fault switch of an app version, read by its pods on every request. */
+    setFault(version: string, fault: Partial<Fault>): void;
+    virtualRouter(namespace: string, name: string): Promise<KubeObject>;
+    deployment(namespace: string, name: string): Promise<KubeObject>;
     /** `pulumi up` with a new image: the target Deployment's template changes, its replicas stay as they are. */
     updateCanaryTemplate(canary: InstalledCanary, version: string): Promise<void>;
     /** Pulumi rolling the primary to the promoted template and waiting for it. */
@@ -59,107 +72,79 @@ export interface Playground {
     stop(): Promise<void>;
 }
 
-function scrapeTargets(pods: Pod[]): ScrapeTarget[] {
-    // Labels as the appmesh-prometheus chart's kubernetes-pods job adds them.
-    return pods.map((pod) => ({
-        address: pod.adminAddress,
-        metricsPath: "/stats/prometheus",
-        labels: { kubernetes_namespace: pod.namespace, kubernetes_pod_name: pod.name },
-    }));
+/** A declared Deployment with its container on `version`. */
+function withVersion(deployment: KubeObject, version: string): KubeObject {
+    const copy = structuredClone(deployment);
+    copy.spec.template.spec.containers[0].image = `${PODINFO_IMAGE}:${version}`;
+    return copy;
 }
 
-export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Playground> {
+export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
     // Fail before starting anything when a program is missing.
     requireExecutable("prometheus");
     requireExecutable("hey");
     const namespace = opts.namespace ?? "test";
     const log = opts.log ?? (() => undefined);
-    const stops: (() => Promise<void>)[] = [];
-    let markStopping = () => undefined as void;
-    const stopAll = async () => {
-        markStopping();
-        for (const stop of stops.reverse()) {
-            await stop().catch((err) => log(`stopping the playground: ${(err as Error).message}`));
-        }
-        stops.length = 0;
-    };
+    const faults = new Map<string, Fault>();
+    const fault = (version: string) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
+    const apps = opts.canaries.map((c) => ({ target: c.target, spec: c.spec, image: `${PODINFO_IMAGE}:${c.version}`, replicas: c.primaryReplicas }));
+    const rendering = renderApps({ namespace, mesh: opts.mesh ?? "global", apps });
+    rendering.catch(() => undefined);
+    const cluster = await startLocalCluster({ podinfo: { faults: fault }, log });
     try {
-        let router: MeshRouter | undefined;
-        let prometheus: PrometheusServer | undefined;
-        let stopping = false;
-        markStopping = () => {
-            stopping = true;
+        const objects = await rendering;
+        await cluster.apply(objects);
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+        const read = (apiVersion: string, kind: string, ns: string, name: string) => api.read({ apiVersion, kind, metadata: { name, namespace: ns } }) as Promise<KubeObject>;
+        const declared = (name: string) => {
+            const object = objects.find((o) => o.kind === "Deployment" && o.metadata.name === name);
+            if (!object) {
+                throw new Error(`the rendered objects have no Deployment ${namespace}/${name}`);
+            }
+            return object;
         };
-        const targets = new TargetSync(
-            (list) => prometheus?.setTargets(list) ?? Promise.resolve(),
-            (error) => {
-                if (!stopping) {
-                    log(`updating Prometheus targets: ${error.message}`);
-                }
-            },
+        const canaries = await Promise.all(
+            opts.canaries.map(async (c): Promise<InstalledCanary> => {
+                const names = canaryNames(c.target, c.spec);
+                await cluster.waitForRollout(namespace, names.primary);
+                const live = await read("apps/v1", "Deployment", namespace, names.target);
+                return { target: c.target, namespace, names, spec: c.spec, targetUid: live.metadata.uid, declared: declared(names.target), declaredPrimary: declared(names.primary) };
+            }),
         );
-        const cluster = new PlaygroundCluster({
-            mesh: opts.mesh,
-            podReadyDelayMs: opts.podReadyDelayMs,
-            onVirtualRouter: (ns, name, spec) => router?.setRouter(ns, name, spec),
-            onPodsChanged: (pods) => targets.update(scrapeTargets(pods)),
-        });
-        stops.push(() => cluster.stop());
-        router = new MeshRouter({ endpoints: (ns, node) => cluster.endpoints(ns, node) });
-        await router.start();
-        stops.push(() => router!.stop());
-        prometheus = await startPrometheus({ scrapeIntervalMs: opts.scrapeIntervalMs ?? 1000 });
-        stops.push(() => prometheus!.stop());
-        const loadtester = await startLoadTester({ proxyUrl: router.proxyUrl, log: (line) => log(`loadtester: ${line}`) });
-        stops.push(() => loadtester.stop());
-        cluster.addService(PROMETHEUS_SERVICE.namespace, PROMETHEUS_SERVICE.name, PROMETHEUS_SERVICE.port, prometheus.url);
-        cluster.addService(namespace, LOADTESTER_SERVICE.name, LOADTESTER_SERVICE.port, loadtester.url);
-        cluster.addService(namespace, LOADTESTER_SERVICE.name, "http", loadtester.url);
-        const kube = await startKubeApiServer(cluster, { namespace });
-        stops.push(() => kube.stop());
-
-        /** Server-side apply a declared VirtualRouter as Pulumi does. */
-        const applyRouter = async (name: string, spec: unknown) => {
-            const body = { apiVersion: APPMESH_API_VERSION, kind: "VirtualRouter", metadata: { name, namespace }, spec };
-            await axios.patch(`${kube.url}/apis/appmesh.k8s.aws/v1beta2/namespaces/${namespace}/virtualrouters/${name}`, JSON.stringify(body), {
-                params: { fieldManager: PULUMI_FIELD_MANAGER, force: "true" },
-                headers: { "content-type": "application/apply-patch+yaml", authorization: `Bearer ${kube.token}` },
-            });
-        };
-
+        await cluster.waitForRollout(namespace, LOADTESTER_NAME);
+        const prometheus = cluster.node.pods().find((p) => p.labels.app === PROMETHEUS_NAME)?.ports.get(9090);
+        if (!prometheus) {
+            throw new Error(`the ${PROMETHEUS_NAME} pod is not running on the playground node`);
+        }
         return {
             namespace,
             cluster,
-            router,
-            prometheus,
-            loadtester,
-            kube,
-            proxyUrl: router.proxyUrl,
-            async installCanary({ target, spec, version, primaryReplicas }) {
-                const names = canaryNames(target, spec);
-                cluster.addVirtualNode(namespace, names.nodes.primary, names.primary);
-                cluster.addVirtualNode(namespace, names.nodes.canary, names.target);
-                router!.setVirtualService(`${names.apex}.${namespace}`, namespace, names.apex);
-                router!.setVirtualService(`${names.canaryRouter}.${namespace}`, namespace, names.canaryRouter);
-                const deadline = spec.progressDeadlineSeconds ?? 600;
-                await cluster.applyDeployment(namespace, names.primary, { version, virtualNode: names.nodes.primary }, primaryReplicas ?? 2, deadline);
-                await cluster.applyDeployment(namespace, names.target, { version, virtualNode: names.nodes.canary }, 0, deadline);
-                await applyRouter(names.apex, buildVirtualRouterSpec(spec, names, "apex"));
-                await applyRouter(names.canaryRouter, buildVirtualRouterSpec(spec, names, "canary"));
-                await cluster.waitForRollout(namespace, names.primary);
-                return { target, namespace, names, spec };
+            router: cluster.mesh,
+            canaries,
+            prometheusUrl: `http://${prometheus}`,
+            kubeconfig: cluster.kubeconfig,
+            proxyUrl: cluster.mesh.proxyUrl,
+            setFault(version, change) {
+                Object.assign(fault(version), change);
             },
+            virtualRouter: (ns, name) => read(APPMESH_API_VERSION, "VirtualRouter", ns, name),
+            deployment: (ns, name) => read("apps/v1", "Deployment", ns, name),
             async updateCanaryTemplate(canary, version) {
-                await cluster.applyDeployment(namespace, canary.names.target, { version, virtualNode: canary.names.nodes.canary });
+                canary.declared = withVersion(canary.declared, version);
+                await cluster.apply([canary.declared]);
             },
             async rollPrimary(canary, version) {
-                await cluster.applyDeployment(namespace, canary.names.primary, { version, virtualNode: canary.names.nodes.primary });
-                await cluster.waitForRollout(namespace, canary.names.primary);
+                canary.declaredPrimary = withVersion(canary.declaredPrimary, version);
+                await cluster.apply([canary.declaredPrimary]);
+                await cluster.waitForRollout(canary.namespace, canary.names.primary, 120_000);
             },
-            stop: stopAll,
+            stop: () => cluster.stop(),
         };
     } catch (error) {
-        await stopAll();
+        await cluster.stop();
         throw error;
     }
 }

@@ -52,40 +52,36 @@ export interface PlaygroundRolloutResult {
 
 function rolloutInputs(pg: Playground, canary: InstalledCanary) {
     const target: CanaryTarget = { name: canary.target, namespace: canary.namespace, service: canary.names.apex };
-    return { target, canary: canary.spec, router: appMeshRouterInput(canary.spec, canary.names), kubeconfig: pg.kube.kubeconfig };
+    return { target, canary: canary.spec, router: appMeshRouterInput(canary.spec, canary.names), kubeconfig: pg.kubeconfig, targetUid: canary.targetUid };
 }
 
-/** The Analysis inputs for the canary Deployment's current pod template. */
+/** The Analysis inputs for the canary Deployment's pod template as the program declares it now. */
 export function analysisInputs(pg: Playground, canary: InstalledCanary): AnalysisInputs {
-    const deployment = pg.cluster.getDeployment(canary.namespace, canary.target);
-    if (!deployment) {
-        throw new Error(`deployment ${canary.namespace}/${canary.target} is not installed`);
-    }
-    const template = deployment.spec.template as Record<string, unknown>;
+    const template = canary.declared.spec.template as Record<string, unknown>;
     return { ...rolloutInputs(pg, canary), revision: computeRevision(template), template, configData: {}, secretData: {}, plan: describePlan(canary.spec) };
 }
 
 function finalizeInputs(analysis: AnalysisInputs, status: FinalizeInputs["status"]): FinalizeInputs {
-    const { target, canary, router, kubeconfig, revision } = analysis;
-    return { target, canary, router, kubeconfig, revision, status };
+    const { target, canary, router, kubeconfig, targetUid, revision } = analysis;
+    return { target, canary, router, kubeconfig, targetUid, revision, status };
 }
 
-/** The apex router's weights after every write, from the cluster's record of VirtualRouter writes. */
+/** The apex router's weights after every change the mesh data plane took up. */
 export function weightHistory(pg: Playground, canary: InstalledCanary, since: number): WeightSample[] {
     const nodes = routerNodes(canary.names.apex);
-    return pg.cluster.routerWrites
+    return pg.router.routeChanges
         .filter((w) => w.namespace === canary.namespace && w.name === canary.names.apex && w.time >= since)
         .map((w) => ({ time: w.time, ...readWeights(w.spec, canary.names.apex, nodes) }));
 }
 
 /**
  * The apex service's requests grouped by the route that took them and the canary weight that route had at
- * that moment (from the VirtualRouter writes), with how many the canary actually served.
+ * that moment (from the data plane's route changes), with how many the canary actually served.
  */
-export function trafficByWeight(entries: AccessLogEntry[], writes: { time: number; spec: VirtualRouterSpec }[], canaryNode: string): TrafficRow[] {
+export function trafficByWeight(entries: AccessLogEntry[], changes: { time: number; spec: VirtualRouterSpec }[], canaryNode: string): TrafficRow[] {
     const rows = new Map<string, TrafficRow>();
     for (const entry of entries) {
-        const spec = writes.filter((w) => w.time <= entry.time).pop()?.spec;
+        const spec = changes.filter((c) => c.time <= entry.time).pop()?.spec;
         const route = spec?.routes.find((r) => r.name === entry.route);
         if (!route) {
             continue;
@@ -103,7 +99,7 @@ export function trafficByWeight(entries: AccessLogEntry[], writes: { time: numbe
 /** Sample the canary's metrics every interval with the same queries the analysis runs. */
 function startMonitor(pg: Playground, canary: InstalledCanary, onSamples: (samples: MetricSample[]) => void): { stop(): Promise<void> } {
     const analysis = resolveAnalysis(canary.spec.analysis);
-    const metrics = new PrometheusMetrics({ address: pg.prometheus.url, builtinQueries: APPMESH_QUERIES });
+    const metrics = new PrometheusMetrics({ address: pg.prometheusUrl, builtinQueries: APPMESH_QUERIES });
     const context = { namespace: canary.namespace, name: canary.target, target: canary.target, service: canary.names.apex };
     let running: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
@@ -172,7 +168,7 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
     const finishedAt = Date.now();
     const host = `${canary.names.apex}.${canary.namespace}:${canary.spec.service.port}`;
     const served = pg.router.accessLog.filter((e) => e.host === host && e.time >= startedAt);
-    const writes = pg.cluster.routerWrites.filter((w) => w.namespace === canary.namespace && w.name === canary.names.apex);
+    const changes = pg.router.routeChanges.filter((c) => c.namespace === canary.namespace && c.name === canary.names.apex);
     const record: RolloutRecord = {
         canary: `${canary.target}.${canary.namespace}`,
         title: opts.title,
@@ -186,7 +182,7 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
         weights: [...(initialWeights ? [{ ...initialWeights, time: startedAt }] : []), ...weightHistory(pg, canary, startedAt)],
         metrics,
         bounds,
-        traffic: trafficByWeight(served, writes, canary.names.nodes.canary),
+        traffic: trafficByWeight(served, changes, canary.names.nodes.canary),
         ...(headerMatch ? { headerMatch } : {}),
     };
     return { record, userTraffic };

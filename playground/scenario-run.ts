@@ -44,13 +44,14 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     const { loaded, scenario } = opts;
     const log = opts.log ?? (() => undefined);
     const spec = scenarioSpec(loaded, scenario, opts.intervalMs);
-    log("starting Prometheus, the mesh router, the load tester and the Kubernetes API ...");
-    const playground = await startPlayground({ namespace: loaded.namespace });
+    log("starting the local cluster (etcd, kube-apiserver, kube-controller-manager, the playground node and mesh, appmesh-prometheus) ...");
+    const started = Date.now();
+    const playground = await startPlayground({ namespace: loaded.namespace, canaries: [{ target: loaded.target, spec, version: FROM_VERSION }] });
     try {
         opts.onStarted?.(playground);
-        const canary = await playground.installCanary({ target: loaded.target, spec, version: FROM_VERSION });
-        log(`deployed ${canary.names.primary} ${FROM_VERSION} (routes 100% primary); Prometheus ${playground.prometheus.url}, mesh proxy ${playground.proxyUrl}`);
-        playground.cluster.setFault(TO_VERSION, scenario.fault);
+        const canary = playground.canaries[0];
+        log(`deployed ${canary.names.primary} ${FROM_VERSION} (routes 100% primary) in ${((Date.now() - started) / 1000).toFixed(1)}s; Prometheus ${playground.prometheusUrl}, mesh proxy ${playground.proxyUrl}`);
+        playground.setFault(TO_VERSION, scenario.fault);
         log(`rolling out ${loaded.target} ${TO_VERSION} through ${opts.driver.name}\n`);
         const { record, userTraffic } = await runPlaygroundRollout({
             playground,
@@ -62,11 +63,11 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
             userTrafficPerSecond: opts.userTrafficPerSecond ?? 10,
             log,
         });
-        const router = playground.cluster.getVirtualRouter(canary.namespace, canary.names.apex);
-        const weightedTargets = (router?.spec.routes[0].httpRoute.action.weightedTargets ?? [])
+        const router = await playground.virtualRouter(canary.namespace, canary.names.apex);
+        const weightedTargets = (router.spec.routes[0].httpRoute.action.weightedTargets ?? [])
             .map((t: { virtualNodeRef: { name: string }; weight: number }) => `${t.virtualNodeRef.name} ${t.weight}`)
             .join(", ");
-        const canaryReplicas = playground.cluster.getDeployment(canary.namespace, canary.target)?.spec.replicas ?? -1;
+        const canaryReplicas = (await playground.deployment(canary.namespace, canary.target)).spec.replicas ?? -1;
         await opts.inspect?.(playground, canary);
         return { record, userTraffic, final: { weightedTargets, canaryReplicas } };
     } finally {

@@ -2,11 +2,18 @@
  * The Kubernetes adapters against a real kube-apiserver, etcd and kube-controller-manager
  * (`playground/control-plane.ts`, built by `npm run toolchain`): server-side apply ownership next to Pulumi's
  * field manager, the CRD schema's 422, a missing object's 404, the scale subresource with readiness from the
- * real Deployment controller, retries while the API server restarts, and the analysis's least-privilege RBAC.
+ * real Deployment controller, readiness in Flagger's words, the kubeconfig forms the analysis accepts, the
+ * service proxy's answers, retries (injected statuses, resets, unanswered requests, outages, a real restart)
+ * and the analysis's least-privilege RBAC.
  */
 import assert from "node:assert/strict";
-import { stringify as stringifyYaml } from "yaml";
-import { ANALYSIS_FIELD_MANAGER } from "../../analysis/adapters/kubernetes/client";
+import axios from "axios";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { ANALYSIS_FIELD_MANAGER, REQUEST_TIMEOUT_MS } from "../../analysis/adapters/kubernetes/client";
+import { serviceProxyResolver } from "../../analysis/adapters/kubernetes/service-proxy";
 import { KubeWorkloads } from "../../analysis/adapters/kubernetes/workloads";
 import { APPMESH_API_VERSION } from "../../analysis/routers/appmesh/api";
 import { KubeRouter } from "../../analysis/routers/appmesh/kube-router";
@@ -136,6 +143,61 @@ describe("Kubernetes adapters against a real kube-apiserver", function () {
         await workloads.scaleCanary(0);
     });
 
+    it("applies Flagger's ScaleFromZero rule, and words the primary's readiness and a passed progress deadline as Flagger does", async () => {
+        const workloads = (extra: Partial<ConstructorParameters<typeof KubeWorkloads>[0]> = {}) =>
+            new KubeWorkloads({ access: { kubeconfig: cp.kubeconfig }, namespace: NS, canary: "podinfo", retry: FAST_RETRY, ...extra });
+        assert.equal(await workloads({ autoscalerMinReplicas: 3 }).canaryReplicasWhenActive(), 3, "the HPA's minimum when there is one");
+        // No node runs podinfo-primary's two pods: none is available.
+        const primary = await workloads().primaryReadiness(50, 600);
+        assert.equal(primary.ready === false && primary.reason, "podinfo-primary.test not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 50%) updated replicas are available");
+        assert.equal(primary.ready === false && primary.retriable, true);
+        const overdue = await workloads({ now: () => Date.now() + 601_000 }).primaryReadiness(100, 600);
+        assert.equal(overdue.ready === false && overdue.retriable, false, "past the progress deadline a stuck rollout is not waited for");
+        await assert.rejects(workloads({ canary: "ghost" }).canaryReadiness(100, 600), /Deployment test\/ghost not found/);
+    });
+
+    it("accepts a JSON kubeconfig (pulumi-eks `kubeconfigJson`), exec credentials (`aws eks get-token`) and KUBECONFIG", async () => {
+        const config = parseYaml(cp.kubeconfig);
+        assert.deepEqual(await router(restingRouterSpec("30s"), JSON.stringify(config)).getWeights(), { primary: 100, canary: 0 });
+        // An exec plugin that prints an ExecCredential, as `aws eks get-token` does.
+        const credential = JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1beta1", kind: "ExecCredential", status: { token: cp.token } });
+        config.users[0].user = { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: process.execPath, args: ["-e", `process.stdout.write(${JSON.stringify(credential)})`], interactiveMode: "Never" } };
+        const viaExec = router(restingRouterSpec("30s"), JSON.stringify(config));
+        await viaExec.setWeights({ primary: 90, canary: 10 });
+        assert.deepEqual(weightsOf(await liveRouter()), { primary: 90, canary: 10 });
+        await viaExec.setWeights({ primary: 100, canary: 0 });
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kube-")), "config");
+        fs.writeFileSync(file, cp.kubeconfig, { mode: 0o600 });
+        const saved = process.env.KUBECONFIG;
+        process.env.KUBECONFIG = file;
+        try {
+            const fromEnvironment = new KubeRouter({ access: {}, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec("30s"), retry: FAST_RETRY });
+            assert.deepEqual(await fromEnvironment.getWeights(), { primary: 100, canary: 0 });
+        } finally {
+            if (saved === undefined) {
+                delete process.env.KUBECONFIG;
+            } else {
+                process.env.KUBECONFIG = saved;
+            }
+            fs.rmSync(path.dirname(file), { recursive: true });
+        }
+    });
+
+    it("the service proxy answers a Status for a missing Service (404) and for one without ready endpoints (503)", async () => {
+        await pulumiApply({ apiVersion: "v1", kind: "Service", metadata: { name: "flagger-loadtester", namespace: NS }, spec: { selector: { app: "loadtester" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] } });
+        const resolve = serviceProxyResolver({ access: { kubeconfig: cp.kubeconfig }, namespaces: [NS] });
+        const get = async (url: string) => {
+            const endpoint = await resolve(url);
+            assert.match(endpoint.url, new RegExp(`^${cp.server}/api/v1/namespaces/test/services/`));
+            return axios.get(endpoint.url, { headers: endpoint.headers, httpsAgent: endpoint.httpsAgent, proxy: false, validateStatus: () => true });
+        };
+        const missing = await get("http://nothing.test:80/");
+        assert.deepEqual([missing.status, missing.data.kind, missing.data.reason], [404, "Status", "NotFound"]);
+        const noEndpoints = await get("http://flagger-loadtester.test/");
+        assert.deepEqual([noEndpoints.status, noEndpoints.data.kind], [503, "Status"]);
+        assert.match(noEndpoints.data.message, /no endpoints available for service "flagger-loadtester"/);
+    });
+
     it("retries through an API-server restart (etcd keeps the data)", async () => {
         const patient = new KubeRouter({ access: { kubeconfig: cp.kubeconfig }, namespace: NS, name: "podinfo", restingSpec: restingRouterSpec("30s"), retry: { attempts: 12, initialDelayMs: 500 } });
         const restart = cp.restartApiServer(1000);
@@ -186,6 +248,40 @@ describe("Kubernetes adapters against a real kube-apiserver", function () {
             assert.equal(rejected.transient, false);
             const statuses = proxy.requests.filter((r) => r.path === ROUTER_PATH).slice(-6).map((r) => `${r.method} ${r.status}`);
             assert.deepEqual(statuses, ["PATCH 409", "PATCH 200", "GET -1", "GET 200", "PATCH 200", "PATCH 422"]);
+        });
+
+        it("gives up on a request the API server never answers after its deadline, then retries it", async () => {
+            proxy.injectFault({ path: ROUTER_PATH, method: "GET", status: "hang" });
+            const started = Date.now();
+            assert.deepEqual(await router(restingRouterSpec("30s"), proxy.kubeconfig(cp.token)).getWeights(), { primary: 100, canary: 0 });
+            const waited = Date.now() - started;
+            assert.ok(waited >= REQUEST_TIMEOUT_MS && waited < REQUEST_TIMEOUT_MS + 5_000, `waited ${waited} ms`);
+        });
+
+        it("gives up on a transient error after its attempts, naming the call; an unreachable API server is named as such", async () => {
+            proxy.injectFault({ path: "/apis/appmesh.k8s.aws", status: 503, times: FAST_RETRY.attempts });
+            const unavailable = await router(restingRouterSpec("30s"), proxy.kubeconfig(cp.token)).setWeights({ primary: 90, canary: 10 }).then(() => undefined, (e) => e);
+            assert.match(unavailable.message, /apply VirtualRouter test\/podinfo weights primary 90 canary 10 failed \(after 4 attempts\): 503 ServiceUnavailable/);
+            assert.equal(unavailable.transient, true);
+            const closed = await startApiProxy(cp.server, "unused");
+            const kubeconfig = closed.kubeconfig(cp.token);
+            await closed.stop();
+            const refused = await router(restingRouterSpec("30s"), kubeconfig).getWeights().then(() => undefined, (e) => e);
+            assert.match(refused.message, /get VirtualRouter test\/podinfo failed \(after 4 attempts\): the Kubernetes API server could not be reached: .*ECONNREFUSED/);
+            assert.equal(refused.transient, true);
+            assert.deepEqual(weightsOf(await liveRouter()), { primary: 100, canary: 0 });
+        });
+
+        it("scales through the scale subresource with a merge patch, retrying a 500", async () => {
+            const scalePath = `/apis/apps/v1/namespaces/${NS}/deployments/podinfo/scale`;
+            const workloads = new KubeWorkloads({ access: { kubeconfig: proxy.kubeconfig(cp.token) }, namespace: NS, canary: "podinfo", retry: FAST_RETRY });
+            proxy.injectFault({ path: scalePath, status: 500 });
+            await workloads.scaleCanary(1);
+            const scales = proxy.requests.filter((r) => r.path === scalePath);
+            assert.deepEqual(scales.map((r) => `${r.method} ${r.status}`), ["PATCH 500", "PATCH 200"]);
+            assert.equal(scales[1].contentType, "application/merge-patch+json");
+            assert.equal(await workloads.canaryReplicas(), 1);
+            await workloads.scaleCanary(0);
         });
     });
 

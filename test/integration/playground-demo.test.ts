@@ -78,7 +78,7 @@ describe("playground demo: arguments, canary spec and prerequisites", () => {
             process.env.PATH = noTools;
             assert.strictEqual(findExecutable("hey"), undefined);
             assert.throws(() => requireExecutable("hey"), /hey is not installed \(not found on PATH\): install the Debian\/Ubuntu package "hey" \(apt-get install hey\)/);
-            await assert.rejects(startPlayground(), /prometheus is not installed \(not found on PATH\): install the Debian\/Ubuntu package "prometheus"/);
+            await assert.rejects(startPlayground({ canaries: [] }), /prometheus is not installed \(not found on PATH\): install the Debian\/Ubuntu package "prometheus"/);
         } finally {
             process.env.PATH = saved;
             fs.rmSync(noTools, { recursive: true });

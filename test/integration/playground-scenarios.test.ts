@@ -14,9 +14,10 @@ import { SCENARIOS, type ScenarioName } from "../../playground/scenarios";
 
 /**
  * Integration: the four demo scenarios as `npm run demo` runs them, through Pulumi's dynamic-provider host
- * against the playground (real Prometheus, hey, curl and HTTP), with 1s analysis intervals.
+ * against the playground on the real control plane (kube-apiserver, etcd, kube-controller-manager; real
+ * Prometheus, hey, curl and HTTP), with 1s analysis intervals.
  */
-describe("playground scenarios through Pulumi's provider host (real Prometheus, hey and HTTP; 1s interval)", function () {
+describe("playground scenarios through Pulumi's provider host on the real control plane (1s interval)", function () {
     this.timeout(180_000);
 
     const messages = (events: CanaryEvent[]) => events.map((e) => e.message);
@@ -46,16 +47,16 @@ describe("playground scenarios through Pulumi's provider host (real Prometheus, 
             driver,
             userTrafficPerSecond: 20,
             inspect: async (pg, canary) => {
-                const live = pg.cluster.getVirtualRouter(canary.namespace, canary.names.apex)!;
-                const writes = pg.cluster.routerWrites.filter((w) => w.name === canary.names.apex);
+                const live = await pg.virtualRouter(canary.namespace, canary.names.apex);
+                const changes = pg.router.routeChanges.filter((c) => c.name === canary.names.apex);
                 const nodes = routerNodes(canary.names.apex);
-                const fifty = writes.findIndex((w) => readWeights(w.spec, canary.names.apex, nodes).canary === 50);
+                const fifty = changes.findIndex((c) => readWeights(c.spec, canary.names.apex, nodes).canary === 50);
                 const apexRequests = pg.router.accessLog.filter((e) => e.host === `${canary.names.apex}.${canary.namespace}:9898`);
-                const atFifty = fifty < 0 ? [] : apexRequests.filter((e) => e.time >= writes[fifty].time && (fifty + 1 >= writes.length || e.time < writes[fifty + 1].time));
+                const atFifty = fifty < 0 ? [] : apexRequests.filter((e) => e.time >= changes[fifty].time && (fifty + 1 >= changes.length || e.time < changes[fifty + 1].time));
                 await pg.cluster.waitForRollout(canary.namespace, canary.target);
                 observed = {
                     restingMatches: isDeepStrictEqual(live.spec, buildVirtualRouterSpec(canary.spec, canary.names, "apex")),
-                    canaryStatusReplicas: pg.cluster.getDeployment(canary.namespace, canary.target)!.status.replicas,
+                    canaryStatusReplicas: (await pg.deployment(canary.namespace, canary.target)).status.replicas ?? 0,
                     atFifty,
                     apexRequests,
                 };
