@@ -36,6 +36,8 @@ export interface ApiProxy {
     /** A kubeconfig for the analysis: this proxy, the given token. */
     kubeconfig(token: string): string;
     requests: RecordedRequest[];
+    /** Connections accepted so far (a client that reuses its connections opens few). */
+    connections(): number;
     injectFault(fault: Fault): void;
     /** Stop listening and drop every connection for `ms`, then serve again on the same port. */
     outage(ms: number): Promise<void>;
@@ -95,6 +97,8 @@ export async function startApiProxy(server: string, ca: string): Promise<ApiProx
         });
         forwarded.end(raw);
     });
+    let connections = 0;
+    proxy.on("connection", () => connections++);
     const port = await listenOnFreePort(proxy);
     const url = `http://127.0.0.1:${port}`;
     return {
@@ -110,6 +114,7 @@ export async function startApiProxy(server: string, ca: string): Promise<ApiProx
                 "current-context": "analysis",
             }),
         requests,
+        connections: () => connections,
         injectFault: (fault) => faults.push({ ...fault, remaining: fault.times ?? 1 }),
         async outage(ms) {
             await closeServer(proxy);

@@ -81,7 +81,7 @@ export async function connect<T extends ApiType>(access: KubeAccess, apiType: (k
     // accepts the connection but never answers would hold the analysis (and its rollback) forever.
     const configuration = k8s.createConfiguration({
         baseServer: new k8s.ServerConfiguration(config.getCurrentCluster()!.server, {}),
-        authMethods: { default: config },
+        authMethods: { default: reusingConnections(config, [(await import("http")).Agent, (await import("https")).Agent]) },
         promiseMiddleware: [
             {
                 pre: async (context) => {
@@ -93,6 +93,39 @@ export async function connect<T extends ApiType>(access: KubeAccess, apiType: (k
         ],
     });
     return { k8s, api: new (apiType(k8s))(configuration) };
+}
+
+type SecurityAuthentication = import("@kubernetes/client-node").SecurityAuthentication;
+type RequestContext = import("@kubernetes/client-node").RequestContext;
+type Agent = import("http").Agent;
+
+/**
+ * The kubeconfig's authentication with one keep-alive connection pool per adapter. client-node builds a new
+ * agent for every request, so every request opened a TLS connection with a fresh secure context: that was
+ * most of the provider's CPU per analysis tick. The agent is rebuilt when the TLS material changes (a
+ * rotated client certificate from an exec plugin); headers (tokens) are still applied per request.
+ */
+function reusingConnections(config: KubeConfig, plainAgents: (new (options: Record<string, unknown>) => Agent)[]): SecurityAuthentication {
+    let pooled: { material: string; agent: Agent } | undefined;
+    return {
+        getName: () => config.getName(),
+        async applySecurityAuthentication(context: RequestContext) {
+            await config.applySecurityAuthentication(context);
+            const fresh = context.getAgent() as (Agent & { options?: Record<string, unknown> }) | undefined;
+            // Only plain HTTP(S) agents: proxy agents (a kubeconfig's proxy-url) stay client-node's own.
+            const AgentClass = plainAgents.find((plain) => fresh?.constructor === plain);
+            if (!fresh || !AgentClass) {
+                return;
+            }
+            const options = fresh.options ?? {};
+            const material = JSON.stringify(["ca", "cert", "key", "pfx", "rejectUnauthorized", "servername"].map((k) => (options[k] === undefined ? null : String(options[k]))));
+            if (pooled?.material !== material) {
+                pooled?.agent.destroy();
+                pooled = { material, agent: new AgentClass({ ...options, keepAlive: true }) };
+            }
+            context.setAgent(pooled.agent);
+        },
+    };
 }
 
 /** How long one Kubernetes API request may take before it counts as a dropped connection. */
