@@ -1,13 +1,15 @@
 /**
- * `npm run cluster -- up|down|status`: the local cluster (control plane, the playground node, the mesh data
- * plane, appmesh-prometheus) kept running between commands. `up` starts one background process that owns all
- * of it and prints the kubeconfig to use; `down` asks that process to stop everything and waits until it has.
+ * `npm run cluster -- up|apply|down|status`: the local cluster (control plane, the playground node, the mesh
+ * data plane, appmesh-prometheus) kept running between commands. `up` starts one background process that owns
+ * all of it and prints the kubeconfig to use; `apply [--stack dev]` puts a stack's objects (podinfo, the load
+ * tester, the gateway) into it as Pulumi would; `down` asks that process to stop everything and waits until it has.
  * The state lives in `.playground/cluster/` of the repository (or `APPMESH_CANARY_CLUSTER_DIR`).
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { startLocalCluster } from "./local-cluster";
+import { randomBytes } from "crypto";
+import { serverSideApply, startLocalCluster, waitForRollout } from "./local-cluster";
 import { isRunning } from "./processes";
 
 const STATE_DIR = process.env.APPMESH_CANARY_CLUSTER_DIR ?? path.resolve(__dirname, "..", ".playground", "cluster");
@@ -22,9 +24,11 @@ interface ClusterState {
     kubeconfigPath: string;
     /** `http_proxy` for requests into the mesh (`http://podinfo.test:9898/`). */
     meshProxy: string;
+    /** The field manager `apply` uses, named as Pulumi's Kubernetes provider names its own. */
+    fieldManager: string;
 }
 
-const USAGE = "usage: npm run cluster -- up|down|status";
+const USAGE = "usage: npm run cluster -- up|apply [--stack dev]|down|status";
 
 function readState(): ClusterState | undefined {
     try {
@@ -85,8 +89,31 @@ async function serve(): Promise<void> {
     };
     process.on("SIGTERM", () => void stop());
     process.on("SIGINT", () => void stop());
-    const state: ClusterState = { pid: process.pid, server: cluster.controlPlane.server, kubeconfigPath: cluster.controlPlane.kubeconfigPath, meshProxy: cluster.mesh.proxyUrl };
+    const state: ClusterState = {
+        pid: process.pid,
+        server: cluster.controlPlane.server,
+        kubeconfigPath: cluster.controlPlane.kubeconfigPath,
+        meshProxy: cluster.mesh.proxyUrl,
+        fieldManager: `pulumi-kubernetes-${randomBytes(4).toString("hex")}`,
+    };
     fs.writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+}
+
+/** Render a stack as `npm run render` does and server-side apply it, then wait for its Deployments. */
+async function apply(state: ClusterState, stack: string, say: (line: string) => void): Promise<number> {
+    const { renderStack } = await import("../scripts/render");
+    const objects = await renderStack(stack, undefined, say);
+    const kubeconfig = fs.readFileSync(state.kubeconfigPath, "utf8");
+    await serverSideApply(kubeconfig, objects, state.fieldManager);
+    say(`applied ${objects.length} objects of stack ${stack} under ${state.fieldManager}`);
+    // The canary Deployment rests at zero until a rollout scales it; the gateway's address comes from its Service.
+    const deployments = objects.filter((o) => o.kind === "Deployment" && o.spec?.replicas !== 0);
+    for (const d of deployments) {
+        await waitForRollout(kubeconfig, d.metadata.namespace, d.metadata.name, 120_000);
+    }
+    say(`ready: ${deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`).join(", ")}`);
+    say(`try: curl -x ${state.meshProxy} http://podinfo.test:9898/`);
+    return 0;
 }
 
 async function down(state: ClusterState, say: (line: string) => void): Promise<void> {
@@ -114,6 +141,14 @@ export async function main(args: string[], say: (line: string) => void = (line) 
                 return 0;
             }
             return up(say);
+        case "apply": {
+            if (!running) {
+                say("no local cluster is running: start it with npm run cluster -- up");
+                return 1;
+            }
+            const at = args.indexOf("--stack");
+            return apply(state!, at >= 0 && args[at + 1] ? args[at + 1] : "dev", say);
+        }
         case "serve":
             await serve();
             return -1;

@@ -1,7 +1,7 @@
 /**
  * The whole local cluster: the real control plane, the playground node with its pod runners, the mesh data
- * plane programmed from the API server, and appmesh-prometheus as a pod in `appmesh-system` (the real
- * `prometheus` binary scraping the pods' sidecars). Objects go in as Pulumi's Kubernetes provider puts them:
+ * plane (and the ingress gateway's routes) programmed from the API server, and appmesh-prometheus as a pod in
+ * `appmesh-system` (the real `prometheus` binary scraping the pods' sidecars). Objects go in as Pulumi's Kubernetes provider puts them:
  * server-side apply under a `pulumi-kubernetes-<suffix>` field manager.
  */
 import axios from "axios";
@@ -11,7 +11,7 @@ import { startControlPlane, type ControlPlane } from "./control-plane";
 import { MeshRouter } from "./mesh-router";
 import { startMeshSync } from "./mesh-sync";
 import { startNodeAgent, type NodeAgent, type RunningPod } from "./node-agent";
-import { loadtesterRunner, podinfoRunner, prometheusRunner, type PodinfoRunnerOptions } from "./pod-runners";
+import { gatewayRunner, loadtesterRunner, podinfoRunner, prometheusRunner, type PodinfoRunnerOptions } from "./pod-runners";
 import type { ScrapeTarget } from "./prometheus";
 
 type KubeObject = Record<string, any>;
@@ -89,6 +89,39 @@ async function scrapedBy(pods: () => RunningPod[], address: string, timeoutMs = 
     }
 }
 
+/** Server-side apply objects in order, as Pulumi's provider does: force only where `pulumi.com/patchForce` says so. */
+export async function serverSideApply(kubeconfig: string, list: KubeObject[], fieldManager: string): Promise<void> {
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+    for (const object of list) {
+        const force = object.metadata?.annotations?.["pulumi.com/patchForce"] === "true";
+        await objects.patch(object as any, undefined, undefined, fieldManager, force, k8s.PatchStrategy.ServerSideApply);
+    }
+}
+
+/** Wait until a Deployment has all its replicas updated and available (what Pulumi's provider waits for). */
+export async function waitForRollout(kubeconfig: string, namespace: string, name: string, timeoutMs = 60_000): Promise<void> {
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const d = await apps.readNamespacedDeployment({ name, namespace });
+        const want = d.spec?.replicas ?? 1;
+        const s = d.status;
+        if ((s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (s?.updatedReplicas ?? 0) === want && (s?.availableReplicas ?? 0) === want && (s?.replicas ?? 0) === want) {
+            return;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`Deployment ${namespace}/${name} did not roll out within ${timeoutMs / 1000}s: ${JSON.stringify(s)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+}
+
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
     const log = opts.log ?? (() => undefined);
     const controlPlane = await startControlPlane({ dir: opts.dir, log });
@@ -111,14 +144,15 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
             runners: [
                 podinfoRunner(opts.podinfo),
                 loadtesterRunner(() => mesh.proxyUrl, (line) => log(`loadtester: ${line}`)),
+                gatewayRunner((namespace) => sync?.gatewayTargets(namespace) ?? [], () => mesh.proxyUrl),
                 prometheusRunner(() => sidecarTargets(pods), (onChange) => podsChanged.push(onChange), log),
             ],
             onPodsChanged: (running) => {
                 pods = running;
                 podsChanged.forEach((notify) => notify());
             },
-            // As in the old playground and a real cluster with a short scrape interval: a pod with a sidecar
-            // counts as ready once Prometheus has scraped it, so the first checks after a scale-up see it.
+            // A pod with a sidecar counts as ready once Prometheus has scraped it, so the first checks after a
+            // scale-up see it (Prometheus hands discovery changes to its scrapers only every 5 s).
             readinessGate: (pod) => (pod.container.sidecarAdmin ? scrapedBy(() => pods, pod.container.sidecarAdmin) : Promise.resolve()),
             log,
         });
@@ -127,40 +161,15 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         await sync.attach(mesh);
         stops.push(() => sync!.stop());
 
-        const k8s = await import("@kubernetes/client-node");
-        const kc = new k8s.KubeConfig();
-        kc.loadFromString(controlPlane.kubeconfig);
-        const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-        const apps = kc.makeApiClient(k8s.AppsV1Api);
         const fieldManager = `pulumi-kubernetes-${randomBytes(4).toString("hex")}`;
-
         const cluster: LocalCluster = {
             controlPlane,
             kubeconfig: controlPlane.kubeconfig,
             node,
             mesh,
             fieldManager,
-            async apply(list) {
-                for (const object of list) {
-                    const force = object.metadata?.annotations?.["pulumi.com/patchForce"] === "true";
-                    await objects.patch(object as any, undefined, undefined, fieldManager, force, k8s.PatchStrategy.ServerSideApply);
-                }
-            },
-            async waitForRollout(namespace, name, timeoutMs = 60_000) {
-                const deadline = Date.now() + timeoutMs;
-                for (;;) {
-                    const d = await apps.readNamespacedDeployment({ name, namespace });
-                    const want = d.spec?.replicas ?? 1;
-                    const s = d.status;
-                    if ((s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (s?.updatedReplicas ?? 0) === want && (s?.availableReplicas ?? 0) === want && (s?.replicas ?? 0) === want) {
-                        return;
-                    }
-                    if (Date.now() > deadline) {
-                        throw new Error(`Deployment ${namespace}/${name} did not roll out within ${timeoutMs / 1000}s: ${JSON.stringify(s)}`);
-                    }
-                    await new Promise((resolve) => setTimeout(resolve, 250));
-                }
-            },
+            apply: (list) => serverSideApply(controlPlane.kubeconfig, list, fieldManager),
+            waitForRollout: (namespace, name, timeoutMs) => waitForRollout(controlPlane.kubeconfig, namespace, name, timeoutMs),
             stop: stopAll,
         };
         await cluster.apply(prometheusObjects());

@@ -8,6 +8,7 @@ import type { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
 import { APPMESH_GROUP, APPMESH_VERSION } from "../analysis/routers/appmesh/api";
 import { virtualServiceName, type Endpoint, type MeshRouter } from "./mesh-router";
 import type { NodeAgent } from "./node-agent";
+import type { GatewayTarget } from "./pod-runners";
 
 const POLL_MS = 250;
 
@@ -20,6 +21,8 @@ export interface MeshSyncOptions {
 export interface MeshSync {
     /** The ready pods behind a VirtualNode right now (the MeshRouter's `endpoints`). */
     endpoints(namespace: string, virtualNode: string): Endpoint[];
+    /** Where the GatewayRoutes of a namespace send requests (the ingress gateway's routes). */
+    gatewayTargets(namespace: string): GatewayTarget[];
     /** Start programming `router` and keep it in step until `stop`; resolves after the first full sync. */
     attach(router: MeshRouter): Promise<void>;
     stop(): Promise<void>;
@@ -33,6 +36,25 @@ function serviceOfHostname(hostname: string): { namespace: string; name: string 
     return match ? { name: match[1], namespace: match[2] } : undefined;
 }
 
+/** Each GatewayRoute's prefix and the `host:port` of the virtual service it targets (its router's listener port). */
+function gatewayTargets(gateways: Json[], services: Json[], routers: Json[]): Map<string, GatewayTarget[]> {
+    const targets = new Map<string, GatewayTarget[]>();
+    for (const g of gateways) {
+        const ref = g.spec?.httpRoute?.action?.target?.virtualService?.virtualServiceRef;
+        const namespace = ref?.namespace ?? g.metadata.namespace;
+        const service = services.find((s) => s.metadata.name === ref?.name && s.metadata.namespace === namespace);
+        const routerName = service?.spec?.provider?.virtualRouter?.virtualRouterRef?.name;
+        const port = routers.find((r) => r.metadata.name === routerName && r.metadata.namespace === namespace)?.spec?.listeners?.[0]?.portMapping?.port;
+        if (service && port !== undefined) {
+            const host = `${virtualServiceName(service.spec.awsName ?? `${service.metadata.name}.${namespace}`)}:${port}`;
+            const list = targets.get(g.metadata.namespace) ?? [];
+            list.push({ prefix: g.spec.httpRoute.match?.prefix ?? "/", host });
+            targets.set(g.metadata.namespace, list);
+        }
+    }
+    return targets;
+}
+
 export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
     const log = opts.log ?? (() => undefined);
     const k8s = await import("@kubernetes/client-node");
@@ -42,13 +64,21 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
     const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
     /** `<namespace>/<virtual node>` → `podIP:port` of its ready endpoints. */
     let nodeEndpoints = new Map<string, string[]>();
+    /** `<namespace>` → its GatewayRoutes' prefixes and virtual services. */
+    let gatewayRoutes = new Map<string, GatewayTarget[]>();
     let router: MeshRouter | undefined;
 
     const list = async (plural: string): Promise<Json[]> =>
         ((await custom.listClusterCustomObject({ group: APPMESH_GROUP, version: APPMESH_VERSION, plural })) as Json).items ?? [];
 
     async function sync(): Promise<void> {
-        const [routers, services, nodes, slices] = await Promise.all([list("virtualrouters"), list("virtualservices"), list("virtualnodes"), discovery.listEndpointSliceForAllNamespaces()]);
+        const [routers, services, nodes, gateways, slices] = await Promise.all([
+            list("virtualrouters"),
+            list("virtualservices"),
+            list("virtualnodes"),
+            list("gatewayroutes"),
+            discovery.listEndpointSliceForAllNamespaces(),
+        ]);
         for (const r of routers) {
             router?.setRouter(r.metadata.namespace, r.metadata.name, r.spec as VirtualRouterSpec);
         }
@@ -74,6 +104,7 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
             next.set(`${n.metadata.namespace}/${n.metadata.name}`, ready);
         }
         nodeEndpoints = next;
+        gatewayRoutes = gatewayTargets(gateways, services, routers);
     }
 
     let stopped = false;
@@ -81,6 +112,7 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
     let loop: Promise<void> = Promise.resolve();
 
     return {
+        gatewayTargets: (namespace) => gatewayRoutes.get(namespace) ?? [],
         endpoints(namespace, virtualNode) {
             return (nodeEndpoints.get(`${namespace}/${virtualNode}`) ?? []).flatMap((address) => {
                 const [ip, port] = address.split(":");

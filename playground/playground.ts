@@ -18,6 +18,7 @@ type KubeObject = Record<string, any>;
 /** The tutorial's image repository; a version is its tag. */
 export const PODINFO_IMAGE = "ghcr.io/stefanprodan/podinfo";
 export const LOADTESTER_NAME = "flagger-loadtester";
+export const GATEWAY_NAME = "appmesh-gateway";
 
 export interface CanaryToInstall {
     target: string;
@@ -61,6 +62,8 @@ export interface Playground {
     kubeconfig: string;
     /** The mesh proxy URL (`http_proxy` for callers inside the mesh). */
     proxyUrl: string;
+    /** The ingress gateway's pod on this machine, and the address its LoadBalancer Service got (what users call). */
+    gateway: { localUrl: string; loadBalancerUrl: string };
     /** The fault switch of an app version, read by its pods on every request. */
     setFault(version: string, fault: Partial<Fault>): void;
     virtualRouter(namespace: string, name: string): Promise<KubeObject>;
@@ -77,6 +80,18 @@ function withVersion(deployment: KubeObject, version: string): KubeObject {
     const copy = structuredClone(deployment);
     copy.spec.template.spec.containers[0].image = `${PODINFO_IMAGE}:${version}`;
     return copy;
+}
+
+/** The ingress address a LoadBalancer Service gets (the node assigns it, as a cloud controller would). */
+async function loadBalancerAddress(readService: () => Promise<KubeObject>, timeoutMs = 30_000): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const ip = (await readService()).status?.loadBalancer?.ingress?.[0]?.ip;
+        if (ip || Date.now() > deadline) {
+            return ip;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
 }
 
 export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
@@ -115,6 +130,13 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
             }),
         );
         await cluster.waitForRollout(namespace, LOADTESTER_NAME);
+        await cluster.waitForRollout(namespace, GATEWAY_NAME);
+        const gatewayPod = cluster.node.pods().find((p) => p.namespace === namespace && p.labels["app.kubernetes.io/name"] === GATEWAY_NAME);
+        const gatewayIngress = await loadBalancerAddress(() => read("v1", "Service", namespace, GATEWAY_NAME));
+        const gatewayListener = gatewayPod?.ports.values().next().value;
+        if (!gatewayListener || !gatewayIngress) {
+            throw new Error(`the ${GATEWAY_NAME} pod or its LoadBalancer address is missing in ${namespace}`);
+        }
         const prometheus = cluster.node.pods().find((p) => p.labels.app === PROMETHEUS_NAME)?.ports.get(9090);
         if (!prometheus) {
             throw new Error(`the ${PROMETHEUS_NAME} pod is not running on the playground node`);
@@ -127,6 +149,7 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
             prometheusUrl: `http://${prometheus}`,
             kubeconfig: cluster.kubeconfig,
             proxyUrl: cluster.mesh.proxyUrl,
+            gateway: { localUrl: `http://${gatewayListener}`, loadBalancerUrl: `http://${gatewayIngress}` },
             setFault(version, change) {
                 Object.assign(fault(version), change);
             },

@@ -1,9 +1,12 @@
 /**
  * What the playground node runs for each image, in place of a container: podinfo versions as in-process
  * servers with their Envoy sidecar's statistics, the flagger-loadtester protocol with real `hey` and `curl`
- * through the mesh proxy, and Prometheus as the real binary scraping the sidecars of the node's pods, labelled
- * as the appmesh-prometheus chart labels them.
+ * through the mesh proxy, the App Mesh ingress gateway's Envoy as the mesh proxy's ingress (by the GatewayRoutes
+ * in the API), and Prometheus as the real binary scraping the sidecars of the node's pods, labelled as the
+ * appmesh-prometheus chart labels them.
  */
+import * as http from "http";
+import { closeServer, listenOnFreePort } from "./http-util";
 import { startLoadTester } from "./loadtester";
 import { startPod } from "./pod";
 import type { Fault } from "./podinfo-app";
@@ -107,6 +110,59 @@ export function prometheusRunner(targets: () => ScrapeTarget[], subscribe: (onCh
                 async stop() {
                     stopped = true;
                     await server.stop();
+                },
+            };
+        },
+    };
+}
+
+/** Where a GatewayRoute sends a path prefix: a virtual service's `host:port` in the mesh. */
+export interface GatewayTarget {
+    prefix: string;
+    host: string;
+}
+
+/**
+ * The ingress gateway's Envoy: each request goes into the mesh (through the mesh proxy) to the virtual service
+ * of the longest GatewayRoute prefix that matches it, among the routes of the gateway pod's namespace.
+ */
+export function gatewayRunner(targets: (namespace: string) => GatewayTarget[], proxyUrl: () => string): PodRunner {
+    return {
+        image: /(^|\/)aws-appmesh-envoy:[\w.-]+$/,
+        async start(pod) {
+            const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+            const server = http.createServer((req, res) => {
+                const url = new URL(req.url ?? "/", "http://gateway");
+                const target = targets(pod.namespace)
+                    .filter((t) => url.pathname.startsWith(t.prefix))
+                    .sort((a, b) => b.prefix.length - a.prefix.length)[0];
+                if (!target) {
+                    res.writeHead(404, { "content-type": "text/plain" }).end(`no GatewayRoute in ${pod.namespace} matches ${url.pathname}`);
+                    return;
+                }
+                const proxy = new URL(proxyUrl());
+                const forwarded = http.request(
+                    { host: proxy.hostname, port: proxy.port, method: req.method, path: `http://${target.host}${url.pathname}${url.search}`, headers: { ...req.headers, host: target.host }, agent },
+                    (answer) => {
+                        res.writeHead(answer.statusCode ?? 502, answer.headers);
+                        answer.pipe(res);
+                    },
+                );
+                forwarded.on("error", (error) => {
+                    if (!res.headersSent) {
+                        res.writeHead(503, { "content-type": "text/plain" }).end(`upstream connect error: ${error.message}`);
+                    }
+                });
+                req.pipe(forwarded);
+            });
+            const local = await listenOnFreePort(server);
+            return {
+                ports: new Map([[port(pod, "http", 8088), `127.0.0.1:${local}`]]),
+                ready: Promise.resolve(),
+                isReady: () => server.listening,
+                async stop() {
+                    await closeServer(server);
+                    agent.destroy();
                 },
             };
         },

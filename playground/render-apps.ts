@@ -1,6 +1,6 @@
 /**
  * The Kubernetes objects a stack with the given canaries applies, built by the product's own components
- * (Mesh, one Canary per app, LoadTester) under Pulumi's mocks, as `npm run render` builds the dev stack.
+ * (Mesh, one Canary per app, the ingress Gateway to the first, LoadTester) under Pulumi's mocks, as `npm run render` builds the dev stack.
  * The program itself deploys only podinfo until it takes a map of apps; the playground needs any target and
  * any number of canaries, so it composes the components as a user's program would. It runs in a child process
  * (`renderApps`), which keeps the Pulumi runtime's process-wide state out of the demo and the tests.
@@ -8,7 +8,7 @@
 import { execFile } from "child_process";
 import * as path from "path";
 import type { CanarySpec } from "../analysis/spec/canary";
-import { LOADTESTER_DEFAULTS } from "../config/stack";
+import { GATEWAY_DEFAULTS, LOADTESTER_DEFAULTS } from "../config/stack";
 
 export interface PlaygroundApp {
     /** Target Deployment (and Canary) name. */
@@ -35,6 +35,7 @@ async function renderInThisProcess(request: RenderRequest): Promise<KubeObject[]
     const { Mesh } = await import("../components/mesh");
     const { Canary } = await import("../components/canary");
     const { LoadTester } = await import("../components/loadtester");
+    const { Gateway } = await import("../components/gateway");
     const { PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } = await import("../components/podinfo");
     const mocks = await installMocks("playground");
     // Logical names as the program gives them, so the objects are named as the dev stack's are.
@@ -49,6 +50,8 @@ async function renderInThisProcess(request: RenderRequest): Promise<KubeObject[]
                 autoscaler: app.replicas === undefined ? PODINFO_AUTOSCALER : undefined,
             }),
     );
+    // The tutorial's ingress: the NLB and the gateway's Envoy in front of the first app.
+    new Gateway("appmesh-gateway", { namespace: mesh.namespaceName, ...GATEWAY_DEFAULTS, virtualService: canaries[0].names.apex, routeAfter: [canaries[0].routing] });
     new LoadTester("flagger-loadtester", {
         namespace: mesh.namespaceName,
         image: LOADTESTER_DEFAULTS.image,

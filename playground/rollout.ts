@@ -140,7 +140,8 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
         metrics.push(...samples);
         log(formatMetricLine(samples, bounds, currentWeight(), startedAt, headerMatch));
     });
-    const traffic = startTraffic({ proxyUrl: pg.proxyUrl, url: `http://${canary.names.apex}.${canary.namespace}:${canary.spec.service.port}/`, ratePerSecond: opts.userTrafficPerSecond ?? 0 });
+    // Users call the NLB's address; the playground reaches it through the gateway pod's local port.
+    const traffic = startTraffic({ proxyUrl: pg.gateway.localUrl, url: `${pg.gateway.loadBalancerUrl}/`, ratePerSecond: opts.userTrafficPerSecond ?? 0 });
     const initialWeights = weightHistory(pg, canary, 0).pop();
     let result: RolloutResult;
     let reason: string | undefined;

@@ -1,6 +1,6 @@
 /**
- * Steady user traffic through the mesh (what the gateway would send in the tutorial), so the apex route's
- * split can be observed while the analysis moves the weights.
+ * Steady user traffic, sent through a proxy (the mesh proxy, or the ingress gateway as the tutorial's users
+ * come in), so the apex route's split can be observed while the analysis moves the weights.
  */
 import * as http from "http";
 import { requestThroughProxy } from "./http-util";

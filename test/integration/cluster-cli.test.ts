@@ -1,16 +1,17 @@
-/** `npm run cluster -- up|status|down` keeps the local cluster running between commands and stops all of it. */
+/** `npm run cluster -- up|apply|status|down` keeps the local cluster running between commands, applies a stack into it, and stops all of it. */
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { requestThroughProxy } from "../../playground/http-util";
 import { isRunning } from "../../playground/processes";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
-function cluster(dir: string, command: string): Promise<{ code: number; out: string }> {
+function cluster(dir: string, ...command: string[]): Promise<{ code: number; out: string }> {
     return new Promise((resolve) => {
-        execFile("npm", ["run", "--silent", "cluster", "--", command], { cwd: ROOT, env: { ...process.env, APPMESH_CANARY_CLUSTER_DIR: dir } }, (error, stdout, stderr) => {
+        execFile("npm", ["run", "--silent", "cluster", "--", ...command], { cwd: ROOT, env: { ...process.env, APPMESH_CANARY_CLUSTER_DIR: dir } }, (error, stdout, stderr) => {
             resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, out: stdout + stderr });
         });
     });
@@ -44,6 +45,14 @@ describe("npm run cluster", function () {
         const nodes = (await core.listNode()).items.map((n) => n.metadata?.name);
         assert.deepEqual(nodes, ["playground"]);
 
+        const applied = await cluster(dir, "apply", "--stack", "dev");
+        assert.equal(applied.code, 0, applied.out);
+        assert.match(applied.out, /applied 22 objects of stack dev under pulumi-kubernetes-[0-9a-f]{8}/);
+        assert.match(applied.out, /ready: .*test\/flagger-loadtester.*test\/podinfo-primary/);
+        const meshProxy = /curl -x (http:\/\/127\.0\.0\.1:\d+) http:\/\/podinfo\.test:9898\//.exec(applied.out)![1];
+        const answer = await requestThroughProxy(meshProxy, "http://podinfo.test:9898/version");
+        assert.equal(JSON.parse(answer.body).version, "6.0.0");
+
         assert.equal((await cluster(dir, "status")).code, 0);
         assert.match((await cluster(dir, "up")).out, /already running/);
         const down = await cluster(dir, "down");
@@ -56,6 +65,9 @@ describe("npm run cluster", function () {
     it("names the commands it knows", async () => {
         const wrong = await cluster(dir, "sideways");
         assert.equal(wrong.code, 2);
-        assert.match(wrong.out, /usage: npm run cluster -- up\|down\|status/);
+        assert.match(wrong.out, /usage: npm run cluster -- up\|apply \[--stack dev\]\|down\|status/);
+        const nothing = await cluster(dir, "apply");
+        assert.equal(nothing.code, 1);
+        assert.match(nothing.out, /no local cluster is running: start it with npm run cluster -- up/);
     });
 });

@@ -36,14 +36,15 @@ const FINALIZE_URN = dynamicUrn("appmesh-canary:Finalize", "podinfo");
 
 
 /** The version the apex service answers with through the mesh, once the mesh has endpoints for it. */
-async function servedVersion(cluster: LocalCluster, host: string): Promise<string> {
+/** The podinfo version that answers `<base>/version` sent through `proxy`. */
+async function servedVersion(proxy: string, base: string): Promise<string> {
     const deadline = Date.now() + 20_000;
     for (;;) {
-        const answer = await requestThroughProxy(cluster.mesh.proxyUrl, `http://${host}:9898/version`);
+        const answer = await requestThroughProxy(proxy, `${base}/version`);
         if (answer.status === 200) {
             return JSON.parse(answer.body).version;
         }
-        assert.ok(Date.now() < deadline, `${host}: ${answer.status} ${answer.body}`);
+        assert.ok(Date.now() < deadline, `${base}: ${answer.status} ${answer.body}`);
         await new Promise((resolve) => setTimeout(resolve, 250));
     }
 }
@@ -161,11 +162,44 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         return analysis;
     }
 
-    it("applies the rendered dev stack as Pulumi does: the primary serves through the mesh", async () => {
+    it("applies the rendered dev stack as Pulumi does: the primary serves through the mesh and through the ingress gateway", async () => {
         await cluster.apply(objects);
         await cluster.waitForRollout(dev.namespace, names.primary);
         await cluster.waitForRollout(dev.namespace, "flagger-loadtester");
-        assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.0");
+        await cluster.waitForRollout(dev.namespace, "appmesh-gateway");
+        assert.equal(await servedVersion(cluster.mesh.proxyUrl, `http://${names.apex}.${dev.namespace}:9898`), "6.0.0");
+        // The tutorial's users come in through the NLB: the gateway pod, by its GatewayRoute, into the apex service.
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        const service = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedService({ name: "appmesh-gateway", namespace: dev.namespace });
+        const loadBalancer = service.status?.loadBalancer?.ingress?.[0]?.ip;
+        assert.match(loadBalancer ?? "", /^10\.245\.1\.\d+$/, "the LoadBalancer Service got an ingress address");
+        const gateway = cluster.node.pods().find((p) => p.labels["app.kubernetes.io/name"] === "appmesh-gateway")!;
+        const before = cluster.mesh.accessLog.length;
+        assert.equal(await servedVersion(`http://${gateway.ports.get(8088)}`, `http://${loadBalancer}`), "6.0.0");
+        assert.ok(cluster.mesh.accessLog.slice(before).some((e) => e.host === `${names.apex}.${dev.namespace}:9898` && e.status === 200), "the request went through the mesh to the apex service");
+    });
+
+    it("the real HPA controller manages the primary: minReplicas holds it at 2, and it reports the missing metrics API", async () => {
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cluster.kubeconfig);
+        const autoscaling = kc.makeApiClient(k8s.AutoscalingV2Api);
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+            const hpa = await autoscaling.readNamespacedHorizontalPodAutoscaler({ name: names.primary, namespace: dev.namespace });
+            const active = hpa.status?.conditions?.find((c) => c.type === "ScalingActive");
+            if (hpa.status?.desiredReplicas === 2 && active?.status === "False") {
+                // No metrics server runs here (none is needed): the controller says so instead of scaling on made-up numbers.
+                assert.match(`${active.reason}: ${active.message}`, /FailedGetResourceMetric|metrics API/);
+                break;
+            }
+            assert.ok(Date.now() < deadline, `HPA status: ${JSON.stringify(hpa.status)}`);
+            await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        const primary = await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: names.primary, namespace: dev.namespace });
+        assert.equal(primary.spec?.replicas, 2);
     });
 
     it("promotes a healthy new revision with least-privilege credentials: Analysis update, the primary's roll, then Finalize", async () => {
@@ -192,7 +226,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         await host.update("test/podinfo", FINALIZE_URN, finalized, nextFinalize);
         finalized = nextFinalize;
         assert.ok(lines.includes("Normal  Promotion completed! Scaling down podinfo.test"), lines.join("\n"));
-        assert.equal(await servedVersion(cluster, `${names.apex}.${dev.namespace}`), "6.0.1");
+        assert.equal(await servedVersion(cluster.mesh.proxyUrl, `http://${names.apex}.${dev.namespace}:9898`), "6.0.1");
         assert.deepEqual(await apexWeights(), { primary: 100, canary: 0 });
         assert.equal(await canaryReplicas(), 0);
     });
