@@ -51,6 +51,8 @@ export interface ControlPlane {
     egressSocket: string;
     /** Stop the API server for `ms`, then start it again on the same port (etcd keeps the data). */
     restartApiServer(ms: number): Promise<void>;
+    /** Process ids of the running components by binary name (`etcd`, `kube-apiserver`, ...), for CPU accounting. */
+    processIds(): Record<string, number>;
     stop(): Promise<void>;
 }
 
@@ -233,6 +235,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             token,
             dir,
             egressSocket,
+            processIds: () => Object.fromEntries(processes.map((p) => [path.basename(p.logFile, ".log"), p.child.pid!])),
             async restartApiServer(ms) {
                 await stopChild(apiserver.child, 5000);
                 await new Promise((resolve) => setTimeout(resolve, ms));
