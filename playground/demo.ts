@@ -1,10 +1,10 @@
 /**
  * `npm run demo -- [--scenario healthy|errors|latency|ab] [--interval 2s] [--canary FILE] [--out DIR] [--driver provider-host|engine]`
  *
- * Starts the playground, deploys podinfo 6.0.0 as the primary, then rolls out 6.0.1 with the dev stack's
- * canary spec (or `--canary FILE`) through Pulumi's dynamic-provider host, printing the events in Flagger's wording and each interval's metric
- * values against their thresholds. Exits 0 when promoted, 3 when rolled back, 1 on an error; writes
- * report.html and report.json.
+ * Starts the playground on the local cluster (the real control plane), deploys podinfo 6.0.0 as the primary,
+ * then rolls out 6.0.1 with the dev stack's canary spec (or `--canary FILE`) through Pulumi's dynamic-provider
+ * host, printing the events in Flagger's wording and each interval's metric values against their thresholds.
+ * Exits 0 when promoted, 3 when rolled back, 1 on an error; writes report.html and report.json.
  */
 import * as fs from "fs";
 import * as path from "path";
