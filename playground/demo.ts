@@ -20,6 +20,8 @@ import { scenarioNamed, SCENARIO_NAMES } from "./scenarios";
 const EXIT_CODES: Record<RolloutResult, number> = { promoted: 0, "rolled back": 3, error: 1 };
 /** The shell's code for a process ended by SIGINT (128 + 2). */
 const INTERRUPTED = 130;
+/** How long a failed run waits for a Ctrl-C that reached the provider host first to reach this process too. */
+const SIGNAL_GRACE_MS = 500;
 
 export interface DemoArgs {
     scenario: string;
@@ -92,14 +94,16 @@ async function main(argv: string[]): Promise<number> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     try {
-        const run = await runScenario({ loaded, scenario, intervalMs, driver, log: say, onStarted: (pg) => (playground = pg) }).catch((error: unknown) => {
+        // A terminal's Ctrl-C also reaches the provider host, so the rollout may end in an error that is only
+        // the interruption: no result, no report. The host's exit can reach this process before the signal's
+        // own handler runs, so an error waits a moment for a pending signal before it counts.
+        const run = await runScenario({ loaded, scenario, intervalMs, driver, log: say, onStarted: (pg) => (playground = pg) }).catch(async (error: unknown) => {
+            await new Promise((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS));
             if (interrupted) {
                 return undefined;
             }
             throw error;
         });
-        // A terminal's Ctrl-C also reaches the provider host, so the rollout may end in an error that is only
-        // the interruption: no result, no report.
         if (interrupted || !run) {
             return INTERRUPTED;
         }

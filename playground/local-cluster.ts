@@ -126,11 +126,14 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     const log = opts.log ?? (() => undefined);
     const controlPlane = await startControlPlane({ dir: opts.dir, log });
     const stops: (() => Promise<void>)[] = [() => controlPlane.stop()];
-    const stopAll = async () => {
-        for (const stop of stops.reverse()) {
-            await stop().catch((e) => log(`stopping the local cluster: ${(e as Error).message}`));
-        }
-    };
+    // One stop, however many callers ask (a Ctrl-C handler and a run's own cleanup may both).
+    let stopping: Promise<void> | undefined;
+    const stopAll = () =>
+        (stopping ??= (async () => {
+            for (const stop of stops.reverse()) {
+                await stop().catch((e) => log(`stopping the local cluster: ${(e as Error).message}`));
+            }
+        })());
     try {
         let pods: RunningPod[] = [];
         const podsChanged: (() => void)[] = [];

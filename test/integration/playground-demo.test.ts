@@ -97,7 +97,7 @@ describe("playground demo: Ctrl-C stops every child process", function () {
             }).on("error", () => resolve(true));
         });
 
-    it("exits 130 on Ctrl-C mid-rollout without a result, and Prometheus, the host, the mesh proxy and load tests are gone", async () => {
+    it("exits 130 on Ctrl-C mid-rollout without a result, and the control plane, Prometheus, the host, the mesh proxy and load tests are gone", async () => {
         // Its own process group, so the signal goes to the whole group as a terminal's Ctrl-C does.
         const demo = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "playground/demo.ts", "--interval", "2s", "--out", os.tmpdir()], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
         let output = "";
@@ -114,7 +114,7 @@ describe("playground demo: Ctrl-C stops every child process", function () {
         });
         const [, prometheusUrl, proxyUrl] = /Prometheus (http:\/\/\S+), mesh proxy (http:\/\/\S+)/.exec(output)!;
         const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(demo.pid)], { encoding: "utf8" }).trim().split(/\s+/).map(Number);
-        assert.ok(children.length >= 2, `prometheus and the provider host run under the demo: ${children}`);
+        assert.ok(children.length >= 4, `etcd, kube-apiserver, kube-controller-manager, prometheus and the provider host run under the demo: ${children}`);
         process.kill(-demo.pid!, "SIGINT");
         assert.strictEqual(await exited, 130, output);
         assert.match(output, /SIGINT: stopping the playground/);

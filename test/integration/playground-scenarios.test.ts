@@ -4,7 +4,7 @@ import type { CanaryEvent } from "../../analysis/engine/ports";
 import { readWeights } from "../../analysis/routers/appmesh/routes";
 import { routerNodes } from "../../analysis/spec/names";
 import { buildVirtualRouterSpec } from "../../analysis/routers/appmesh/specs";
-import { loadCanary } from "../../playground/canary-spec";
+import { canaryFromDocument, loadCanary, type LoadedCanary } from "../../playground/canary-spec";
 import { inProcessDriver } from "../../playground/engine-driver";
 import { providerHostDriver } from "../../playground/host-driver";
 import type { RolloutDriver } from "../../playground/rollout";
@@ -36,8 +36,7 @@ describe("playground scenarios through Pulumi's provider host on the real contro
         apexRequests: AccessLogEntry[];
     }
 
-    async function run(name: ScenarioName, startDriver: () => Promise<RolloutDriver> = providerHostDriver): Promise<Observed> {
-        const loaded = loadCanary();
+    async function run(name: ScenarioName, startDriver: () => Promise<RolloutDriver> = providerHostDriver, loaded: LoadedCanary = loadCanary()): Promise<Observed> {
         const driver = await startDriver();
         let observed: Omit<Observed, "run"> | undefined;
         const result = await runScenario({
@@ -134,6 +133,26 @@ describe("playground scenarios through Pulumi's provider host on the real contro
         assert.strictEqual(m[m.length - 1], "Canary failed! Scaling down podinfo.test");
         assert.ok(record.metrics.some((s) => s.name === "request-duration" && s.value !== null && s.value > 500));
         assertResting(o);
+    });
+
+    it("a pasted Canary manifest for another Deployment in another namespace (web in shop) is installed and promoted", async () => {
+        const dev = loadCanary().spec;
+        const retarget = (text: string) => text.replace(/podinfo-canary\.test/g, "web-canary.shop").replace(/flagger-loadtester\.test/g, "flagger-loadtester.shop");
+        const spec = {
+            ...dev,
+            targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" },
+            analysis: { ...dev.analysis, webhooks: dev.analysis?.webhooks?.map((w) => ({ ...w, url: retarget(w.url), metadata: { ...w.metadata, cmd: retarget(w.metadata?.cmd ?? "") } })) },
+        };
+        const loaded = canaryFromDocument({ apiVersion: "flagger.app/v1beta1", kind: "Canary", metadata: { name: "web", namespace: "shop" }, spec }, "web.yaml");
+        const o = await run("healthy", providerHostDriver, loaded);
+        const { record } = o.run;
+        assert.strictEqual(record.result, "promoted", record.reason);
+        assert.strictEqual(messages(record.events)[0], "New revision detected! Scaling up web.shop");
+        assert.strictEqual(messages(record.events).at(-1), "Promotion completed! Scaling down web.shop");
+        assert.ok(messages(record.events).some((m) => m.startsWith("Pre-rollout check acceptance-test passed")), "the load tester in shop reached web-canary.shop");
+        assert.ok(o.restingMatches);
+        assert.strictEqual(o.run.final.weightedTargets, "web-canary 0, web-primary 100");
+        assert.strictEqual(o.run.final.canaryReplicas, 0);
     });
 
     it("ab: header-matched requests reach the canary for 10 iterations, others never do, then promotion", async () => {
