@@ -116,7 +116,7 @@ async function faultOnset(loaded: LoadedCanary, rows: Row[]): Promise<void> {
             driver,
             onStarted: (pg) => {
                 watcher = setInterval(() => {
-                    const changes = pg.router.routeChanges.filter((c) => c.name === loaded.target);
+                    const changes = pg.cluster.mesh.routeChanges.filter((c) => c.name === loaded.target);
                     const weights = changes.map((c) => ({ time: c.time, canary: readWeights(c.spec, loaded.target, routerNodes(loaded.target)).canary }));
                     const latest = weights[weights.length - 1];
                     if (onset === undefined && latest && latest.canary >= FAULT_AT_WEIGHT) {

@@ -69,11 +69,16 @@ function prometheusObjects(): KubeObject[] {
     ];
 }
 
+/** The local `host:port` of the appmesh-prometheus pod among the node's pods, once it runs. */
+export function prometheusAddress(pods: RunningPod[]): string | undefined {
+    return pods.find((p) => p.namespace === PROMETHEUS_NAMESPACE && p.labels.app === PROMETHEUS_NAME)?.ports.get(9090);
+}
+
 /** Until the Prometheus pod has stored a scrape of `address` (`up` is 1). */
 async function scrapedBy(pods: () => RunningPod[], address: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const prometheus = pods().find((p) => p.labels.app === PROMETHEUS_NAME)?.ports.get(9090);
+        const prometheus = prometheusAddress(pods());
         if (prometheus) {
             const answer = await axios
                 .get(`http://${prometheus}/api/v1/query`, { params: { query: `up{instance="${address}"}` }, timeout: 2000, proxy: false, validateStatus: () => true })

@@ -36,6 +36,11 @@ function serviceOfHostname(hostname: string): { namespace: string; name: string 
     return match ? { name: match[1], namespace: match[2] } : undefined;
 }
 
+/** The host a VirtualService answers on in the mesh: its `awsName`, else `<name>.<namespace>`. */
+function virtualServiceHost(service: Json): string {
+    return virtualServiceName(service.spec?.awsName ?? `${service.metadata.name}.${service.metadata.namespace}`);
+}
+
 /** Each GatewayRoute's prefix and the `host:port` of the virtual service it targets (its router's listener port). */
 function gatewayTargets(gateways: Json[], services: Json[], routers: Json[]): Map<string, GatewayTarget[]> {
     const targets = new Map<string, GatewayTarget[]>();
@@ -46,7 +51,7 @@ function gatewayTargets(gateways: Json[], services: Json[], routers: Json[]): Ma
         const routerName = service?.spec?.provider?.virtualRouter?.virtualRouterRef?.name;
         const port = routers.find((r) => r.metadata.name === routerName && r.metadata.namespace === namespace)?.spec?.listeners?.[0]?.portMapping?.port;
         if (service && port !== undefined) {
-            const host = `${virtualServiceName(service.spec.awsName ?? `${service.metadata.name}.${namespace}`)}:${port}`;
+            const host = `${virtualServiceHost(service)}:${port}`;
             const list = targets.get(g.metadata.namespace) ?? [];
             list.push({ prefix: g.spec.httpRoute.match?.prefix ?? "/", host });
             targets.set(g.metadata.namespace, list);
@@ -85,7 +90,7 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
         for (const s of services) {
             const target = s.spec?.provider?.virtualRouter?.virtualRouterRef?.name;
             if (target) {
-                router?.setVirtualService(virtualServiceName(s.spec.awsName ?? `${s.metadata.name}.${s.metadata.namespace}`), s.metadata.namespace, target);
+                router?.setVirtualService(virtualServiceHost(s), s.metadata.namespace, target);
             }
         }
         const next = new Map<string, string[]>();

@@ -7,9 +7,8 @@
 import type { CanarySpec } from "../analysis/spec/canary";
 import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
 import { canaryNames, type CanaryNames } from "../analysis/spec/names";
-import { startLocalCluster, PROMETHEUS_NAME, type LocalCluster } from "./local-cluster";
-import type { MeshRouter } from "./mesh-router";
-import type { Fault } from "./podinfo-app";
+import { prometheusAddress, startLocalCluster, PROMETHEUS_NAME, type LocalCluster } from "./local-cluster";
+import { faultSwitches, type Fault } from "./podinfo-app";
 import { requireExecutable } from "./processes";
 import { renderApps } from "./render-apps";
 
@@ -52,16 +51,11 @@ export interface InstalledCanary {
 
 export interface Playground {
     namespace: string;
+    /** The local cluster; its mesh's `routeChanges` and `accessLog` are what the report draws, its admin kubeconfig is the analysis's. */
     cluster: LocalCluster;
-    /** The mesh data plane; its `routeChanges` and `accessLog` are what the report draws. */
-    router: MeshRouter;
     canaries: InstalledCanary[];
     /** The appmesh-prometheus pod's address on this machine (for the report's own queries). */
     prometheusUrl: string;
-    /** The admin kubeconfig the analysis uses (a secret). */
-    kubeconfig: string;
-    /** The mesh proxy URL (`http_proxy` for callers inside the mesh). */
-    proxyUrl: string;
     /** The ingress gateway's pod on this machine, and the address its LoadBalancer Service got (what users call). */
     gateway: { localUrl: string; loadBalancerUrl: string };
     /** The fault switch of an app version, read by its pods on every request. */
@@ -75,8 +69,8 @@ export interface Playground {
     stop(): Promise<void>;
 }
 
-/** A declared Deployment with its container on `version`. */
-function withVersion(deployment: KubeObject, version: string): KubeObject {
+/** A declared Deployment with its container on podinfo `version`. */
+export function withVersion(deployment: KubeObject, version: string): KubeObject {
     const copy = structuredClone(deployment);
     copy.spec.template.spec.containers[0].image = `${PODINFO_IMAGE}:${version}`;
     return copy;
@@ -100,8 +94,7 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     requireExecutable("hey");
     const namespace = opts.namespace ?? "test";
     const log = opts.log ?? (() => undefined);
-    const faults = new Map<string, Fault>();
-    const fault = (version: string) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
+    const fault = faultSwitches();
     const apps = opts.canaries.map((c) => ({ target: c.target, spec: c.spec, image: `${PODINFO_IMAGE}:${c.version}`, replicas: c.primaryReplicas }));
     const rendering = renderApps({ namespace, mesh: opts.mesh ?? "global", apps });
     rendering.catch(() => undefined);
@@ -137,18 +130,15 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
         if (!gatewayListener || !gatewayIngress) {
             throw new Error(`the ${GATEWAY_NAME} pod or its LoadBalancer address is missing in ${namespace}`);
         }
-        const prometheus = cluster.node.pods().find((p) => p.labels.app === PROMETHEUS_NAME)?.ports.get(9090);
+        const prometheus = prometheusAddress(cluster.node.pods());
         if (!prometheus) {
             throw new Error(`the ${PROMETHEUS_NAME} pod is not running on the playground node`);
         }
         return {
             namespace,
             cluster,
-            router: cluster.mesh,
             canaries,
             prometheusUrl: `http://${prometheus}`,
-            kubeconfig: cluster.kubeconfig,
-            proxyUrl: cluster.mesh.proxyUrl,
             gateway: { localUrl: `http://${gatewayListener}`, loadBalancerUrl: `http://${gatewayIngress}` },
             setFault(version, change) {
                 Object.assign(fault(version), change);

@@ -13,6 +13,12 @@ export interface Fault {
     latencyMs: number;
 }
 
+/** Fault switches by app version, each created healthy on first use (the runner hands them to the pods). */
+export function faultSwitches(): (version: string) => Fault {
+    const faults = new Map<string, Fault>();
+    return (version) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
+}
+
 export interface AppInfo {
     hostname: string;
     /** podinfo version string, e.g. `6.0.1`. */

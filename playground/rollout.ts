@@ -52,7 +52,7 @@ export interface PlaygroundRolloutResult {
 
 function rolloutInputs(pg: Playground, canary: InstalledCanary) {
     const target: CanaryTarget = { name: canary.target, namespace: canary.namespace, service: canary.names.apex };
-    return { target, canary: canary.spec, router: appMeshRouterInput(canary.spec, canary.names), kubeconfig: pg.kubeconfig, targetUid: canary.targetUid };
+    return { target, canary: canary.spec, router: appMeshRouterInput(canary.spec, canary.names), kubeconfig: pg.cluster.kubeconfig, targetUid: canary.targetUid };
 }
 
 /** The Analysis inputs for the canary Deployment's pod template as the program declares it now. */
@@ -69,7 +69,7 @@ function finalizeInputs(analysis: AnalysisInputs, status: FinalizeInputs["status
 /** The apex router's weights after every change the mesh data plane took up. */
 export function weightHistory(pg: Playground, canary: InstalledCanary, since: number): WeightSample[] {
     const nodes = routerNodes(canary.names.apex);
-    return pg.router.routeChanges
+    return pg.cluster.mesh.routeChanges
         .filter((w) => w.namespace === canary.namespace && w.name === canary.names.apex && w.time >= since)
         .map((w) => ({ time: w.time, ...readWeights(w.spec, canary.names.apex, nodes) }));
 }
@@ -168,8 +168,8 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
     const userTraffic = await traffic.stop();
     const finishedAt = Date.now();
     const host = `${canary.names.apex}.${canary.namespace}:${canary.spec.service.port}`;
-    const served = pg.router.accessLog.filter((e) => e.host === host && e.time >= startedAt);
-    const changes = pg.router.routeChanges.filter((c) => c.namespace === canary.namespace && c.name === canary.names.apex);
+    const served = pg.cluster.mesh.accessLog.filter((e) => e.host === host && e.time >= startedAt);
+    const changes = pg.cluster.mesh.routeChanges.filter((c) => c.namespace === canary.namespace && c.name === canary.names.apex);
     const record: RolloutRecord = {
         canary: `${canary.target}.${canary.namespace}`,
         title: opts.title,

@@ -50,7 +50,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     try {
         opts.onStarted?.(playground);
         const canary = playground.canaries[0];
-        log(`deployed ${canary.names.primary} ${FROM_VERSION} (routes 100% primary) in ${((Date.now() - started) / 1000).toFixed(1)}s; Prometheus ${playground.prometheusUrl}, mesh proxy ${playground.proxyUrl}`);
+        log(`deployed ${canary.names.primary} ${FROM_VERSION} (routes 100% primary) in ${((Date.now() - started) / 1000).toFixed(1)}s; Prometheus ${playground.prometheusUrl}, mesh proxy ${playground.cluster.mesh.proxyUrl}`);
         playground.setFault(TO_VERSION, scenario.fault);
         log(`rolling out ${loaded.target} ${TO_VERSION} through ${opts.driver.name}\n`);
         const { record, userTraffic } = await runPlaygroundRollout({

@@ -17,6 +17,7 @@ import { canaryNames } from "../../analysis/spec/names";
 import { loadCanary, withInterval } from "../../playground/canary-spec";
 import { requestThroughProxy } from "../../playground/http-util";
 import { startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
+import { withVersion } from "../../playground/playground";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
 import { renderDevStack, waitFor } from "./rollout-fixtures";
 
@@ -85,11 +86,6 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
     });
 
     const deployment = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!;
-    const withImage = (object: Record<string, any>, image: string) => {
-        const copy = structuredClone(object);
-        copy.spec.template.spec.containers[0].image = image;
-        return copy;
-    };
 
     const finalizeOf = (a: AnalysisInputs, status: FinalizeInputs["status"]) =>
         withProvider(finalizeText, { target: a.target, canary: a.canary, router: a.router, kubeconfig: a.kubeconfig, targetUid: a.targetUid, revision: a.revision, status });
@@ -111,7 +107,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
 
     /** `pulumi up` with a new image: the canary Deployment's template changes; the Analysis inputs that follow. */
     async function newRevision(version: string): Promise<Record<string, unknown>> {
-        const canary = withImage(deployment(names.target), `ghcr.io/stefanprodan/podinfo:${version}`);
+        const canary = withVersion(deployment(names.target), version);
         await cluster.apply([canary]);
         return withProvider(analysisText, { ...(await inputs(canary.spec.template)) });
     }
@@ -220,7 +216,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         }
         assert.match(events, /metric request-success-rate = 100 \(min 99%\): pass/);
 
-        await cluster.apply([withImage(deployment(names.primary), "ghcr.io/stefanprodan/podinfo:6.0.1")]);
+        await cluster.apply([withVersion(deployment(names.primary), "6.0.1")]);
         await cluster.waitForRollout(dev.namespace, names.primary);
         const nextFinalize = finalizeOf(next as unknown as AnalysisInputs, "promoted");
         await host.update("test/podinfo", FINALIZE_URN, finalized, nextFinalize);

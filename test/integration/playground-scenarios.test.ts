@@ -47,10 +47,10 @@ describe("playground scenarios through Pulumi's provider host on the real contro
             userTrafficPerSecond: 20,
             inspect: async (pg, canary) => {
                 const live = await pg.virtualRouter(canary.namespace, canary.names.apex);
-                const changes = pg.router.routeChanges.filter((c) => c.name === canary.names.apex);
+                const changes = pg.cluster.mesh.routeChanges.filter((c) => c.name === canary.names.apex);
                 const nodes = routerNodes(canary.names.apex);
                 const fifty = changes.findIndex((c) => readWeights(c.spec, canary.names.apex, nodes).canary === 50);
-                const apexRequests = pg.router.accessLog.filter((e) => e.host === `${canary.names.apex}.${canary.namespace}:9898`);
+                const apexRequests = pg.cluster.mesh.accessLog.filter((e) => e.host === `${canary.names.apex}.${canary.namespace}:9898`);
                 const atFifty = fifty < 0 ? [] : apexRequests.filter((e) => e.time >= changes[fifty].time && (fifty + 1 >= changes.length || e.time < changes[fifty + 1].time));
                 await pg.cluster.waitForRollout(canary.namespace, canary.target);
                 observed = {

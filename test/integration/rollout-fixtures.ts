@@ -16,7 +16,8 @@ import type { CanaryNames } from "../../analysis/spec/names";
 import { startApiProxy, type ApiProxy } from "../../playground/api-proxy";
 import { withInterval, loadCanary } from "../../playground/canary-spec";
 import { parseObjects, startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
-import type { Fault } from "../../playground/podinfo-app";
+import { faultSwitches, type Fault } from "../../playground/podinfo-app";
+import { withVersion } from "../../playground/playground";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
 
 export const TARGET = { name: "podinfo", namespace: "test", service: "podinfo" };
@@ -89,19 +90,13 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
     const fast = withInterval(dev.spec, 1000);
     const spec = { ...fast, analysis: { ...fast.analysis, maxWeight: 30, stepWeight: 10, ...analysis } };
     const names = canaryNames(dev.target, spec);
-    const faults = new Map<string, Fault>();
-    const fault = (version: string) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
+    const fault = faultSwitches();
     const [cluster, objects] = await Promise.all([startLocalCluster({ podinfo: { faults: fault } }), renderDevStack()]);
     try {
         const ca = Buffer.from(parseYaml(cluster.kubeconfig).clusters[0].cluster["certificate-authority-data"], "base64").toString("utf8");
         const proxy = await startApiProxy(cluster.controlPlane.server, ca);
         const token = cluster.controlPlane.token;
         const deployment = (name: string) => structuredClone(objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!);
-        const withImage = (name: string, version: string) => {
-            const object = deployment(name);
-            object.spec.template.spec.containers[0].image = `ghcr.io/stefanprodan/podinfo:${version}`;
-            return object;
-        };
         await cluster.apply(objects);
         await cluster.waitForRollout(dev.namespace, names.primary);
         await cluster.waitForRollout(dev.namespace, "flagger-loadtester");
@@ -142,12 +137,12 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
                 return withProvider(bench.finalizeText, { ...inputs });
             },
             async updateCanaryTemplate(version) {
-                const canary = withImage(names.target, version);
+                const canary = withVersion(deployment(names.target), version);
                 await cluster.apply([canary]);
                 template = canary.spec.template;
             },
             async rollPrimary(version) {
-                await cluster.apply([withImage(names.primary, version)]);
+                await cluster.apply([withVersion(deployment(names.primary), version)]);
                 await cluster.waitForRollout(dev.namespace, names.primary);
             },
             fault,

@@ -99,31 +99,44 @@ type SecurityAuthentication = import("@kubernetes/client-node").SecurityAuthenti
 type RequestContext = import("@kubernetes/client-node").RequestContext;
 type Agent = import("http").Agent;
 
+type AgentClass = new (options: Record<string, unknown>) => Agent;
+
+/** The TLS settings that make one agent's connections unusable for another. */
+const TLS_MATERIAL = ["ca", "cert", "key", "pfx", "rejectUnauthorized", "servername"];
+
 /**
- * The kubeconfig's authentication with one keep-alive connection pool per adapter. client-node builds a new
- * agent for every request, so every request opened a TLS connection with a fresh secure context: that was
- * most of the provider's CPU per analysis tick. The agent is rebuilt when the TLS material changes (a
- * rotated client certificate from an exec plugin); headers (tokens) are still applied per request.
+ * One keep-alive agent, rebuilt only when the TLS material changes (a rotated client certificate from an exec
+ * plugin). Opening a TLS connection with a fresh secure context per request was most of the provider's CPU
+ * per analysis tick.
  */
-function reusingConnections(config: KubeConfig, plainAgents: (new (options: Record<string, unknown>) => Agent)[]): SecurityAuthentication {
+export function keepAliveAgents(): (Class: AgentClass, options: Record<string, unknown>) => Agent {
     let pooled: { material: string; agent: Agent } | undefined;
+    return (Class, options) => {
+        const material = JSON.stringify(TLS_MATERIAL.map((k) => (options[k] === undefined ? null : String(options[k]))));
+        if (pooled?.material !== material) {
+            pooled?.agent.destroy();
+            pooled = { material, agent: new Class({ ...options, keepAlive: true }) };
+        }
+        return pooled.agent;
+    };
+}
+
+/**
+ * The kubeconfig's authentication with one keep-alive agent per adapter: client-node builds a new agent for
+ * every request. Headers (tokens) are still applied per request.
+ */
+function reusingConnections(config: KubeConfig, plainAgents: AgentClass[]): SecurityAuthentication {
+    const agentFor = keepAliveAgents();
     return {
         getName: () => config.getName(),
         async applySecurityAuthentication(context: RequestContext) {
             await config.applySecurityAuthentication(context);
             const fresh = context.getAgent() as (Agent & { options?: Record<string, unknown> }) | undefined;
             // Only plain HTTP(S) agents: proxy agents (a kubeconfig's proxy-url) stay client-node's own.
-            const AgentClass = plainAgents.find((plain) => fresh?.constructor === plain);
-            if (!fresh || !AgentClass) {
-                return;
+            const Class = plainAgents.find((plain) => fresh?.constructor === plain);
+            if (fresh && Class) {
+                context.setAgent(agentFor(Class, fresh.options ?? {}));
             }
-            const options = fresh.options ?? {};
-            const material = JSON.stringify(["ca", "cert", "key", "pfx", "rejectUnauthorized", "servername"].map((k) => (options[k] === undefined ? null : String(options[k]))));
-            if (pooled?.material !== material) {
-                pooled?.agent.destroy();
-                pooled = { material, agent: new AgentClass({ ...options, keepAlive: true }) };
-            }
-            context.setAgent(pooled.agent);
         },
     };
 }

@@ -1,7 +1,7 @@
 /** Cluster-internal URLs reached through the API server's service proxy with the kubeconfig's credentials. */
 import * as https from "https";
 import type { Endpoint, EndpointResolver } from "../endpoints";
-import { loadKubeConfig, type KubeAccess, type KubeConfig } from "./client";
+import { keepAliveAgents, loadKubeConfig, type KubeAccess, type KubeConfig } from "./client";
 
 export interface ServiceProxyOptions {
     access: KubeAccess;
@@ -42,9 +42,7 @@ export function clusterService(url: URL, namespaces: string[], defaultNamespace?
  */
 export function serviceProxyResolver(options: ServiceProxyOptions): EndpointResolver {
     let config: Promise<KubeConfig> | undefined;
-    // One keep-alive agent while the TLS material stays the same: a new TLS connection (and secure context) per
-    // query and hook call cost the provider host more CPU than the rest of an analysis tick.
-    let agent: { material: string; agent: https.Agent } | undefined;
+    const agentFor = keepAliveAgents();
     return async (address: string): Promise<Endpoint> => {
         const url = new URL(address);
         const service = clusterService(url, options.namespaces, options.defaultNamespace, options.clusterDomain);
@@ -71,11 +69,7 @@ export function serviceProxyResolver(options: ServiceProxyOptions): EndpointReso
         if (!server.startsWith("https:")) {
             return { url: proxied, headers };
         }
-        const material = JSON.stringify([request.ca, request.cert, request.key].map((part) => (part === undefined ? null : String(part))).concat(String(request.rejectUnauthorized)));
-        if (agent?.material !== material) {
-            agent?.agent.destroy();
-            agent = { material, agent: new https.Agent({ ca: request.ca, cert: request.cert, key: request.key, rejectUnauthorized: request.rejectUnauthorized, keepAlive: true }) };
-        }
-        return { url: proxied, headers, httpsAgent: agent.agent };
+        const httpsAgent = agentFor(https.Agent, { ca: request.ca, cert: request.cert, key: request.key, rejectUnauthorized: request.rejectUnauthorized });
+        return { url: proxied, headers, httpsAgent };
     };
 }
