@@ -3,9 +3,12 @@
  * `@pulumi/pulumi/cmd/dynamic-provider` (what the `pulumi-resource-pulumi-nodejs` plugin runs), reads the gRPC
  * port it prints, and calls configure / check / diff / create / update / read / delete with the provider's
  * serialized text as the `__provider` property. The host module is never loaded in this process (it starts a
- * server on load); its stdout lines (the rollout's events) go to a callback.
+ * server on load); its stdout lines (the rollout's events) go to a callback. The engine address the host is
+ * given is a TCP server here, which the host probes to know its `pulumi up` is still there; closing it is
+ * the CLI dying.
  */
 import { ChildProcess, spawn } from "child_process";
+import * as net from "net";
 import * as path from "path";
 import * as readline from "readline";
 
@@ -27,6 +30,8 @@ export interface DiffResult {
 export interface ProviderHost {
     /** The host's pid (for tests that check it is gone). */
     pid: number;
+    /** Resolves with the host's exit code (null after a signal) once it has exited. */
+    exited: Promise<number | null>;
     configure(config?: Record<string, string>): Promise<void>;
     check(urn: string, olds: Props, news: Props): Promise<CheckResult>;
     diff(id: string, urn: string, olds: Props, news: Props): Promise<DiffResult>;
@@ -38,6 +43,8 @@ export interface ProviderHost {
     stop(): Promise<void>;
     /** SIGKILL, as a second Ctrl-C does 5 s after SIGINT: no cleanup runs. */
     kill(): void;
+    /** Close the engine address and its connections, as the `pulumi` CLI being killed does; the host lives on. */
+    dropEngine(): Promise<void>;
 }
 
 export interface ProviderHostOptions {
@@ -73,6 +80,31 @@ export function withoutProvider(props: Props): Props {
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 
+/** A TCP server standing in for the Pulumi engine's gRPC address: the host only connects to see it is there. */
+async function startEngineAddress(): Promise<{ address: string; close(): Promise<void> }> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on("error", () => undefined);
+        socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve());
+    });
+    return {
+        address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+        close: () =>
+            new Promise((resolve) => {
+                if (!server.listening) {
+                    return resolve();
+                }
+                server.close(() => resolve());
+                sockets.forEach((socket) => socket.destroy());
+            }),
+    };
+}
+
 export async function startProviderHost(options: ProviderHostOptions = {}): Promise<ProviderHost> {
     const pulumiRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
     // The stubs and grpc-js must be the instances @pulumi/pulumi itself loads, so messages and credentials match.
@@ -81,12 +113,15 @@ export async function startProviderHost(options: ProviderHostOptions = {}): Prom
     const messages = require(path.join(pulumiRoot, "proto", "provider_pb"));
     const { Struct } = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiRoot] }));
 
-    const child: ChildProcess = spawn(process.execPath, [path.join(pulumiRoot, "cmd", "dynamic-provider", "index.js"), "127.0.0.1:1"], {
+    const engine = await startEngineAddress();
+    const child: ChildProcess = spawn(process.execPath, [path.join(pulumiRoot, "cmd", "dynamic-provider", "index.js"), engine.address], {
         cwd: options.cwd ?? PROJECT_ROOT,
         env: options.env ?? process.env,
         stdio: ["ignore", "pipe", "pipe"],
     });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // Whatever ends the host, the engine address goes with it.
+    void exited.then(() => engine.close());
     const port = await new Promise<number>((resolve, reject) => {
         let first = true;
         readline.createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -118,6 +153,7 @@ export async function startProviderHost(options: ProviderHostOptions = {}): Prom
 
     return {
         pid: child.pid!,
+        exited,
         async configure(config = {}) {
             await call("configure", request("ConfigureRequest", { args: struct(config), acceptsecrets: false }));
         },
@@ -164,5 +200,6 @@ export async function startProviderHost(options: ProviderHostOptions = {}): Prom
             client.close();
             child.kill("SIGKILL");
         },
+        dropEngine: () => engine.close(),
     };
 }

@@ -1,7 +1,9 @@
 /**
  * The analysis engine: Flagger's canary state machine (reference §4), run inside `pulumi up`. It reaches
  * the world only through the ports of `ports.ts`, reads the traffic weights back from the router every
- * interval, and leaves the router at its resting weights on every path that does not promote.
+ * interval, and leaves the router at its resting weights on every path that does not promote. Each entry
+ * point holds the canary's lease while it acts (`lease.ts`), and every wait ends early when the `pulumi up`
+ * driving the run is gone.
  */
 import type { CheckRecord, PortError, RouteWeights } from "./ports";
 import { observerOf, skipsAnalysis } from "../spec/canary";
@@ -9,6 +11,8 @@ import { alertText, eventText } from "./messages";
 import { evaluateMetric, metricSource, metricsInRunOrder, unusableMetric, type CheckResult } from "./checks";
 import { ALL_ON_CANARY, isPromotionDue, NEVER_ADVANCES, RESTING_WEIGHTS, nextPromotionWeight, nextStepWeight, nextWeight } from "./weights";
 import { errorText, RolloutSession, type Phase, type RolloutPorts, type RolloutRequest } from "./session";
+import { withLease } from "./lease";
+import { DriverGone, LeaseLost } from "./stops";
 
 export type { Phase, RolloutPorts, RolloutRequest } from "./session";
 
@@ -36,18 +40,51 @@ const RESTORE_MAX_DELAY_MS = 10_000;
 /**
  * Scale the canary up, wait until it is ready, run the hooks and step the weights with checks every
  * interval, honouring the confirm gates. Success leaves traffic at the last weight while the primary rolls;
- * every failure (including an exception from any port) ends at the resting weights with the canary asked
- * to scale to zero. Never throws.
+ * every failure (including an exception from any port, and the `pulumi up` going away) ends at the resting
+ * weights with the canary asked to scale to zero. Two failures touch nothing: a run that could not take the
+ * lease, and one whose lease another run took over (that run owns the canary now). Never throws.
  */
 export async function runAnalysis(request: RolloutRequest, ports: RolloutPorts): Promise<AnalysisOutcome> {
     const session = new RolloutSession(request, ports);
     try {
-        return await analyse(session);
+        return await withLease(session, () => analyseOrRollBack(session));
     } catch (error) {
-        return await rollBack(session, error instanceof DeadlineExceeded ? { kind: "deadline", error: error.message } : { kind: "error", error: errorText(error) });
+        return stopped(session, error);
     } finally {
         await session.flush();
     }
+}
+
+async function analyseOrRollBack(s: RolloutSession): Promise<AnalysisOutcome> {
+    let outcome: AnalysisOutcome;
+    try {
+        outcome = await analyse(s);
+    } catch (error) {
+        if (error instanceof LeaseLost) {
+            throw error;
+        }
+        return rollBack(s, rollbackCause(error));
+    }
+    // A promotion nobody would carry out: the `pulumi up` that rolls the primary next is gone.
+    const abandoned = s.abandoned();
+    return outcome.status !== "failed" && abandoned !== undefined ? rollBack(s, { kind: "abandoned", detail: abandoned }) : outcome;
+}
+
+function rollbackCause(error: unknown): RollbackCause {
+    if (error instanceof DeadlineExceeded) {
+        return { kind: "deadline", error: error.message };
+    }
+    if (error instanceof DriverGone) {
+        return { kind: "abandoned", detail: error.detail };
+    }
+    return { kind: "error", error: errorText(error) };
+}
+
+/** A run that did not start (the lease not taken), or whose lease was taken over: nothing is rolled back. */
+function stopped(s: RolloutSession, error: unknown): AnalysisOutcome {
+    const reason = error instanceof LeaseLost ? eventText.leaseLost(s.target, error.holder) : eventText.notStarted(s.target, errorText(error));
+    s.emitQuietly("Warning", reason);
+    return { status: "failed", reason, failedChecks: s.failedChecks, canaryWeight: s.canaryWeight, checks: s.checks };
 }
 
 /**
@@ -55,29 +92,43 @@ export async function runAnalysis(request: RolloutRequest, ports: RolloutPorts):
  * interval, or at once), scale the canary to zero, run the post-rollout hooks and report. `skipped` and
  * `initialized` end a promotion without analysis and a first deployment. On an exception the routes are
  * still returned to the primary and the canary scaled down before the error is rethrown. A primary that is
- * not ready is the exception: traffic stays where the analysis left it (see `holdUntilPrimaryReady`).
+ * not ready is the exception: traffic stays where the analysis left it (see `holdUntilPrimaryReady`). With
+ * its `pulumi up` gone, Finalize still finishes routing back to the primary, which is what it is for; the
+ * remaining `stepWeightPromotion` steps are skipped for one step to all traffic on the primary.
  */
 export async function finalizePromotion(request: RolloutRequest, ports: RolloutPorts, mode: "promoted" | "skipped" | "initialized"): Promise<void> {
     const session = new RolloutSession(request, ports);
-    if (mode !== "initialized") {
-        try {
-            await holdUntilPrimaryReady(session);
-        } finally {
-            await session.flush();
+    try {
+        await withLease(session, () => finalize(session, mode));
+    } catch (error) {
+        if (error instanceof LeaseLost) {
+            const reason = eventText.leaseLost(session.target, error.holder);
+            session.emitQuietly("Warning", reason);
+            throw new Error(reason);
         }
+        throw error;
+    } finally {
+        await session.flush();
+    }
+}
+
+async function finalize(s: RolloutSession, mode: "promoted" | "skipped" | "initialized"): Promise<void> {
+    if (mode !== "initialized") {
+        await holdUntilPrimaryReady(s);
     }
     try {
         if (mode === "initialized") {
-            await finishInitialization(session);
+            await finishInitialization(s);
         } else {
-            await finishPromotion(session, mode);
+            await finishPromotion(s, mode);
         }
     } catch (error) {
-        session.emitQuietly("Warning", errorText(error));
-        const problems = await restRoutesAndCanary(session);
-        throw new Error([`finalizing ${session.target.name}.${session.target.namespace} failed: ${errorText(error)}`, ...problems].join("; "));
-    } finally {
-        await session.flush();
+        if (error instanceof LeaseLost) {
+            throw error;
+        }
+        s.emitQuietly("Warning", errorText(error));
+        const problems = await restRoutesAndCanary(s);
+        throw new Error([`finalizing ${s.target.name}.${s.target.namespace} failed: ${errorText(error)}`, ...problems].join("; "));
     }
 }
 
@@ -88,7 +139,7 @@ export async function finalizePromotion(request: RolloutRequest, ports: RolloutP
 export async function recoverInterruptedRollout(request: RolloutRequest, ports: RolloutPorts): Promise<boolean> {
     const session = new RolloutSession(request, ports);
     try {
-        return await recover(session);
+        return await withLease(session, () => recover(session));
     } finally {
         await session.flush();
     }
@@ -99,7 +150,8 @@ export async function recoverInterruptedRollout(request: RolloutRequest, ports: 
  * primary Deployment; this guards the cases where that wait was skipped. A primary still not ready after the
  * progress deadline (or not retriable) fails the promotion with Flagger's event and alert, and traffic stays
  * where the analysis left it: the verified canary keeps its weight rather than sending all of it to a
- * primary that cannot serve it.
+ * primary that cannot serve it. With the `pulumi up` gone, nobody waits any longer: one last look, then the
+ * same failure.
  */
 async function holdUntilPrimaryReady(s: RolloutSession): Promise<void> {
     const until = s.now() + s.progressDeadlineMs;
@@ -108,13 +160,15 @@ async function holdUntilPrimaryReady(s: RolloutSession): Promise<void> {
         if (readiness.ready) {
             return;
         }
-        if (!readiness.retriable || s.now() >= until) {
-            const message = eventText.promotionFailed(s.target, readiness.reason);
+        const abandoned = s.abandoned();
+        if (!readiness.retriable || s.now() >= until || abandoned !== undefined) {
+            const reason = abandoned === undefined ? readiness.reason : `${readiness.reason}; ${eventText.driverGone(abandoned)}`;
+            const message = eventText.promotionFailed(s.target, reason);
             s.emitQuietly("Warning", message);
-            await s.alert(alertText.promotionFailed(readiness.reason), "error");
+            await s.alert(alertText.promotionFailed(reason), "error");
             throw new Error(message);
         }
-        await s.ports.clock.sleep(READINESS_POLL_MS);
+        await s.pause(READINESS_POLL_MS, "wake");
     }
 }
 
@@ -124,6 +178,7 @@ type RollbackCause =
     | { kind: "threshold" }
     | { kind: "manual" }
     | { kind: "deadline"; error: string }
+    | { kind: "abandoned"; detail: string }
     | { kind: "error"; error: string };
 
 /** What an interval decided: an outcome ends the run, nothing means "next interval". */
@@ -157,17 +212,15 @@ async function analyse(s: RolloutSession): Promise<AnalysisOutcome> {
 async function nextTick(s: RolloutSession, tick: number): Promise<number> {
     const next = tick + s.analysis.intervalMs;
     const now = s.now();
-    if (now >= next) {
-        return now;
-    }
-    await s.ports.clock.sleep(next - now);
-    return next;
+    // An overrun interval waits for nothing, but still renews the lease and looks for the driver.
+    await s.pause(next - now, "stop");
+    return Math.max(next, now);
 }
 
 /** Poll canary readiness after the scale-up until it is ready (or the deadline throws). */
 async function waitForCanary(s: RolloutSession): Promise<void> {
     while (!(await canaryReady(s))) {
-        await s.ports.clock.sleep(Math.min(READINESS_POLL_MS, s.analysis.intervalMs));
+        await s.pause(Math.min(READINESS_POLL_MS, s.analysis.intervalMs), "stop");
     }
 }
 
@@ -432,7 +485,7 @@ async function passGate(s: RolloutSession, type: GateType): Promise<boolean> {
 /** The confirm-rollout gate, re-checked every interval before anything is scaled. */
 async function waitForGate(s: RolloutSession, type: GateType): Promise<void> {
     while (!(await passGate(s, type))) {
-        await s.ports.clock.sleep(s.analysis.intervalMs);
+        await s.pause(s.analysis.intervalMs, "stop");
     }
 }
 
@@ -464,6 +517,11 @@ async function rollBack(s: RolloutSession, cause: RollbackCause): Promise<Analys
             reason = eventText.rollingBackDeadline(s.target, cause.error);
             s.emitQuietly("Warning", reason);
             alert = { message: alertText.progressDeadline(cause.error), severity: "error" };
+            break;
+        case "abandoned":
+            reason = eventText.rollingBackAbandoned(s.target, cause.detail);
+            s.emitQuietly("Warning", reason);
+            alert = { message: alertText.abandoned(cause.detail), severity: "warn" };
             break;
         case "error":
             reason = cause.error;
@@ -510,12 +568,14 @@ async function restRoutesAndCanary(s: RolloutSession, options: { routes?: boolea
 
 /**
  * One restore step, tried again with backoff (an event per failed attempt) until it succeeds, the error says
- * it is permanent, or the budget is spent. Returns the problem when it did not succeed.
+ * it is permanent, or the budget is spent. Returns the problem when it did not succeed. The backoff waits
+ * even with the `pulumi up` gone (restoring traffic is what is left to do); a lost lease stops it.
  */
 async function restore(s: RolloutSession, step: string, action: () => Promise<void>): Promise<string | undefined> {
     const started = s.now();
     let delay = RESTORE_FIRST_DELAY_MS;
     for (let attempt = 1; ; attempt++) {
+        s.stopIfLeaseLost();
         try {
             await action();
             return undefined;
@@ -527,7 +587,7 @@ async function restore(s: RolloutSession, step: string, action: () => Promise<vo
                 return `could not ${step}${tried}: ${text}`;
             }
             s.emitQuietly("Warning", eventText.restoreRetry(s.target, step, attempt, text, delay));
-            await s.ports.clock.sleep(delay);
+            await s.pause(delay, "wait");
             delay = Math.min(delay * 2, RESTORE_MAX_DELAY_MS);
         }
     }
@@ -560,7 +620,8 @@ async function finishPromotion(s: RolloutSession, mode: "promoted" | "skipped"):
     } else if (s.analysis.stepWeightPromotion > 0) {
         let current = weights;
         for (;;) {
-            const next = nextPromotionWeight(s.analysis, current);
+            // With the `pulumi up` gone, the steps are not worth waiting for: all traffic to the primary now.
+            const next = s.abandoned() === undefined ? nextPromotionWeight(s.analysis, current) : RESTING_WEIGHTS;
             await setWeights(s, next);
             if (next.primary >= 100) {
                 s.phase = "Finalising";
@@ -569,7 +630,7 @@ async function finishPromotion(s: RolloutSession, mode: "promoted" | "skipped"):
             if (next.primary >= 100) {
                 break;
             }
-            await s.ports.clock.sleep(s.analysis.intervalMs);
+            await s.pause(s.analysis.intervalMs, "wake");
             current = await s.ports.router.getWeights();
         }
     } else {

@@ -52,7 +52,22 @@ export const eventText = {
     /** Ours: a rollback step that failed and is tried again, so an API-server outage is visible while it lasts. */
     restoreRetry: (t: CanaryTarget, step: string, attempt: number, err: string, delayMs: number) =>
         `Could not ${step} for ${canaryId(t)} (attempt ${attempt}), retrying in ${Math.round(delayMs / 1000)}s: ${err}`,
+    /** Ours: another run (another `pulumi up`, or one whose host was killed) holds the canary's lease. */
+    waitingForLease: (t: CanaryTarget, holder: string, expiresInMs: number) =>
+        `Waiting for ${canaryId(t)}'s analysis lease held by ${holder} (expires in ${Math.max(0, Math.ceil(expiresInMs / 1000))}s)`,
+    /** Ours: the CLI process of the `pulumi up` running the analysis died; `detail` says how that was seen. */
+    rollingBackAbandoned: (t: CanaryTarget, detail: string) => `Rolling back ${canaryId(t)}: ${driverGone(detail)}`,
+    /** Ours: the run ended before it touched anything (its `pulumi up` gone while waiting, the lease not taken). */
+    notStarted: (t: CanaryTarget, why: string) => `Not starting the analysis of ${canaryId(t)}, nothing was changed: ${why}`,
+    driverGone,
+    /** Ours: another run took the lease (this one's host was frozen past its expiry); that run owns the canary now. */
+    leaseLost: (t: CanaryTarget, holder: string) =>
+        `Stopping the analysis of ${canaryId(t)} without touching it: its analysis lease was taken over by ${holder}, which owns the canary now`,
 };
+
+function driverGone(detail: string): string {
+    return `the \`pulumi up\` that started this analysis is gone (${detail})`;
+}
 
 export const alertText = {
     initialized: (kind: string) => `New ${kind} detected, initialization completed.`,
@@ -66,6 +81,8 @@ export const alertText = {
     /** Ours: Flagger has no alert for an internal error, but an on-call engineer needs one. */
     analysisError: (err: string) => `Canary analysis failed: ${err}`,
     promotionFailed: (err: string) => `Promotion failed, primary not ready: ${err}`,
+    /** Ours: the rollback of a run whose `pulumi up` died, which nobody may be watching. */
+    abandoned: (detail: string) => `Canary analysis rolled back: ${driverGone(detail)}`,
     succeeded: () => "Canary analysis completed successfully, promotion finished.",
     skipped: () => "Canary analysis was skipped, promotion finished.",
 };

@@ -136,3 +136,33 @@ export interface CanaryEvent {
 export interface EventSink {
     emit(event: CanaryEvent): void;
 }
+
+/**
+ * The `pulumi up` that started this run. When its CLI process dies (OOM kill, closed terminal, cancelled CI
+ * job) the provider host lives on as an orphan: the run must notice, or it would go on shifting traffic that
+ * nobody watches.
+ */
+export interface DriverPort {
+    /** Why the driver is gone (e.g. "the Pulumi engine at 127.0.0.1:4242 refuses connections"), or undefined while it is there. */
+    abandoned(): string | undefined;
+    /** Resolves with that reason once the driver is gone; never rejects. */
+    whenAbandoned(): Promise<string>;
+}
+
+/** The answer to taking the lease: taken, or who holds it and until when (ms since the epoch). */
+export type LeaseClaim = { acquired: true } | { acquired: false; holder: string; expiresAt: number };
+
+/** What `LeasePort.renew` throws when another holder has taken the lease. */
+export interface LeaseLostError extends Error {
+    leaseTakenBy: string;
+}
+
+/** One lease per canary, so that only one run acts on it at a time. */
+export interface LeasePort {
+    /** Take the lease when it is free, expired or already ours. */
+    tryAcquire(): Promise<LeaseClaim>;
+    /** Keep holding it; throws a `LeaseLostError` when another holder has it now, any other error when the API failed. */
+    renew(): Promise<void>;
+    /** Let it go, when we still hold it. */
+    release(): Promise<void>;
+}

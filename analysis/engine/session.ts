@@ -1,14 +1,17 @@
 /**
  * One engine run's working state and its side channels: events (to the sink and to `event` webhooks),
- * alerts, webhook calls with Flagger's payload, and the per-interval clock. The state lives only as long as
- * the run; where the rollout stands is always read back from the router.
+ * alerts, webhook calls with Flagger's payload, and the waits (which renew the canary's lease and notice a
+ * `pulumi up` that is gone). The state lives only as long as the run; where the rollout stands is always
+ * read back from the router.
  */
 import type {
     AlertPort,
     CanaryEvent,
     CheckRecord,
     Clock,
+    DriverPort,
     EventSink,
+    LeasePort,
     MetricsPort,
     RouterPort,
     WebhookPort,
@@ -26,6 +29,7 @@ import {
     type WebhookType,
 } from "../spec/canary";
 import { alertFields } from "./messages";
+import { DriverGone, isLeaseLostError, LeaseLost } from "./stops";
 
 export interface RolloutPorts {
     router: RouterPort;
@@ -35,6 +39,10 @@ export interface RolloutPorts {
     alerts: AlertPort;
     clock: Clock;
     events: EventSink;
+    /** The canary's lease; without one, nothing keeps two runs apart. */
+    lease?: LeasePort;
+    /** The `pulumi up` driving the run; without one, it is taken to be there. */
+    driver?: DriverPort;
 }
 
 export interface RolloutRequest {
@@ -47,6 +55,12 @@ export interface RolloutRequest {
 
 /** Flagger's Canary phases, as reported on events and in webhook payloads. */
 export type Phase = "Initialized" | "Waiting" | "Progressing" | "WaitingPromotion" | "Promoting" | "Finalising" | "Succeeded" | "Failed";
+
+/**
+ * How a wait meets a `pulumi up` that is gone: an analysis wait stops (throws `DriverGone`, and the run rolls
+ * back), a Finalize wait wakes for its caller to decide, and the rollback's own retries wait on regardless.
+ */
+export type OnAbandoned = "stop" | "wake" | "wait";
 
 export function errorText(error: unknown): string {
     return error instanceof Error ? error.message : String(error);
@@ -69,6 +83,10 @@ export class RolloutSession {
     readonly gateClosedSince = new Map<WebhookType, number>();
     /** Since when the canary has been reported not ready, and the last reason reported. */
     canaryUnready?: { since: number; reported: string };
+    /** Whether this run holds the canary's lease (so its waits renew it). */
+    leaseHeld = false;
+    /** Who took the lease from this run, once someone did. */
+    leaseLostTo?: string;
     private eventHooks: Promise<void> = Promise.resolve();
 
     constructor(
@@ -83,6 +101,56 @@ export class RolloutSession {
 
     now(): number {
         return this.ports.clock.now();
+    }
+
+    /** Why the `pulumi up` driving the run is gone, or undefined while it is there. */
+    abandoned(): string | undefined {
+        return this.ports.driver?.abandoned();
+    }
+
+    /**
+     * Every wait of a run goes through here. The lease is renewed meanwhile, and a lost one ends the wait at
+     * once with `LeaseLost`; a gone driver is met as `onAbandoned` says. `ms` of 0 or less only checks.
+     */
+    async pause(ms: number, onAbandoned: OnAbandoned): Promise<void> {
+        if (onAbandoned === "stop") {
+            this.stopIfAbandoned();
+        }
+        const slept = Promise.all([this.renewLease(), ms > 0 ? this.ports.clock.sleep(ms) : undefined]);
+        const driver = this.ports.driver;
+        await (driver && onAbandoned !== "wait" ? Promise.race([slept, driver.whenAbandoned()]) : slept);
+        if (onAbandoned === "stop") {
+            this.stopIfAbandoned();
+        }
+    }
+
+    /** Throws `LeaseLost` once another run has taken the lease: before each write of a rollback. */
+    stopIfLeaseLost(): void {
+        if (this.leaseLostTo !== undefined) {
+            throw new LeaseLost(this.leaseLostTo);
+        }
+    }
+
+    private stopIfAbandoned(): void {
+        const detail = this.abandoned();
+        if (detail !== undefined) {
+            throw new DriverGone(detail);
+        }
+    }
+
+    /** API errors are ignored: the next wait renews again, and a rollback must go on through an outage. */
+    private async renewLease(): Promise<void> {
+        if (!this.leaseHeld || !this.ports.lease) {
+            return;
+        }
+        try {
+            await this.ports.lease.renew();
+        } catch (error) {
+            if (isLeaseLostError(error)) {
+                this.leaseLostTo = error.leaseTakenBy;
+                throw new LeaseLost(error.leaseTakenBy);
+            }
+        }
     }
 
     hooks(type: WebhookType): WebhookSpec[] {

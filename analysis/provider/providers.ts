@@ -12,6 +12,9 @@
  * - `Finalize` (after the primary rolled out): routes everything back to the primary, scales the canary to
  *   zero, runs the post-rollout hooks and reports "Promotion completed! ...".
  *
+ * Both hold the canary's Lease while they act, and both watch the `pulumi up` that drives the host: when it
+ * dies, a running analysis rolls back and the host exits once no rollout runs (`adapters/driver/engine-watch.ts`).
+ *
  * Pulumi serializes the provider objects into the dynamic-provider host (`docs/design.md`, "Dynamic
  * providers"): they live at module scope, capture no `Set`, `Map` or class instance, keep no state, get everything from their
  * inputs, and the adapters they build load their libraries inside methods. Progress goes to stdout, one line
@@ -21,7 +24,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { finalizePromotion, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "../engine/engine";
 import { AlertNotifier } from "../adapters/alerts";
-import type { KubeAccess } from "../adapters/kubernetes/client";
+import type { KubeAccess, RetryOptions } from "../adapters/kubernetes/client";
+import { KubeLease } from "../adapters/kubernetes/lease";
+import { watchEngine, whileRollingOut } from "../adapters/driver/engine-watch";
+import { leaseDurationSeconds } from "../engine/lease";
 import { serviceProxyResolver } from "../adapters/kubernetes/service-proxy";
 import { KubeWorkloads } from "../adapters/kubernetes/workloads";
 import { routerFor, ROUTER_KINDS } from "../routers/factory";
@@ -32,7 +38,7 @@ import type { CanaryEvent } from "../engine/ports";
 import { formatEventChecks } from "../report/event-line";
 import { stableStringify, type TrackedData } from "./revision";
 import { RESTING_WEIGHTS } from "../engine/weights";
-import { DEFAULT_METRICS_SERVER, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "../spec/canary";
+import { DEFAULT_METRICS_SERVER, resolveAnalysis, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "../spec/canary";
 import { parseCanarySpec, validateCanarySpec } from "../spec/validation";
 import { primaryName } from "../spec/names";
 import { containsUnknown, UNKNOWN_VALUE, type ValidationFailure } from "../spec/failures";
@@ -162,7 +168,16 @@ function routerOf(inputs: RolloutInputs): Router {
     return router;
 }
 
-/** The engine's ports over the cluster (the router's objects, the Deployments), Prometheus, webhooks and alert providers. */
+/** The canary's analysis Lease in the target's namespace. */
+function leaseOf(inputs: RolloutInputs, spec: CanarySpec, retry?: RetryOptions): KubeLease {
+    const { target } = inputs;
+    return new KubeLease({ access: kubeAccess(inputs), namespace: target.namespace, target: target.name, durationSeconds: leaseDurationSeconds(resolveAnalysis(spec.analysis)), retry });
+}
+
+/**
+ * The engine's ports over the cluster (the router's objects, the Deployments, the Lease), Prometheus, webhooks,
+ * alert providers and the `pulumi up` driving the host.
+ */
 export function buildPorts(inputs: RolloutInputs, spec: CanarySpec): RolloutPorts {
     const access = kubeAccess(inputs);
     const { target } = inputs;
@@ -180,6 +195,8 @@ export function buildPorts(inputs: RolloutInputs, spec: CanarySpec): RolloutPort
         alerts: new AlertNotifier({ alerts: spec.analysis?.alerts ?? [], providers: inputs.alertProviders ?? {}, resolve, log: (line) => console.log(line) }),
         clock: { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
         events: { emit: printEvent },
+        lease: leaseOf(inputs, spec),
+        driver: watchEngine(),
     };
 }
 
@@ -206,10 +223,12 @@ export function rolloutFailure(target: CanaryTarget, revision: string, outcome: 
 }
 
 /** Finalize's work: the engine waits for the primary, routes back and parks the canary. */
-async function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
-    const request = rolloutRequest(inputs, inputs.revision);
-    await assertSameCluster(inputs);
-    await finalizePromotion(request, buildPorts(inputs, request.spec), inputs.status);
+function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
+    return whileRollingOut(async () => {
+        const request = rolloutRequest(inputs, inputs.revision);
+        await assertSameCluster(inputs);
+        await finalizePromotion(request, buildPorts(inputs, request.spec), inputs.status);
+    });
 }
 
 /**
@@ -244,6 +263,7 @@ const resourceId = (target: CanaryTarget) => `${target.namespace}/${target.name}
 
 export const analysisProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: any, news: any) {
+        watchEngine();
         return { inputs: news, failures: checkRolloutInputs(news) };
     },
 
@@ -253,6 +273,7 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async create(inputs: any) {
+        watchEngine();
         const news = inputs as AnalysisInputs;
         // First deployment: nothing to compare with; the primary starts from these inputs.
         const outs: AnalysisOutputs = { ...news, status: "initialized" };
@@ -260,34 +281,46 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: any, news: any) {
+        watchEngine();
         const previous = olds as AnalysisOutputs;
         const next = news as AnalysisInputs;
         if (next.revision === previous.revision) {
             // Same pod template and configs (also a manual return to the promoted revision): no rollout.
             return { outs: { ...next, status: previous.status } };
         }
-        const request = rolloutRequest(next, next.revision);
-        await assertSameCluster(next);
-        const outcome = await runAnalysis(request, buildPorts(next, request.spec));
-        if (outcome.status === "failed") {
-            const live = await readLive(next).catch((error: Error) => error);
-            throw new Error(rolloutFailure(next.target, next.revision, outcome, live));
-        }
-        const outs: AnalysisOutputs = { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" };
-        return { outs };
+        return whileRollingOut(async () => {
+            const request = rolloutRequest(next, next.revision);
+            await assertSameCluster(next);
+            const outcome = await runAnalysis(request, buildPorts(next, request.spec));
+            if (outcome.status === "failed") {
+                const live = await readLive(next).catch((error: Error) => error);
+                throw new Error(rolloutFailure(next.target, next.revision, outcome, live));
+            }
+            const outs: AnalysisOutputs = { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" };
+            return { outs };
+        });
     },
 
     async read(id: string, props: any) {
+        watchEngine();
         return { id, props: { ...props, live: await readLive(withRouterInput(props) as RolloutInputs) } };
     },
 
-    async delete() {
-        // The Kubernetes objects belong to the stack's Kubernetes provider; nothing else is left behind.
+    async delete(_id: string, props: any) {
+        // The Kubernetes objects belong to the stack's Kubernetes provider; the analysis Lease is the one object
+        // the analysis created. Best effort, one attempt: a cluster already gone must not hold up a destroy.
+        try {
+            const inputs = props as AnalysisOutputs;
+            await leaseOf(inputs, parseCanarySpec(inputs.canary), { attempts: 1 }).remove();
+        } catch {
+            // Left behind, it is released and harmless: the next Analysis of that name takes it over.
+        }
     },
 };
 
 export const finalizeProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: any, news: any) {
+        watchEngine();
         const failures = checkRolloutInputs(news);
         if (news.status !== UNKNOWN_VALUE && !["initialized", "promoted", "skipped"].includes(news.status)) {
             failures.push({ property: "status", reason: "must be the Analysis resource's `status` output: initialized, promoted or skipped" });
@@ -301,12 +334,14 @@ export const finalizeProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async create(inputs: any) {
+        watchEngine();
         const news = inputs as FinalizeInputs;
         await finalizeRollout(news);
         return { id: resourceId(news.target), outs: news };
     },
 
     async update(_id: string, olds: any, news: any) {
+        watchEngine();
         const next = news as FinalizeInputs;
         if (next.revision !== olds.revision || next.status !== olds.status) {
             await finalizeRollout(next);
@@ -315,6 +350,7 @@ export const finalizeProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async read(id: string, props: any) {
+        watchEngine();
         return { id, props: { ...props, live: await readLive(withRouterInput(props) as RolloutInputs) } };
     },
 

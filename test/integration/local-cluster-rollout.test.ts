@@ -19,7 +19,7 @@ import { requestThroughProxy } from "../../playground/http-util";
 import { startLocalCluster, type LocalCluster } from "../../playground/local-cluster";
 import { withVersion } from "../../playground/playground";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider, type ProviderHost } from "../../playground/provider-host";
-import { renderDevStack, waitFor } from "./rollout-fixtures";
+import { renderStackObjects, waitFor } from "./rollout-fixtures";
 
 
 /** The analysis's rules by namespace, exactly as the README's RBAC table lists them. */
@@ -29,6 +29,7 @@ const ANALYSIS_RBAC: Record<string, { apiGroups: string[]; resources: string[]; 
         { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
         { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"] },
         { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update", "delete"] },
     ],
     "appmesh-system": [{ apiGroups: [""], resources: ["services/proxy"], verbs: ["get"] }],
 };
@@ -73,7 +74,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
     before(async () => {
         [cluster, objects, analysisText, finalizeText] = await Promise.all([
             startLocalCluster(),
-            renderDevStack(),
+            renderStackObjects(),
             serializeProvider(analysisProvider),
             serializeProvider(finalizeProvider),
         ]);

@@ -4,7 +4,10 @@
  * the recording, fault-injecting proxy the analysis reaches it through:
  * transient ones are retried and the rollout completes; permanent ones fail the update naming the error, with
  * traffic back on the primary. A module-level value that serialization turned into something else (a captured
- * `Set` became a plain object once) shows up here as a TypeError.
+ * `Set` became a plain object once) shows up here as a TypeError. Mid-rollout, the API server unreachable for
+ * longer than the retries, and the `pulumi` CLI killed (OOM kill, closed terminal, cancelled CI job): the
+ * host outlives the CLI, and must roll the canary back and exit rather than shift traffic on and wait forever.
+ * The CLI's death is the engine address the host was given closing.
  */
 import * as assert from "node:assert/strict";
 import { RESTORE_BUDGET_MS } from "../../analysis/engine/engine";
@@ -12,7 +15,16 @@ import type { Fault } from "../../playground/api-proxy";
 import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
 const ROUTER_PATH = "/apis/appmesh.k8s.aws/v1beta2/namespaces/test/virtualrouters/podinfo";
+const LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis";
 const SERIALIZATION_BREAKAGE = /TypeError|incompatible receiver|is not a function|is not a constructor/;
+
+/** Canary weights of the router writes the API server took, from request `since` on. */
+function canaryWeightsWritten(bench: HostBench, since = 0): number[] {
+    return bench.proxy.requests
+        .slice(since)
+        .filter((r) => r.method === "PATCH" && r.path === ROUTER_PATH && r.status === 200)
+        .map((r) => (r.body as any).spec.routes[0].httpRoute.action.weightedTargets.find((t: any) => !t.virtualNodeRef.name.endsWith("-primary")).weight);
+}
 
 async function assertAtRest(bench: HostBench): Promise<void> {
     assert.deepEqual(await apexWeights(bench), { primary: 100, canary: 0 });
@@ -128,7 +140,7 @@ describe("the serialized providers on every Kubernetes API error path, in Pulumi
     }
 });
 
-describe("the API server unreachable mid-rollout, through Pulumi's provider host", function () {
+describe("mid-rollout, the API server unreachable or the `pulumi` CLI killed, through Pulumi's provider host", function () {
     this.timeout(300_000);
     let bench: HostBench;
 
@@ -169,8 +181,47 @@ describe("the API server unreachable mid-rollout, through Pulumi's provider host
         assert.ok(restored - outageStart < RESTORE_BUDGET_MS, `restored ${restored - outageStart} ms after the outage began`);
         assert.ok(restored - back < 20_000, `restored ${restored - back} ms after the server came back`);
         // Nothing moved traffic towards the canary after the outage.
-        const writes = bench.proxy.requests.filter((r) => r.method === "PATCH" && r.path === ROUTER_PATH && r.status === 200);
-        const last = writes.at(-1)!.body as any;
-        assert.deepEqual(last.spec.routes[0].httpRoute.action.weightedTargets.map((t: any) => t.weight), [0, 100]);
+        assert.equal(canaryWeightsWritten(bench).at(-1), 0);
+    });
+
+    it("the CLI killed at canary weight 15: the orphaned host rolls back, releases the lease and exits", async () => {
+        const promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
+        await bench.updateCanaryTemplate("6.0.2");
+        bench.lines.length = 0;
+        const update = bench.host.update("test/podinfo", ANALYSIS_URN, promoted, bench.analysisInputs()).then(
+            () => "promoted",
+            (error: Error) => error.message,
+        );
+        await waitFor("canary weight 15", () => bench.lines.some((l) => /^Normal  Advance podinfo\.test canary weight 15( \[|$)/.test(l)));
+        const requestsBefore = bench.proxy.requests.length;
+        const dropped = Date.now();
+        await bench.host.dropEngine();
+
+        assert.equal(await bench.host.exited, 0);
+        const exitedAfter = Date.now() - dropped;
+        assert.ok(exitedAfter < 10_000, `the host exited ${exitedAfter} ms after its engine went away`);
+        // Nobody is left to answer: the call ends with the host, whatever it says.
+        assert.notEqual(await update, "promoted");
+        const events = bench.lines.join("\n");
+        assert.match(events, /^Warning Rolling back podinfo\.test: the `pulumi up` that started this analysis is gone \(the Pulumi engine at 127\.0\.0\.1:\d+ refuses connections\)$/m);
+        assert.match(events, /^Warning Canary failed! Scaling down podinfo\.test$/m);
+        assert.doesNotMatch(events, SERIALIZATION_BREAKAGE);
+        await assertAtRest(bench);
+        // After the engine went away, at most the step in flight moved traffic on; the last write put it all back.
+        const writes = canaryWeightsWritten(bench, requestsBefore);
+        assert.ok(writes.length <= 2 && writes.slice(0, -1).every((w) => w === 20), JSON.stringify(writes));
+        assert.equal(writes.at(-1), 0);
+        const lease = bench.proxy.requests.filter((r) => r.method === "PUT" && r.path === LEASE_PATH).at(-1)?.body as any;
+        assert.equal(lease?.spec?.holderIdentity, undefined, "the lease was released before the exit");
+    });
+
+    it("an idle host exits by itself once its engine goes away", async () => {
+        await bench.restartHost();
+        // Any call starts the watch: here `check`, the first call of every `pulumi up`.
+        await bench.host.check(ANALYSIS_URN, {}, bench.analysisInputs());
+        const dropped = Date.now();
+        await bench.host.dropEngine();
+        assert.equal(await bench.host.exited, 0);
+        assert.ok(Date.now() - dropped < 5_000);
     });
 });

@@ -86,11 +86,14 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
         assert.ok(!events.includes(bench.token));
     });
 
-    it("read reports the live state for refresh; delete leaves the cluster alone", async () => {
+    it("read reports the live state for refresh; delete removes the analysis Lease and leaves the rest of the cluster alone", async () => {
         const read = await bench.host.read("test/podinfo", ANALYSIS_URN, promoted);
         assert.deepEqual(read.properties.live, { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" });
         const requests = bench.proxy.requests.length;
         await bench.host.delete("test/podinfo", ANALYSIS_URN, promoted);
-        assert.equal(bench.proxy.requests.length, requests);
+        assert.deepEqual(
+            bench.proxy.requests.slice(requests).map((r) => `${r.method} ${r.path} ${r.status}`),
+            ["DELETE /apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis 200"],
+        );
     });
 });

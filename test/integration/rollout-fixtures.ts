@@ -74,11 +74,11 @@ export interface HostBench {
     stop(): Promise<void>;
 }
 
-/** The dev stack's Kubernetes objects as `npm run render -- --stack dev` prints them. */
-export function renderDevStack(): Promise<Record<string, any>[]> {
+/** A stack's objects as `npm run render -- --stack <stack>` prints them. */
+export function renderStackObjects(stack = "dev"): Promise<Record<string, any>[]> {
     const root = path.resolve(__dirname, "..", "..");
     return new Promise((resolve, reject) => {
-        execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/render.ts", "--stack", "dev"], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+        execFile(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/render.ts", "--stack", stack], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
             error ? reject(new Error(stderr || error.message)) : resolve(parseObjects(stdout)),
         );
     });
@@ -91,7 +91,7 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
     const spec = { ...fast, analysis: { ...fast.analysis, maxWeight: 30, stepWeight: 10, ...analysis } };
     const names = canaryNames(dev.target, spec);
     const fault = faultSwitches();
-    const [cluster, objects] = await Promise.all([startLocalCluster({ podinfo: { faults: fault } }), renderDevStack()]);
+    const [cluster, objects] = await Promise.all([startLocalCluster({ podinfo: { faults: fault } }), renderStackObjects()]);
     try {
         const ca = Buffer.from(parseYaml(cluster.kubeconfig).clusters[0].cluster["certificate-authority-data"], "base64").toString("utf8");
         const proxy = await startApiProxy(cluster.controlPlane.server, ca);

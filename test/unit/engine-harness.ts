@@ -1,11 +1,13 @@
 /**
  * In-memory implementations of OUR engine ports (analysis/ports.ts) for the engine tests: a virtual clock
- * whose sleep advances time at once, a router holding weights, workloads, scripted metrics and hooks. One
- * trace records events, router writes, scaling and alerts in the order they happened.
+ * whose sleep advances time at once, a router holding weights, workloads, scripted metrics and hooks, and on
+ * request the canary's lease and the `pulumi up` driving the run. One trace records events, router writes,
+ * scaling, alerts and the lease being taken and released in the order they happened.
  */
 import type {
     AlertMessage,
     CanaryEvent,
+    LeaseLostError,
     MetricReading,
     Readiness,
     RouteWeights,
@@ -27,6 +29,19 @@ export interface HarnessOptions {
     /** Return an error to make the n-th (1-based) router write throw. */
     failWrite?: (n: number, weights: RouteWeights) => Error | undefined;
     failRead?: (n: number) => Error | undefined;
+    /** Give the run a lease port. */
+    lease?: {
+        /** Another run holds the lease until this virtual time. */
+        heldBy?: { holder: string; until: number };
+        /** Return an error to make the n-th (1-based) renewal throw. */
+        failRenewal?: (n: number, h: Harness) => Error | undefined;
+    };
+    /**
+     * Give the run a driver port, whose `pulumi up` goes away on `h.abandon()` or at virtual time `goneAt`. A
+     * sleep that would pass `goneAt` ends there without waking its sleeper, as a real timer would not: only a
+     * run listening to the driver goes on.
+     */
+    driver?: { goneAt?: number };
 }
 
 export interface Harness {
@@ -41,6 +56,16 @@ export interface Harness {
     weights: RouteWeights;
     now: number;
     replicas: number;
+    renewals: number;
+    /** The `pulumi up` goes away now (with a driver port). */
+    abandon(): void;
+}
+
+export const DRIVER_GONE = "the Pulumi engine at 127.0.0.1:41234 refuses connections";
+
+/** What a lease adapter throws when another run has taken the lease. */
+export function leaseTakenBy(holder: string): LeaseLostError {
+    return Object.assign(new Error(`Lease test/podinfo-canary-analysis is held by ${holder} now`), { leaseTakenBy: holder });
 }
 
 export const OK: WebhookResult = { ok: true, status: 200, message: "OK" };
@@ -49,6 +74,9 @@ export const healthy = (metric: MetricSpec): MetricReading =>
 
 export function harness(options: HarnessOptions = {}): Harness {
     let reads = 0;
+    let gone: string | undefined;
+    let announceGone: (reason: string) => void = () => undefined;
+    const whenGone = new Promise<string>((resolve) => (announceGone = resolve));
     const h: Harness = {
         trace: [],
         events: [],
@@ -60,6 +88,11 @@ export function harness(options: HarnessOptions = {}): Harness {
         weights: options.weights ?? { primary: 100, canary: 0 },
         now: START,
         replicas: options.canaryReplicas ?? 0,
+        renewals: 0,
+        abandon() {
+            gone ??= DRIVER_GONE;
+            announceGone(gone);
+        },
         ports: undefined as unknown as RolloutPorts,
     };
     h.ports = {
@@ -123,6 +156,12 @@ export function harness(options: HarnessOptions = {}): Harness {
             now: () => h.now,
             async sleep(ms) {
                 h.sleeps.push(ms);
+                const goneAt = options.driver?.goneAt;
+                if (goneAt !== undefined && gone === undefined && h.now < goneAt && goneAt <= h.now + ms) {
+                    h.now = goneAt;
+                    h.abandon();
+                    return new Promise<void>(() => undefined);
+                }
                 h.now += ms;
             },
         },
@@ -133,6 +172,31 @@ export function harness(options: HarnessOptions = {}): Harness {
             },
         },
     };
+    const lease = options.lease;
+    if (lease) {
+        h.ports.lease = {
+            async tryAcquire() {
+                if (lease.heldBy && h.now < lease.heldBy.until) {
+                    return { acquired: false, holder: lease.heldBy.holder, expiresAt: lease.heldBy.until };
+                }
+                h.trace.push("lease taken");
+                return { acquired: true };
+            },
+            async renew() {
+                h.renewals += 1;
+                const error = lease.failRenewal?.(h.renewals, h);
+                if (error) {
+                    throw error;
+                }
+            },
+            async release() {
+                h.trace.push("lease released");
+            },
+        };
+    }
+    if (options.driver) {
+        h.ports.driver = { abandoned: () => gone, whenAbandoned: () => whenGone };
+    }
     return h;
 }
 
