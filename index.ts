@@ -96,7 +96,8 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
         loadtesterUrl: loadtester?.url,
         canary: canary.target,
         restingApexRouterSpec: canary.restingApexRouterSpec,
-        kubeconfig: cluster?.kubeconfig,
+        // Only a created cluster has one: an undefined output makes Pulumi warn on every run.
+        ...(cluster ? { kubeconfig: cluster.kubeconfig } : {}),
     };
 }
 

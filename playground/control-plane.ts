@@ -62,7 +62,15 @@ export function toolchainPaths(): Record<string, string> {
     return Object.fromEntries(out.split("\n").filter((line) => line.includes("=")).map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
 }
 
-function kubeBinary(name: "kube-apiserver" | "kube-controller-manager"): string {
+const KUBE_BINARIES = ["kube-apiserver", "kube-controller-manager"] as const;
+
+/** The control-plane binaries `npm run toolchain -- kube` has not built yet. */
+export function missingKubeBinaries(): string[] {
+    const dir = toolchainPaths().KUBE_BIN_DIR;
+    return KUBE_BINARIES.filter((name) => !fs.existsSync(path.join(dir, name)));
+}
+
+function kubeBinary(name: (typeof KUBE_BINARIES)[number]): string {
     const file = path.join(toolchainPaths().KUBE_BIN_DIR, name);
     if (!fs.existsSync(file)) {
         throw new Error(`${name} is not built: run \`npm run toolchain -- kube\` (it builds kube-apiserver and kube-controller-manager once, about 12 minutes on 2 cores)`);

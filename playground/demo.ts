@@ -1,17 +1,22 @@
 /**
- * `npm run demo -- [--scenario healthy|errors|latency|ab] [--interval 2s] [--canary FILE] [--out DIR] [--driver provider-host|engine]`
+ * `npm run demo -- [--scenario healthy|errors|latency|ab] [--interval 2s] [--canary FILE] [--out DIR] [--driver pulumi|provider-host|engine]`
  *
- * Starts the playground on the local cluster (the real control plane), deploys podinfo 6.0.0 as the primary,
- * then rolls out 6.0.1 with the dev stack's canary spec (or `--canary FILE`) through Pulumi's dynamic-provider
- * host, printing the events in Flagger's wording and each interval's metric values against their thresholds.
+ * Starts the local cluster (the real control plane), deploys podinfo 6.0.0 as the primary with `pulumi up` of
+ * the `playground` stack, switches on the scenario's fault for the new version, then `pulumi config set image
+ * ...:6.0.1` and `pulumi up`: the rollout runs inside the real `pulumi up`, whose output is printed as it
+ * comes, with each interval's metric values against their thresholds. Without a Pulumi CLI (or with
+ * `--driver provider-host|engine`) the playground is installed as `pulumi up` would and the providers run
+ * through Pulumi's dynamic-provider host (or the engine in this process).
  * Exits 0 when promoted, 3 when rolled back, 1 on an error; writes report.html and report.json.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { describePlan } from "../analysis/engine/plan";
 import { formatTrafficRow, renderReportHtml, reportJson, type RolloutResult } from "../analysis/report/report";
 import { formatDuration, parseDuration } from "../analysis/spec/canary";
 import { loadCanary } from "./canary-spec";
+import { missingKubeBinaries } from "./control-plane";
 import { DRIVER_NAMES, startDriver, type DriverName } from "./drivers";
 import type { Playground } from "./playground";
 import { runScenario, scenarioSpec } from "./scenario-run";
@@ -28,13 +33,14 @@ export interface DemoArgs {
     interval: string;
     canary?: string;
     out: string;
-    driver: DriverName;
+    /** Unset: the real CLI when there is one. */
+    driver?: DriverName;
 }
 
 const USAGE = `usage: npm run demo -- [--scenario ${SCENARIO_NAMES.join("|")}] [--interval 2s] [--canary FILE] [--out DIR] [--driver ${DRIVER_NAMES.join("|")}]`;
 
 export function parseDemoArgs(argv: string[]): DemoArgs {
-    const args: DemoArgs = { scenario: "healthy", interval: "2s", out: ".", driver: "provider-host" };
+    const args: DemoArgs = { scenario: "healthy", interval: "2s", out: "." };
     for (let i = 0; i < argv.length; i++) {
         const flag = argv[i];
         const [name, inline] = flag.startsWith("--") && flag.includes("=") ? flag.split(/=(.*)/s, 2) : [flag, undefined];
@@ -71,6 +77,19 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
     return args;
 }
 
+/** A fresh clone's first demo builds the local control plane (once, into the toolchain cache) instead of failing. */
+async function buildMissingControlPlane(say: (line: string) => void): Promise<void> {
+    const missing = missingKubeBinaries();
+    if (missing.length === 0) {
+        return;
+    }
+    say(`${missing.join(" and ")} not built yet: building the local control plane once with \`npm run toolchain -- kube\` (about 8 minutes on 2 cores with an empty Go cache; progress below)`);
+    const build = spawnSync("bash", [path.join(__dirname, "..", "scripts", "toolchain.sh"), "kube"], { stdio: ["ignore", "inherit", "inherit"] });
+    if (build.status !== 0) {
+        throw new Error("building the local control plane failed (see above); run `npm run toolchain -- kube` to retry");
+    }
+}
+
 async function main(argv: string[]): Promise<number> {
     const args = parseDemoArgs(argv);
     const scenario = scenarioNamed(args.scenario);
@@ -81,7 +100,8 @@ async function main(argv: string[]): Promise<number> {
     say(`canary spec from ${loaded.source}; analysis interval ${formatDuration(intervalMs)} (metric windows and load tests scaled with it)`);
     say(`plan: ${describePlan(scenarioSpec(loaded, scenario, intervalMs))}`);
 
-    const driver = await startDriver(args.driver);
+    await buildMissingControlPlane(say);
+    const driver = await startDriver(args.driver, say);
     let playground: Playground | undefined;
     let interrupted = false;
     const onSignal = (signal: NodeJS.Signals) => {

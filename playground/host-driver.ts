@@ -7,20 +7,15 @@
  */
 import type { CanaryEvent } from "../analysis/engine/ports";
 import { analysisProvider, finalizeProvider } from "../analysis/provider/providers";
-import { parseEventChecks } from "../analysis/report/event-line";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider } from "./provider-host";
+import { parseEventLine, tallyEvent, type EventTally } from "./provider-events";
 import type { RolloutDriver } from "./rollout";
-
-/** `<type> <message> [<checks>]`, as the provider prints events. */
-const EVENT_LINE = /^(Normal|Warning)\s+(.*?)(?:\s+\[(.*)\])?$/;
 
 /** The update's error when the analysis rolled back (`rolloutFailure`), as opposed to a broken run. */
 const ROLLED_BACK = /canary analysis of \S+ failed: /;
 
-interface Listener {
+interface Listener extends EventTally {
     sink: (event: CanaryEvent) => void;
-    weight: number;
-    failedChecks: number;
 }
 
 export async function providerHostDriver(opts: { onOtherLine?: (line: string) => void } = {}): Promise<RolloutDriver> {
@@ -36,19 +31,10 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
     };
     const host = await startProviderHost({
         onLine: (line) => {
-            const match = EVENT_LINE.exec(line);
-            const listener = match ? listenerFor(match[2]) : undefined;
-            if (match && listener) {
-                const message = match[2];
-                const advance = /canary weight (\d+)$/.exec(message);
-                listener.weight = advance ? Number(advance[1]) : /Scaling down|Routing all traffic to primary/.test(message) ? 0 : listener.weight;
-                const type = match[1] as CanaryEvent["type"];
-                const checks = match[3] === undefined ? [] : parseEventChecks(match[3]);
-                // The engine reports each failed check as a Warning carrying that one check, and counts it.
-                const failedCheck = type === "Warning" && checks.length === 1 && checks[0].outcome !== "pass" ? checks[0] : undefined;
-                listener.failedChecks += failedCheck ? 1 : 0;
-                const detail = failedCheck ? { check: failedCheck } : checks.length > 0 ? { checks } : {};
-                listener.sink({ type, message, timestamp: Date.now(), phase: "", canaryWeight: listener.weight, failedChecks: listener.failedChecks, ...detail });
+            const event = parseEventLine(line);
+            const listener = event ? listenerFor(event.message) : undefined;
+            if (event && listener) {
+                listener.sink(tallyEvent(event, listener, Date.now()));
             } else {
                 opts.onOtherLine?.(line);
             }

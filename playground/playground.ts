@@ -93,20 +93,14 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     requireExecutable("prometheus");
     requireExecutable("hey");
     const namespace = opts.namespace ?? "test";
-    const log = opts.log ?? (() => undefined);
     const fault = faultSwitches();
     const apps = opts.canaries.map((c) => ({ target: c.target, spec: c.spec, image: `${PODINFO_IMAGE}:${c.version}`, replicas: c.primaryReplicas }));
     const rendering = renderApps({ namespace, mesh: opts.mesh ?? "global", apps });
     rendering.catch(() => undefined);
-    const cluster = await startLocalCluster({ podinfo: { faults: fault }, log });
+    const cluster = await startLocalCluster({ podinfo: { faults: fault }, log: opts.log });
     try {
         const objects = await rendering;
         await cluster.apply(objects);
-        const k8s = await import("@kubernetes/client-node");
-        const kc = new k8s.KubeConfig();
-        kc.loadFromString(cluster.kubeconfig);
-        const api = k8s.KubernetesObjectApi.makeApiClient(kc);
-        const read = (apiVersion: string, kind: string, ns: string, name: string) => api.read({ apiVersion, kind, metadata: { name, namespace: ns } }) as Promise<KubeObject>;
         const declared = (name: string) => {
             const object = objects.find((o) => o.kind === "Deployment" && o.metadata.name === name);
             if (!object) {
@@ -114,50 +108,76 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
             }
             return object;
         };
-        const canaries = await Promise.all(
-            opts.canaries.map(async (c): Promise<InstalledCanary> => {
-                const names = canaryNames(c.target, c.spec);
-                await cluster.waitForRollout(namespace, names.primary);
-                const live = await read("apps/v1", "Deployment", namespace, names.target);
-                return { target: c.target, namespace, names, spec: c.spec, targetUid: live.metadata.uid, declared: declared(names.target), declaredPrimary: declared(names.primary) };
-            }),
-        );
-        await cluster.waitForRollout(namespace, LOADTESTER_NAME);
-        await cluster.waitForRollout(namespace, GATEWAY_NAME);
-        const gatewayPod = cluster.node.pods().find((p) => p.namespace === namespace && p.labels["app.kubernetes.io/name"] === GATEWAY_NAME);
-        const gatewayIngress = await loadBalancerAddress(() => read("v1", "Service", namespace, GATEWAY_NAME));
-        const gatewayListener = gatewayPod?.ports.values().next().value;
-        if (!gatewayListener || !gatewayIngress) {
-            throw new Error(`the ${GATEWAY_NAME} pod or its LoadBalancer address is missing in ${namespace}`);
-        }
-        const prometheus = prometheusAddress(cluster.node.pods());
-        if (!prometheus) {
-            throw new Error(`the ${PROMETHEUS_NAME} pod is not running on the playground node`);
-        }
-        return {
-            namespace,
-            cluster,
-            canaries,
-            prometheusUrl: `http://${prometheus}`,
-            gateway: { localUrl: `http://${gatewayListener}`, loadBalancerUrl: `http://${gatewayIngress}` },
-            setFault(version, change) {
-                Object.assign(fault(version), change);
-            },
-            virtualRouter: (ns, name) => read(APPMESH_API_VERSION, "VirtualRouter", ns, name),
-            deployment: (ns, name) => read("apps/v1", "Deployment", ns, name),
-            async updateCanaryTemplate(canary, version) {
-                canary.declared = withVersion(canary.declared, version);
-                await cluster.apply([canary.declared]);
-            },
-            async rollPrimary(canary, version) {
-                canary.declaredPrimary = withVersion(canary.declaredPrimary, version);
-                await cluster.apply([canary.declaredPrimary]);
-                await cluster.waitForRollout(canary.namespace, canary.names.primary, 120_000);
-            },
-            stop: () => cluster.stop(),
-        };
+        return await attachPlayground({ cluster, fault, namespace, canaries: opts.canaries, declared });
     } catch (error) {
         await cluster.stop();
         throw error;
     }
+}
+
+export interface AttachOptions {
+    cluster: LocalCluster;
+    /** The fault switches the cluster's podinfo pods read. */
+    fault: ReturnType<typeof faultSwitches>;
+    namespace: string;
+    canaries: { target: string; spec: CanarySpec }[];
+    /** A Deployment as the program declares it; the live object by default (what `pulumi up` applied). */
+    declared?: (name: string) => KubeObject;
+}
+
+/**
+ * The playground over a local cluster whose stack is installed (by `startPlayground` or by a real `pulumi
+ * up`): waits until the primaries, the load tester and the gateway run and finds their addresses.
+ */
+export async function attachPlayground(opts: AttachOptions): Promise<Playground> {
+    const { cluster, fault, namespace } = opts;
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(cluster.kubeconfig);
+    const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+    const read = (apiVersion: string, kind: string, ns: string, name: string) => api.read({ apiVersion, kind, metadata: { name, namespace: ns } }) as Promise<KubeObject>;
+    const declared = opts.declared ?? (() => undefined);
+    const canaries = await Promise.all(
+        opts.canaries.map(async (c): Promise<InstalledCanary> => {
+            const names = canaryNames(c.target, c.spec);
+            await cluster.waitForRollout(namespace, names.primary);
+            const live = await read("apps/v1", "Deployment", namespace, names.target);
+            const primary = declared(names.primary) ?? (await read("apps/v1", "Deployment", namespace, names.primary));
+            return { target: c.target, namespace, names, spec: c.spec, targetUid: live.metadata.uid, declared: declared(names.target) ?? live, declaredPrimary: primary };
+        }),
+    );
+    await cluster.waitForRollout(namespace, LOADTESTER_NAME);
+    await cluster.waitForRollout(namespace, GATEWAY_NAME);
+    const gatewayPod = cluster.node.pods().find((p) => p.namespace === namespace && p.labels["app.kubernetes.io/name"] === GATEWAY_NAME);
+    const gatewayIngress = await loadBalancerAddress(() => read("v1", "Service", namespace, GATEWAY_NAME));
+    const gatewayListener = gatewayPod?.ports.values().next().value;
+    if (!gatewayListener || !gatewayIngress) {
+        throw new Error(`the ${GATEWAY_NAME} pod or its LoadBalancer address is missing in ${namespace}`);
+    }
+    const prometheus = prometheusAddress(cluster.node.pods());
+    if (!prometheus) {
+        throw new Error(`the ${PROMETHEUS_NAME} pod is not running on the playground node`);
+    }
+    return {
+        namespace,
+        cluster,
+        canaries,
+        prometheusUrl: `http://${prometheus}`,
+        gateway: { localUrl: `http://${gatewayListener}`, loadBalancerUrl: `http://${gatewayIngress}` },
+        setFault(version, change) {
+            Object.assign(fault(version), change);
+        },
+        virtualRouter: (ns, name) => read(APPMESH_API_VERSION, "VirtualRouter", ns, name),
+        deployment: (ns, name) => read("apps/v1", "Deployment", ns, name),
+        async updateCanaryTemplate(canary, version) {
+            canary.declared = withVersion(canary.declared, version);
+            await cluster.apply([canary.declared]);
+        },
+        async rollPrimary(canary, version) {
+            canary.declaredPrimary = withVersion(canary.declaredPrimary, version);
+            await cluster.apply([canary.declaredPrimary]);
+            await cluster.waitForRollout(canary.namespace, canary.names.primary, 120_000);
+        },
+        stop: () => cluster.stop(),
+    };
 }

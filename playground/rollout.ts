@@ -18,6 +18,7 @@ import { appMeshRouterInput } from "../analysis/routers/appmesh/input";
 import { APPMESH_QUERIES } from "../analysis/routers/appmesh/queries";
 import type { AccessLogEntry } from "./mesh-router";
 import type { InstalledCanary, Playground } from "./playground";
+import type { StackDriver } from "./pulumi-driver";
 import { startTraffic } from "./traffic";
 
 /** Runs the Analysis and Finalize provider updates, in-process or through Pulumi's provider host. */
@@ -38,7 +39,8 @@ export interface PlaygroundRolloutOptions {
     canary: InstalledCanary;
     fromVersion: string;
     toVersion: string;
-    driver: RolloutDriver;
+    /** The provider updates alone, or the whole `pulumi up` (a stack driver). */
+    driver: RolloutDriver | StackDriver;
     title: string;
     /** Requests per second of user traffic to the apex service while the rollout runs (0: none). */
     userTrafficPerSecond?: number;
@@ -122,6 +124,21 @@ function startMonitor(pg: Playground, canary: InstalledCanary, onSamples: (sampl
     };
 }
 
+/** What `pulumi up` does with a new version, through the two provider updates; the failure message when the analysis rolled back. */
+async function providerRollout(pg: Playground, canary: InstalledCanary, driver: RolloutDriver, toVersion: string, onEvent: (event: CanaryEvent) => void): Promise<string | undefined> {
+    const olds = analysisInputs(pg, canary);
+    // `pulumi up` with the new image: the canary Deployment changes first (its replicas stay at 0).
+    await pg.updateCanaryTemplate(canary, toVersion);
+    const news = analysisInputs(pg, canary);
+    const reason = await driver.analyse(news, olds, onEvent);
+    if (reason === undefined) {
+        // The primary Deployment is built from the Analysis outputs: Pulumi rolls it and waits.
+        await pg.rollPrimary(canary, toVersion);
+        await driver.finalize(finalizeInputs(news, "promoted"), finalizeInputs(olds, "initialized"), onEvent);
+    }
+    return reason;
+}
+
 export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Promise<PlaygroundRolloutResult> {
     const { playground: pg, canary, driver } = opts;
     const log = opts.log ?? (() => undefined);
@@ -130,9 +147,13 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
     const startedAt = Date.now();
     const events: CanaryEvent[] = [];
     const metrics: MetricSample[] = [];
+    const stackDriven = "rollOut" in driver;
     const onEvent = (event: CanaryEvent) => {
         events.push(event);
-        log(formatEventLine(event, startedAt));
+        // `pulumi up` prints the events itself.
+        if (!stackDriven) {
+            log(formatEventLine(event, startedAt));
+        }
     };
     const currentWeight = () => weightHistory(pg, canary, 0).pop()?.canary;
     const headerMatch = analysis.match.length > 0 ? describeHeaderMatch(analysis.match) : undefined;
@@ -146,19 +167,8 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
     let result: RolloutResult;
     let reason: string | undefined;
     try {
-        const olds = analysisInputs(pg, canary);
-        // `pulumi up` with the new image: the canary Deployment changes first (its replicas stay at 0).
-        await pg.updateCanaryTemplate(canary, opts.toVersion);
-        const news = analysisInputs(pg, canary);
-        reason = await driver.analyse(news, olds, onEvent);
-        if (reason === undefined) {
-            // The primary Deployment is built from the Analysis outputs: Pulumi rolls it and waits.
-            await pg.rollPrimary(canary, opts.toVersion);
-            await driver.finalize(finalizeInputs(news, "promoted"), finalizeInputs(olds, "initialized"), onEvent);
-            result = "promoted";
-        } else {
-            result = "rolled back";
-        }
+        reason = "rollOut" in driver ? await driver.rollOut(canary, opts.toVersion, onEvent) : await providerRollout(pg, canary, driver, opts.toVersion, onEvent);
+        result = reason === undefined ? "promoted" : "rolled back";
     } catch (error) {
         result = "error";
         reason = (error as Error).message;

@@ -8,6 +8,7 @@ import type { CanarySpec } from "../analysis/spec/canary";
 import { parseCanarySpec } from "../analysis/spec/validation";
 import { abVariant, withInterval, type LoadedCanary } from "./canary-spec";
 import { startPlayground, type InstalledCanary, type Playground } from "./playground";
+import type { StackDriver } from "./pulumi-driver";
 import { runPlaygroundRollout, type RolloutDriver } from "./rollout";
 import type { Scenario } from "./scenarios";
 
@@ -24,7 +25,8 @@ export interface ScenarioRunOptions {
     loaded: LoadedCanary;
     scenario: Scenario;
     intervalMs: number;
-    driver: RolloutDriver;
+    /** The provider updates on a playground installed as `pulumi up` would, or the real `pulumi up` (which installs it). */
+    driver: RolloutDriver | StackDriver;
     log?: (line: string) => void;
     userTrafficPerSecond?: number;
     /** Called with the live playground after the rollout, before it stops. */
@@ -46,7 +48,8 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
     const spec = scenarioSpec(loaded, scenario, opts.intervalMs);
     log("starting the local cluster (etcd, kube-apiserver, kube-controller-manager, the playground node and mesh, appmesh-prometheus) ...");
     const started = Date.now();
-    const playground = await startPlayground({ namespace: loaded.namespace, canaries: [{ target: loaded.target, spec, version: FROM_VERSION }] });
+    const install = { namespace: loaded.namespace, canaries: [{ target: loaded.target, spec, version: FROM_VERSION }] };
+    const playground = "install" in opts.driver ? await opts.driver.install(install) : await startPlayground(install);
     try {
         opts.onStarted?.(playground);
         const canary = playground.canaries[0];

@@ -89,6 +89,10 @@ pulumi_on_path() {
 
 build_pulumi() {
     if pulumi_on_path; then return 0; fi
+    local builder=$root/../shared/tools/build-pulumi-language-nodejs.sh
+    # Without the language host the CLI cannot run a Node.js program: say so before a 12-minute build.
+    [ -x "$pulumi_dir/pulumi-language-nodejs" ] || [ -f "$builder" ] \
+        || die "no Pulumi CLI on PATH, and its Node.js language host is not on the Go module proxy: install the Pulumi CLI with its installer (https://www.pulumi.com/docs/install/; it ships the language host) and run this again"
     if [ ! -x "$pulumi_dir/pulumi" ]; then
         need_go "the Pulumi CLI"
         local work; work=$(mktemp -d)
@@ -113,9 +117,6 @@ GO
         rm -rf "$work"
     fi
     if [ ! -x "$pulumi_dir/pulumi-language-nodejs" ]; then
-        local builder=$root/../shared/tools/build-pulumi-language-nodejs.sh
-        [ -x "$builder" ] || [ -f "$builder" ] \
-            || die "the Node.js language host is not on the Go module proxy; install the Pulumi CLI with its installer (it ships the language host) and run this again"
         ESTIMATE="about 1 minute" timed "the Pulumi Node.js language host" bash "$builder" "$pulumi_dir"
     fi
 }

@@ -7,6 +7,8 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { abVariant, canaryFromDocument, loadCanary, withInterval } from "../../playground/canary-spec";
 import { parseDemoArgs } from "../../playground/demo";
+import { PULUMI_WORK_DIR } from "../../playground/drivers";
+import { workspaceProcesses } from "../../playground/pulumi-cli";
 import { startPlayground } from "../../playground/playground";
 import { findExecutable, requireExecutable } from "../../playground/processes";
 
@@ -14,7 +16,7 @@ const ROOT = path.resolve(__dirname, "..", "..");
 
 describe("playground demo: arguments, canary spec and prerequisites", () => {
     it("parses the demo's flags and names the allowed values of a bad one", () => {
-        assert.deepStrictEqual(parseDemoArgs([]), { scenario: "healthy", interval: "2s", out: ".", driver: "provider-host" });
+        assert.deepStrictEqual(parseDemoArgs([]), { scenario: "healthy", interval: "2s", out: "." });
         assert.deepStrictEqual(parseDemoArgs(["--scenario", "ab", "--interval=1s", "--canary", "c.yaml", "--driver", "engine", "--out", "/tmp/x"]), {
             scenario: "ab",
             interval: "1s",
@@ -25,7 +27,7 @@ describe("playground demo: arguments, canary spec and prerequisites", () => {
         assert.throws(() => parseDemoArgs(["--scenario", "chaos"]), /--scenario chaos: must be one of healthy, errors, latency, ab/);
         assert.throws(() => parseDemoArgs(["--interval", "500ms"]), /--interval 500ms: must be a duration of at least 1s/);
         assert.throws(() => parseDemoArgs(["--interval", "fast"]), /--interval fast/);
-        assert.throws(() => parseDemoArgs(["--driver", "kubectl"]), /--driver kubectl: must be one of provider-host, engine/);
+        assert.throws(() => parseDemoArgs(["--driver", "kubectl"]), /--driver kubectl: must be one of pulumi, provider-host, engine/);
         assert.throws(() => parseDemoArgs(["--verbose"]), /unknown argument --verbose\nusage: npm run demo/);
         assert.throws(() => parseDemoArgs(["--canary"]), /--canary needs a value/);
     });
@@ -130,5 +132,7 @@ describe("playground demo: Ctrl-C stops every child process", function () {
             }
         });
         assert.deepStrictEqual(alive, [], "no child process of the demo survives it");
+        // With the real CLI, its plugins are not the demo's children: they are found by their PULUMI_HOME.
+        assert.deepStrictEqual(workspaceProcesses({ env: { PULUMI_HOME: path.join(PULUMI_WORK_DIR, "home") } }), [], "no pulumi process or plugin survives the demo");
     });
 });
