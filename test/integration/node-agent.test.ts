@@ -66,9 +66,17 @@ describe("the playground node on the real control plane", function () {
             assert.ok(pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
         }
 
-        const slices = await kc.makeApiClient(k8s.DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: NS, labelSelector: "kubernetes.io/service-name=podinfo" });
-        const addresses = slices.items.flatMap((s) => s.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses)).sort();
-        assert.deepEqual(addresses, pods.map((p) => p.status!.podIP!).sort());
+        // The EndpointSlice controller takes up pod readiness on its own schedule (seconds on a busy machine).
+        const readyAddresses = async () => {
+            const slices = await kc.makeApiClient(k8s.DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: NS, labelSelector: "kubernetes.io/service-name=podinfo" });
+            return slices.items.flatMap((s) => s.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses)).sort();
+        };
+        const podIPs = pods.map((p) => p.status!.podIP!).sort();
+        let addresses = await readyAddresses();
+        for (const sliceDeadline = Date.now() + 30_000; addresses.length < podIPs.length && Date.now() < sliceDeadline; addresses = await readyAddresses()) {
+            await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        assert.deepEqual(addresses, podIPs);
 
         const cluster = kc.getCurrentCluster()!;
         const answer = await axios.get(`${cluster.server}/api/v1/namespaces/${NS}/services/podinfo:9898/proxy/version`, {
