@@ -83,6 +83,7 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
         ...(cluster ? { kubeconfig: cluster.kubeconfig } : analysisKubeAccess(providerKubeAccess())),
         metricTemplates: secretUnlessEmpty(config.metricTemplates),
         alertProviders: secretUnlessEmpty(config.alertProviders),
+        retryRevision: config.retryRevision,
     }, opts);
     const gateway = config.gateway.enabled
         ? new Gateway("appmesh-gateway", { namespace, ...config.gateway, virtualService: canary.names.apex, routeAfter: [canary.routing] }, opts)

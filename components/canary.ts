@@ -45,10 +45,13 @@ export interface CanaryArgs {
     readonly alertProviders?: pulumi.Input<Record<string, AlertProviderSpec>>;
     /** Namespaces whose `<service>.<namespace>` URLs the analysis reaches through the API server. */
     readonly clusterNamespaces?: pulumi.Input<string[]>;
+    /** A held revision (its analysis failed, so updates to it do not analyse it again) to analyse again on purpose. */
+    readonly retryRevision?: pulumi.Input<string>;
 }
 
-/** What the primary side runs: the promoted pod template and the promoted data of the tracked configs. */
+/** What the primary side runs: the promoted revision, its pod template and the data of its tracked configs. */
 export interface PromotedRevision {
+    revision: pulumi.Input<string>;
     podTemplate: pulumi.Input<PodTemplate>;
     configMaps: TrackedConfigMap[];
     secrets: TrackedSecret[];
@@ -112,6 +115,7 @@ export class Canary extends pulumi.ComponentResource {
             template: this.targetWorkload.podTemplate,
             configData: trackedData((args.configMaps ?? []).map((c) => [c.name, c.data])),
             secretData: trackedData((args.secrets ?? []).map((s) => [s.name, s.stringData])),
+            retryRevision: args.retryRevision,
         }, { parent: this, dependsOn: [this.targetWorkload, this.routing] });
 
         const promoted = this.promotedRevision(args);
@@ -134,6 +138,7 @@ export class Canary extends pulumi.ComponentResource {
     private promotedRevision(args: CanaryArgs): PromotedRevision {
         const promotedData = (data: pulumi.Output<TrackedData>, name: string) => data.apply((d) => d[name] ?? {});
         return {
+            revision: this.analysis.revision,
             podTemplate: this.analysis.template as pulumi.Output<PodTemplate>,
             configMaps: (args.configMaps ?? []).map((c) => ({ ...c, data: promotedData(this.analysis.configData, c.name) })),
             secrets: (args.secrets ?? []).map((s) => ({ ...s, stringData: promotedData(this.analysis.secretData, s.name) })),

@@ -5,6 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { REVISION_ANNOTATION } from "../analysis/spec/annotations";
 import { ServiceSpec } from "../analysis/spec/canary";
 import { CanaryNames, SELECTOR_LABEL, podSelector, primaryName } from "../analysis/spec/names";
 
@@ -238,6 +239,8 @@ export class TargetWorkload extends pulumi.ComponentResource {
 }
 
 export interface PrimaryWorkloadArgs extends WorkloadSideArgs {
+    /** The promoted revision, recorded on the primary Deployment so the Analysis can tell a replace from a first deployment. */
+    readonly revision: pulumi.Input<string>;
     /** The promoted pod template (the target's template as it was last promoted). */
     readonly podTemplate: pulumi.Input<PodTemplate>;
     /** Promoted data of the tracked ConfigMaps, copied to `<name>-primary`. */
@@ -269,7 +272,7 @@ export class PrimaryWorkload extends pulumi.ComponentResource {
         this.service = service(`${name}-primary`, namespace, args.service, names, "primary", this);
         const tracked = { configMaps: configMaps.map((c) => c.name), secrets: secrets.map((s) => s.name) };
         this.deployment = new k8s.apps.v1.Deployment(`${name}-primary`, {
-            metadata: { name: names.primary, namespace, labels: podSelector(names, "primary") },
+            metadata: { name: names.primary, namespace, labels: podSelector(names, "primary"), annotations: { [REVISION_ANNOTATION]: args.revision } },
             spec: {
                 // With an autoscaler the HPA owns the replicas; declaring them would fight it on every update.
                 replicas: args.autoscaler ? undefined : args.deployment.replicas ?? 1,

@@ -6,6 +6,7 @@
 import { ALERT_PROVIDER_TYPES, AlertProviderSpec, CanarySpec, DEFAULT_METRICS_SERVER, MetricTemplateSpec } from "../analysis/spec/canary";
 import { WiredRefs, parseCanarySpec, validateCanarySpec } from "../analysis/spec/validation";
 import { FailureCollector, ValidationFailure, formatFailures } from "../analysis/spec/failures";
+import { REVISION_PATTERN } from "../analysis/provider/revision";
 
 export const PROJECT = "appmesh-canary";
 
@@ -48,10 +49,12 @@ export interface StackConfig {
     metricTemplates: Record<string, MetricTemplateSpec>;
     /** AlertProviders by name, for `analysis.alerts` (webhook addresses are credentials: pass them on as secrets). */
     alertProviders: Record<string, AlertProviderSpec>;
+    /** A revision whose analysis failed, to analyse again on purpose (a failed revision is otherwise held). */
+    retryRevision?: string;
 }
 
 export const STACK_CONFIG_KEYS = [
-    "namespace", "mesh", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders",
+    "namespace", "mesh", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders", "retryRevision",
 ] as const;
 
 /** First line of the error listing every bad config field. */
@@ -143,6 +146,11 @@ export function validateStackConfig(raw: Record<string, unknown>, refs: WiredRef
         optional(raw.loadtester.image, (v) => checkImage(c, "loadtester.image", v));
         optional(raw.loadtester.replicas, (v) => c.integer("loadtester.replicas", v, 1));
     }
+    optional(raw.retryRevision, (v) => {
+        if (!(typeof v === "string" && REVISION_PATTERN.test(v))) {
+            c.fail("retryRevision", `must be a revision as a failed rollout names it (16 hex digits, e.g. 40a857abea41bb8f), got ${JSON.stringify(v)}`);
+        }
+    });
     const templates = checkNamedMap(c, "metricTemplates", raw.metricTemplates, checkMetricTemplate);
     const providers = checkNamedMap(c, "alertProviders", raw.alertProviders, checkAlertProvider);
     if (raw.canary === undefined) {
@@ -246,6 +254,7 @@ export function parseStackConfig(raw: Record<string, unknown>, refs: WiredRefs):
         canary: { ...canary, metricsServer },
         metricTemplates: (raw.metricTemplates as Record<string, MetricTemplateSpec> | undefined) ?? {},
         alertProviders: (raw.alertProviders as Record<string, AlertProviderSpec> | undefined) ?? {},
+        ...(raw.retryRevision === undefined ? {} : { retryRevision: raw.retryRevision as string }),
     };
 }
 

@@ -23,6 +23,12 @@ export interface AnalysisOutcome {
     /** Canary weight of the apex route when the run ended (0 after a rollback). */
     canaryWeight: number;
     checks: CheckRecord[];
+    /**
+     * What made a failed run roll back: failed checks (`threshold`), a rollback webhook (`manual`), the progress
+     * deadline, its `pulumi up` gone (`abandoned`) or an exception (`error`). Absent when it touched nothing (it
+     * never started, or its lease was taken over).
+     */
+    rollback?: RollbackCause["kind"];
 }
 
 /** How often canary readiness is polled while it scales up (Flagger waits a whole interval). */
@@ -543,6 +549,7 @@ async function rollBack(s: RolloutSession, cause: RollbackCause): Promise<Analys
         failedChecks: s.failedChecks,
         canaryWeight: s.canaryWeight,
         checks: s.checks,
+        rollback: cause.kind,
     };
 }
 

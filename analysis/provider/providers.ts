@@ -3,12 +3,14 @@
  * `resources.ts`).
  *
  * - `Analysis` (after the canary Deployment and the routers): create bootstraps (the first deployment has no
- *   primary to compare with, so its inputs are promoted as they are); an update with a new revision runs the
- *   engine (recovering an interrupted run first) and, on success, promotes it: the outputs named after the
- *   inputs (`revision`, `template`, `configData`, `secretData`) become the new revision, and the primary
- *   Deployment and `-primary` configs, built from them, roll next. On failure the engine has put traffic back
- *   on the primary and parked the canary; the update throws with the reason and the state keeps the old
- *   revision, so nothing downstream changes.
+ *   primary to compare with, so its inputs are promoted as they are) and refuses to when a primary on another
+ *   revision runs (`bootstrap.ts`); an update with a new revision runs the engine (recovering an interrupted
+ *   run first) and, on success, promotes it: the outputs named after the inputs (`revision`, `template`,
+ *   `configData`, `secretData`) become the new revision, and the primary Deployment and `-primary` configs,
+ *   built from them, roll next. On failure the engine has put traffic back on the primary and parked the
+ *   canary; the failed revision is recorded on the canary Deployment (`failed-revision.ts`), the update throws
+ *   with the reason and the state keeps the old revision, so nothing downstream changes. The next update to
+ *   that same revision holds it instead of analysing it again (`held-revision.ts`).
  * - `Finalize` (after the primary rolled out): routes everything back to the primary, scales the canary to
  *   zero, runs the post-rollout hooks and reports "Promotion completed! ...".
  *
@@ -22,7 +24,7 @@
  * Secret data) are secret inputs, re-marked secret on the outputs, and never printed.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { finalizePromotion, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "../engine/engine";
+import { finalizePromotion, recoverInterruptedRollout, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "../engine/engine";
 import { AlertNotifier } from "../adapters/alerts";
 import type { KubeAccess, RetryOptions } from "../adapters/kubernetes/client";
 import { KubeLease } from "../adapters/kubernetes/lease";
@@ -43,6 +45,10 @@ import { parseCanarySpec, validateCanarySpec } from "../spec/validation";
 import { primaryName } from "../spec/names";
 import { containsUnknown, UNKNOWN_VALUE, type ValidationFailure } from "../spec/failures";
 import { HttpWebhooks } from "../adapters/webhooks";
+import { REVISION_ANNOTATION } from "../spec/annotations";
+import { bootstrapRefusal } from "./bootstrap";
+import { clearedAnnotations, failedRevisionOf, failureAnnotations, failureRecord, type FailedRevision } from "./failed-revision";
+import { checkRetryRevision, heldOutputs, heldRevisionText, isHeld } from "./held-revision";
 
 /** What the rollout's last run did: `initialized` (first deployment), `promoted`, or `skipped` (skipAnalysis). */
 export type RolloutStatus = "initialized" | "promoted" | "skipped";
@@ -69,6 +75,8 @@ export interface AnalysisInputs extends RolloutInputs {
     configData: TrackedData;
     secretData: TrackedData;
     plan: string;
+    /** A held revision (its analysis failed) to analyse again on purpose. */
+    retryRevision?: string;
 }
 
 export interface AnalysisOutputs extends AnalysisInputs {
@@ -151,13 +159,15 @@ function kubeAccess(inputs: RolloutInputs): KubeAccess {
     return { kubeconfig: inputs.kubeconfig, context: inputs.kubeContext };
 }
 
-/**
- * One line per event on stdout, in Flagger's wording followed by the checks behind it (Pulumi shows the
- * provider's stdout during `up`).
- */
+/** One event line on stdout (Pulumi shows the provider's stdout during `up`, and as diagnostics in preview). */
+function printLine(type: CanaryEvent["type"], message: string): void {
+    console.log(`${type.padEnd(7)} ${message}`);
+}
+
+/** An engine event in Flagger's wording, followed by the checks behind it. */
 function printEvent(event: CanaryEvent): void {
     const checks = formatEventChecks(event);
-    console.log(`${event.type.padEnd(7)} ${event.message}${checks ? ` ${checks}` : ""}`);
+    printLine(event.type, `${event.message}${checks ? ` ${checks}` : ""}`);
 }
 
 function routerOf(inputs: RolloutInputs): Router {
@@ -172,6 +182,12 @@ function routerOf(inputs: RolloutInputs): Router {
 function leaseOf(inputs: RolloutInputs, spec: CanarySpec, retry?: RetryOptions): KubeLease {
     const { target } = inputs;
     return new KubeLease({ access: kubeAccess(inputs), namespace: target.namespace, target: target.name, durationSeconds: leaseDurationSeconds(resolveAnalysis(spec.analysis)), retry });
+}
+
+/** The rollout's Deployments; `retry` for a look that must be quick. */
+function workloadsOf(inputs: RolloutInputs, retry?: RetryOptions): KubeWorkloads {
+    const { target } = inputs;
+    return new KubeWorkloads({ access: kubeAccess(inputs), namespace: target.namespace, canary: target.name, autoscalerMinReplicas: inputs.autoscalerMinReplicas, retry });
 }
 
 /**
@@ -189,7 +205,7 @@ export function buildPorts(inputs: RolloutInputs, spec: CanarySpec): RolloutPort
     const router = routerOf(inputs);
     return {
         router: router.port(inputs.router, { access, target }),
-        workloads: new KubeWorkloads({ access, namespace: target.namespace, canary: target.name, autoscalerMinReplicas: inputs.autoscalerMinReplicas }),
+        workloads: workloadsOf(inputs),
         metrics: new PrometheusMetrics({ address: spec.metricsServer ?? DEFAULT_METRICS_SERVER, builtinQueries: router.builtinQueries, templates: inputs.metricTemplates, resolve }),
         webhooks: new HttpWebhooks({ resolve }),
         alerts: new AlertNotifier({ alerts: spec.analysis?.alerts ?? [], providers: inputs.alertProviders ?? {}, resolve, log: (line) => console.log(line) }),
@@ -208,13 +224,16 @@ function rolloutRequest(inputs: RolloutInputs, revision: string): RolloutRequest
  * The message a failed `pulumi up` ends with: why, and the state it left, as read back from the cluster
  * (`live`) when that was possible, else as the engine reported it.
  */
-export function rolloutFailure(target: CanaryTarget, revision: string, outcome: AnalysisOutcome, live?: LiveRollout | Error): string {
+export function rolloutFailure(target: CanaryTarget, revision: string, outcome: AnalysisOutcome, live?: LiveRollout | Error, held = false): string {
     const primary = primaryName(target.name);
     let left: string;
     if (live instanceof Error) {
         left = `The state after the rollback could not be read (${live.message}); the next \`pulumi up\` puts traffic back on ${primary} before anything else.`;
     } else if (live ? live.state === "resting" : outcome.canaryWeight === 0 && !/could not /.test(outcome.reason ?? "")) {
-        left = `Traffic is back on ${primary}, the canary is scaled to zero and revision ${revision} was not promoted; fix the cause and run \`pulumi up\` again to retry.`;
+        const next = held
+            ? `the next \`pulumi up\` holds it: deploy a fixed revision, or set retryRevision: ${revision} to analyse it again.`
+            : "fix the cause and run `pulumi up` again to retry.";
+        left = `Traffic is back on ${primary}, the canary is scaled to zero and revision ${revision} was not promoted; ${next}`;
     } else {
         const where = live ? ` (primary ${live.primaryWeight}%, canary ${live.canaryWeight}%, ${live.canaryReplicas} canary replicas)` : "";
         left = `The rollback did not complete${where}; the next \`pulumi up\` puts traffic back on ${primary} before anything else.`;
@@ -240,7 +259,7 @@ async function assertSameCluster(inputs: RolloutInputs): Promise<void> {
         return;
     }
     const { target } = inputs;
-    const live = await new KubeWorkloads({ access: kubeAccess(inputs), namespace: target.namespace, canary: target.name }).deployment(target.name);
+    const live = await workloadsOf(inputs).deployment(target.name);
     if (live?.metadata?.uid !== inputs.targetUid) {
         const found = live ? `a Deployment with uid ${live.metadata?.uid}` : "no such Deployment";
         throw new Error(
@@ -251,30 +270,100 @@ async function assertSameCluster(inputs: RolloutInputs): Promise<void> {
 }
 
 async function readLive(inputs: RolloutInputs): Promise<LiveRollout> {
-    const access = kubeAccess(inputs);
     const { target } = inputs;
-    const weights = await routerOf(inputs).port(inputs.router, { access, target }).getWeights();
-    const canaryReplicas = await new KubeWorkloads({ access, namespace: target.namespace, canary: target.name }).canaryReplicas();
+    const weights = await routerOf(inputs).port(inputs.router, { access: kubeAccess(inputs), target }).getWeights();
+    const canaryReplicas = await workloadsOf(inputs).canaryReplicas();
     const resting = weights.primary === RESTING_WEIGHTS.primary && canaryReplicas === 0;
     return { primaryWeight: weights.primary, canaryWeight: weights.canary, canaryReplicas, state: resting ? "resting" : "interrupted" };
 }
 
 const resourceId = (target: CanaryTarget) => `${target.namespace}/${target.name}`;
 
+/** The failed revision recorded on the canary Deployment, if any. */
+async function recordedFailure(inputs: AnalysisInputs, retry?: RetryOptions): Promise<FailedRevision | undefined> {
+    return failedRevisionOf(await workloadsOf(inputs, retry).canaryAnnotations());
+}
+
+/** Record the failed revision, best effort: returns whether it was, after a warning when it was not. */
+async function recordFailure(inputs: AnalysisInputs, failed: FailedRevision): Promise<boolean> {
+    try {
+        await workloadsOf(inputs).annotateCanary(failureAnnotations(failed));
+        return true;
+    } catch (error) {
+        printLine("Warning", `Could not record the failure of revision ${failed.revision} on the canary Deployment, so the next \`pulumi up\` analyses it again: ${(error as Error).message}`);
+        return false;
+    }
+}
+
+/** After a promotion, going back to the failed revision is a new revision again (as Flagger compares with the last one only). Best effort. */
+async function clearFailure(inputs: AnalysisInputs, failed: FailedRevision): Promise<void> {
+    try {
+        await workloadsOf(inputs).annotateCanary(clearedAnnotations());
+    } catch (error) {
+        printLine("Warning", `Could not remove the record of failed revision ${failed.revision} from the canary Deployment, so going back to that revision holds it until retryRevision names it: ${(error as Error).message}`);
+    }
+}
+
+/** A held revision touches nothing when the canary is at rest; an interrupted run's routes and canary are put to rest first. */
+async function restIfInterrupted(inputs: AnalysisInputs, request: RolloutRequest): Promise<void> {
+    const live = await readLive(inputs).catch(() => undefined);
+    if (live?.state !== "resting") {
+        await recoverInterruptedRollout(request, buildPorts(inputs, request.spec));
+    }
+}
+
+/** How long preview may look for a held revision: a hint, never in the way. */
+const PREVIEW_LOOK_MS = 5_000;
+
+/** `promise`'s value, or undefined when it fails or takes longer than `ms` (it goes on unobserved, under its own deadline). */
+function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+    });
+    return Promise.race([promise.catch(() => undefined), late]).finally(() => clearTimeout(timer));
+}
+
+/** In preview, one line when the update will hold the new revision (one quick read, no retries; a failure says nothing). */
+async function announceHeld(news: Record<string, unknown>): Promise<void> {
+    if (["revision", "target", "kubeconfig", "kubeContext", "retryRevision"].some((key) => containsUnknown(news[key]))) {
+        return;
+    }
+    const inputs = news as unknown as AnalysisInputs;
+    const failed = await within(PREVIEW_LOOK_MS, recordedFailure(inputs, { attempts: 1 }));
+    if (isHeld(inputs.revision, inputs.retryRevision, failed)) {
+        printLine("Warning", heldRevisionText(inputs.target, failed, "preview"));
+    }
+}
+
+/** Refuse to promote without analysis over a primary running another revision (`pulumi up --replace`). */
+async function assertBootstrap(inputs: AnalysisInputs): Promise<void> {
+    const primary = await workloadsOf(inputs).deployment(primaryName(inputs.target.name));
+    const refusal = bootstrapRefusal(inputs.target, inputs.revision, primary && { revision: primary.metadata?.annotations?.[REVISION_ANNOTATION] });
+    if (refusal) {
+        throw new Error(refusal);
+    }
+}
+
 export const analysisProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: any, news: any) {
         watchEngine();
-        return { inputs: news, failures: checkRolloutInputs(news) };
+        return { inputs: news, failures: [...checkRolloutInputs(news), ...checkRetryRevision(news.retryRevision)] };
     },
 
     async diff(_id: string, olds: any, news: any) {
         const changes = changedKeys(withRouterInput(olds), news, ANALYSIS_DIFF_KEYS);
+        if (changes.includes("revision")) {
+            await announceHeld(news);
+        }
         return { changes: changes.length > 0, replaces: changes.includes("target") ? ["target"] : [], deleteBeforeReplace: false };
     },
 
     async create(inputs: any) {
         watchEngine();
         const news = inputs as AnalysisInputs;
+        await assertSameCluster(news);
+        await assertBootstrap(news);
         // First deployment: nothing to compare with; the primary starts from these inputs.
         const outs: AnalysisOutputs = { ...news, status: "initialized" };
         return { id: resourceId(news.target), outs };
@@ -291,10 +380,21 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
         return whileRollingOut(async () => {
             const request = rolloutRequest(next, next.revision);
             await assertSameCluster(next);
+            const failed = await recordedFailure(next);
+            if (isHeld(next.revision, next.retryRevision, failed)) {
+                await restIfInterrupted(next, request);
+                printLine("Warning", heldRevisionText(next.target, failed, "up"));
+                return { outs: heldOutputs(previous, next) };
+            }
             const outcome = await runAnalysis(request, buildPorts(next, request.spec));
             if (outcome.status === "failed") {
+                const record = failureRecord(outcome, next.revision, Date.now());
+                const held = record !== undefined && (await recordFailure(next, record));
                 const live = await readLive(next).catch((error: Error) => error);
-                throw new Error(rolloutFailure(next.target, next.revision, outcome, live));
+                throw new Error(rolloutFailure(next.target, next.revision, outcome, live, held));
+            }
+            if (failed) {
+                await clearFailure(next, failed);
             }
             const outs: AnalysisOutputs = { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" };
             return { outs };

@@ -39,6 +39,8 @@ export interface AnalysisArgs extends RolloutArgs {
     readonly configData?: pulumi.Input<TrackedData>;
     /** Data of the tracked Secrets by name (kept secret). */
     readonly secretData?: pulumi.Input<TrackedData>;
+    /** A held revision (its analysis failed, so updates to it do not analyse it again) to analyse again on purpose. */
+    readonly retryRevision?: pulumi.Input<string>;
 }
 
 const SECRET_INPUTS = ["kubeconfig", "metricTemplates", "alertProviders"];

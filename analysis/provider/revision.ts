@@ -23,6 +23,9 @@ export function stableStringify(value: unknown): string {
 /** Data of the tracked configs by object name. */
 export type TrackedData = Record<string, Record<string, string>>;
 
+/** What `computeRevision` returns. */
+export const REVISION_PATTERN = /^[0-9a-f]{16}$/;
+
 /** 16 hex digits of sha256 over the template and the tracked data. */
 export function computeRevision(template: unknown, configData: TrackedData = {}, secretData: TrackedData = {}): string {
     return createHash("sha256").update(stableStringify({ template, configData, secretData })).digest("hex").slice(0, 16);

@@ -26,7 +26,7 @@ import { renderStackObjects, waitFor } from "./rollout-fixtures";
 const ANALYSIS_RBAC: Record<string, { apiGroups: string[]; resources: string[]; verbs: string[] }[]> = {
     test: [
         { apiGroups: ["appmesh.k8s.aws"], resources: ["virtualrouters"], verbs: ["get", "patch"] },
-        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get"] },
+        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "patch"] },
         { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"] },
         { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
         { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update", "delete"] },

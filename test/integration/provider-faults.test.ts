@@ -12,11 +12,10 @@
 import * as assert from "node:assert/strict";
 import { RESTORE_BUDGET_MS } from "../../analysis/engine/engine";
 import type { Fault } from "../../playground/api-proxy";
-import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, deployFirst, FINALIZE_URN, SERIALIZATION_BREAKAGE, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
 const ROUTER_PATH = "/apis/appmesh.k8s.aws/v1beta2/namespaces/test/virtualrouters/podinfo";
 const LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis";
-const SERIALIZATION_BREAKAGE = /TypeError|incompatible receiver|is not a function|is not a constructor/;
 
 /** Canary weights of the router writes the API server took, from request `since` on. */
 function canaryWeightsWritten(bench: HostBench, since = 0): number[] {
@@ -67,10 +66,7 @@ describe("the serialized providers on every Kubernetes API error path, in Pulumi
     before(async () => {
         // One weight step: each case is about the requests, not the analysis.
         bench = await startHostBench({ stepWeight: 30, maxWeight: 30 });
-        await bench.host.configure();
-        promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
-        finalized = bench.finalizeInputs(String(promoted.revision), "initialized");
-        await bench.host.create(FINALIZE_URN, finalized);
+        ({ promoted, finalized } = await deployFirst(bench));
     });
 
     after(async () => {
@@ -143,10 +139,13 @@ describe("the serialized providers on every Kubernetes API error path, in Pulumi
 describe("mid-rollout, the API server unreachable or the `pulumi` CLI killed, through Pulumi's provider host", function () {
     this.timeout(300_000);
     let bench: HostBench;
+    /** Both runs fail, so the state keeps the first deployment's revision. */
+    let promoted: Record<string, unknown>;
 
     before(async () => {
         bench = await startHostBench({ stepWeight: 5, maxWeight: 50 });
         await bench.host.configure();
+        promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
     });
 
     after(async () => {
@@ -154,7 +153,6 @@ describe("mid-rollout, the API server unreachable or the `pulumi` CLI killed, th
     });
 
     it("unreachable for 15s at canary weight 15: the run rolls back, and traffic is on the primary once it is back", async () => {
-        const promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
         await bench.updateCanaryTemplate("6.0.1");
         const news = bench.analysisInputs();
         const result = bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news).then(
@@ -185,7 +183,6 @@ describe("mid-rollout, the API server unreachable or the `pulumi` CLI killed, th
     });
 
     it("the CLI killed at canary weight 15: the orphaned host rolls back, releases the lease and exits", async () => {
-        const promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
         await bench.updateCanaryTemplate("6.0.2");
         bench.lines.length = 0;
         const update = bench.host.update("test/podinfo", ANALYSIS_URN, promoted, bench.analysisInputs()).then(

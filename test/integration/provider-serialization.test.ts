@@ -78,13 +78,6 @@ describe("dynamic providers survive Pulumi's function serialization", function (
         assert.equal((await analysis.diff("test/podinfo", stored, { ...rest, router: changedRoutes })).changes, true);
     });
 
-    it("Analysis create bootstraps: outputs promote the inputs as they are", async () => {
-        const inputs = { target, canary, router: restingRouter(), revision: "r1", template: { spec: { containers: [{ name: "podinfo", image: "podinfo:6.0.0" }] } }, configData: {}, secretData: {}, plan: "p" };
-        const { id, outs } = await analysis.create(inputs);
-        assert.equal(id, "test/podinfo");
-        assert.deepEqual(outs, { ...inputs, status: "initialized" });
-    });
-
     it("an update with the promoted revision (a spec edit) returns the full outputs without touching the cluster", async () => {
         // Any call to this kubeconfig would fail: the server does not exist.
         const unreachable = "apiVersion: v1\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n";
@@ -153,6 +146,17 @@ describe("the serialized providers against a real kube-apiserver, in this proces
         assert.deepEqual(writes, ["POST /apis/coordination.k8s.io/v1/namespaces/test/leases", "PUT /apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis"]);
     });
 
+    it("Analysis create where no primary runs yet bootstraps: outputs promote the inputs as they are, and nothing is written", async () => {
+        const analysis = await roundTrip(analysisProvider);
+        const fresh = { name: "fresh", namespace: "test", service: "fresh" };
+        const inputs = { target: fresh, canary, router: restingRouter(), revision: "r1", template: { spec: { containers: [{ name: "podinfo", image: "podinfo:6.0.0" }] } }, configData: {}, secretData: {}, plan: "p", kubeconfig: proxy.kubeconfig(cp.token) };
+        const before = proxy.requests.length;
+        const { id, outs } = await analysis.create(inputs);
+        assert.equal(id, "test/fresh");
+        assert.deepEqual(outs, { ...inputs, status: "initialized" });
+        assert.deepEqual(proxy.requests.slice(before).map((r) => `${r.method} ${r.path} ${r.status}`), ["GET /apis/apps/v1/namespaces/test/deployments/fresh-primary 404"]);
+    });
+
     it("a kubeconfig that reaches another cluster is refused before anything changes", async () => {
         const analysis = await roundTrip(analysisProvider);
         const finalize = await roundTrip(finalizeProvider);
@@ -164,6 +168,7 @@ describe("the serialized providers against a real kube-apiserver, in this proces
             new RegExp(`the kubeconfig reaches a different cluster than the stack's: Deployment test/podinfo should have uid uid-of-the-stack, found a Deployment with uid ${uid}; .*Nothing was changed\\.`),
         );
         await assert.rejects(finalize.update("test/podinfo", { ...inputs("r1"), status: "initialized" }, { ...inputs("r2"), status: "promoted" }), /different cluster/);
+        await assert.rejects(analysis.create(inputs("r2")), /different cluster/);
         assert.deepEqual(proxy.requests.slice(before).filter((r) => r.method !== "GET"), []);
     });
 });
@@ -177,6 +182,13 @@ describe("the failure message of a rolled-back analysis", () => {
             rolloutFailure(target, "r2", outcome, live),
             "canary analysis of podinfo.test failed: Halt podinfo.test advancement request duration 995ms > 500ms (failed checks: 5). " +
                 "Traffic is back on podinfo-primary, the canary is scaled to zero and revision r2 was not promoted; fix the cause and run `pulumi up` again to retry.",
+        );
+    });
+
+    it("says that the next `pulumi up` holds a recorded failed revision, and how to analyse it again", () => {
+        assert.match(
+            rolloutFailure(target, "r2", outcome, live, true),
+            /Traffic is back on podinfo-primary, the canary is scaled to zero and revision r2 was not promoted; the next `pulumi up` holds it: deploy a fixed revision, or set retryRevision: r2 to analyse it again\.$/,
         );
     });
 

@@ -3,6 +3,7 @@ import { describePlan } from "../../analysis/engine/plan";
 import { analysisProvider, finalizeProvider } from "../../analysis/provider/providers";
 import type { AnalysisInputs, FinalizeInputs, RolloutStatus } from "../../analysis/provider/providers";
 import { computeRevision } from "../../analysis/provider/revision";
+import { REVISION_ANNOTATION } from "../../analysis/spec/annotations";
 import type { VirtualRouterSpec } from "../../analysis/routers/appmesh/routes";
 import type { AnalysisSpec, CanarySpec } from "../../analysis/spec/canary";
 import { appMeshRouterInput, type AppMeshRouterInput } from "../../analysis/routers/appmesh/input";
@@ -65,7 +66,7 @@ export interface HostBench {
     finalizeInputs(revision: string, status: RolloutStatus): Record<string, unknown>;
     /** `pulumi up` with a new image: the canary Deployment's template changes, its replicas stay. */
     updateCanaryTemplate(version: string): Promise<void>;
-    /** Pulumi rolling the primary to the promoted template and waiting for it. */
+    /** Pulumi rolling the primary to the promoted template (and its revision annotation) and waiting for it. */
     rollPrimary(version: string): Promise<void>;
     /** The fault switch of a podinfo version, read by its pods on every request. */
     fault(version: string): Fault;
@@ -142,7 +143,10 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
                 template = canary.spec.template;
             },
             async rollPrimary(version) {
-                await cluster.apply([withVersion(deployment(names.primary), version)]);
+                const primary = withVersion(deployment(names.primary), version);
+                const revision = computeRevision(withVersion(deployment(names.target), version).spec.template);
+                primary.metadata.annotations = { ...primary.metadata.annotations, [REVISION_ANNOTATION]: revision };
+                await cluster.apply([primary]);
                 await cluster.waitForRollout(dev.namespace, names.primary);
             },
             fault,
@@ -162,7 +166,26 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
     }
 }
 
-async function liveObject(bench: HostBench, kind: "VirtualRouter" | "Deployment", name: string): Promise<Record<string, any>> {
+/** What Pulumi's state holds for the Analysis and Finalize. */
+export interface DeployedState {
+    promoted: Record<string, unknown>;
+    finalized: Record<string, unknown>;
+}
+
+/** The first `pulumi up` on the bench: the Analysis created (bootstrapped over the rendered primary), then Finalize. */
+export async function deployFirst(bench: HostBench): Promise<DeployedState> {
+    await bench.host.configure();
+    const promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
+    const finalized = bench.finalizeInputs(String(promoted.revision), "initialized");
+    await bench.host.create(FINALIZE_URN, finalized);
+    return { promoted, finalized };
+}
+
+/** A provider line or error saying that serialization turned a captured value into something else. */
+export const SERIALIZATION_BREAKAGE = /TypeError|incompatible receiver|is not a function|is not a constructor/;
+
+/** An object of the bench's namespace as the API server has it right now (read around the proxy). */
+export async function liveObject(bench: HostBench, kind: "VirtualRouter" | "Deployment", name: string): Promise<Record<string, any>> {
     const k8s = await import("@kubernetes/client-node");
     const kc = new k8s.KubeConfig();
     kc.loadFromString(bench.cluster.kubeconfig);
@@ -177,9 +200,14 @@ export async function apexWeights(bench: HostBench): Promise<Record<"primary" | 
     return Object.fromEntries(targets.map((t: any) => [t.virtualNodeRef.name.endsWith("-primary") ? "primary" : "canary", t.weight])) as Record<"primary" | "canary", number>;
 }
 
+/** The canary Deployment as the API server has it right now. */
+export function liveCanary(bench: HostBench): Promise<Record<string, any>> {
+    return liveObject(bench, "Deployment", bench.canary.target);
+}
+
 /** Replicas the canary Deployment asks for right now. */
 export async function canaryReplicas(bench: HostBench): Promise<number> {
-    return (await liveObject(bench, "Deployment", bench.canary.target)).spec.replicas ?? 0;
+    return (await liveCanary(bench)).spec.replicas ?? 0;
 }
 
 /** Poll `condition` every 50 ms until it holds. */

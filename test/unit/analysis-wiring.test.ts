@@ -76,6 +76,13 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
             assert.deepEqual(primary.spec.template.spec, target.spec.template.spec);
         });
 
+        it("records the promoted revision (the Analysis output) on the primary Deployment, for create to tell a replace from a first deployment", () => {
+            const analysis = resources.find((r) => r.type === ANALYSIS_TYPE)!;
+            const primary = manifests(resources).find((o) => o.kind === "Deployment" && o.metadata.name === "podinfo-primary")!;
+            assert.deepEqual(primary.metadata.annotations, { "appmesh-canary.io/revision": analysis.inputs.revision });
+            assert.equal(analysis.inputs.retryRevision, undefined);
+        });
+
         it("feeds Finalize the Analysis outputs", () => {
             const analysis = resources.find((r) => r.type === ANALYSIS_TYPE)!;
             const finalize = resources.find((r) => r.type === FINALIZE_TYPE)!;
@@ -149,6 +156,15 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
         const secretCopy = mocks.resources.find(k8sObject("Secret", "podinfo-token-primary"));
         assert.ok(secretCopy, "the -primary Secret copy is registered");
         assert.ok(isSecret(secretCopy!.inputs.stringData));
+    });
+
+    it("passes the stack's retryRevision through the Canary to the Analysis", async () => {
+        const main = require("../../index");
+        const { parseStackConfig } = require("../../config/stack");
+        mocks.clear();
+        main(parseStackConfig({ ...stackFileValues("dev"), retryRevision: "40a857abea41bb8f" }, REFS));
+        await settle();
+        assert.equal(mocks.resources.find((r) => r.type === ANALYSIS_TYPE)!.inputs.retryRevision, "40a857abea41bb8f");
     });
 });
 

@@ -30,6 +30,7 @@ describe("engine: the `pulumi up` driving the run goes away", () => {
         const outcome = await runAnalysis(request(tutorialAnalysis()), h.ports);
 
         assert.equal(outcome.reason, ROLLING_BACK);
+        assert.equal(outcome.rollback, "abandoned");
         assert.deepEqual(h.trace.slice(-ROLLBACK.length), ROLLBACK);
         assert.equal(h.now, goneAt);
     });

@@ -77,6 +77,7 @@ describe("engine: the canary's lease", () => {
 
         assert.equal(outcome.status, "failed");
         assert.equal(outcome.reason, TAKEN_OVER);
+        assert.equal(outcome.rollback, undefined, "nothing was rolled back");
         assert.deepEqual(h.trace.slice(-3), ["route 85/15", "Normal: Advance podinfo.test canary weight 15", `Warning: ${TAKEN_OVER}`]);
         assert.deepEqual(h.weights, { primary: 85, canary: 15 });
         assert.equal(h.replicas, 2);

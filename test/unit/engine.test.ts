@@ -208,7 +208,7 @@ describe("engine: failed checks and rollback", () => {
             ...rollbackTail("Warning: Rolling back podinfo.test failed checks threshold reached 2", "alert error: Failed checks threshold reached 2"),
             "Normal: Post-rollout check notify passed",
         ]);
-        assert.deepEqual(outcome, { ...outcome, status: "failed", reason: halt, failedChecks: 2, canaryWeight: 0 });
+        assert.deepEqual(outcome, { ...outcome, status: "failed", reason: halt, failedChecks: 2, canaryWeight: 0, rollback: "threshold" });
         assert.equal(elapsedFrom(h, "Starting canary analysis for podinfo.test"), 4 * MINUTE);
         const haltEvent = h.events.find((e) => e.message === halt)!;
         assert.deepEqual(haltEvent.check, { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 61.3912, outcome: "fail", message: halt });
@@ -316,7 +316,7 @@ describe("engine: failed checks and rollback", () => {
             "Warning: Rollback check manual passed",
             ...rollbackTail("Warning: Rolling back podinfo.test manual webhook invoked", "alert warn: Rolling back manual webhook invoked"),
         ]);
-        assert.deepEqual(outcome, { ...outcome, status: "failed", reason: "Rolling back podinfo.test manual webhook invoked", failedChecks: 0, canaryWeight: 0 });
+        assert.deepEqual(outcome, { ...outcome, status: "failed", reason: "Rolling back podinfo.test manual webhook invoked", failedChecks: 0, canaryWeight: 0, rollback: "manual" });
         assert.equal(h.calls.find((c) => c.hook === "manual")!.payload.phase, "Progressing");
     });
 });
@@ -405,6 +405,7 @@ describe("engine: confirm gates", () => {
         ]);
         assert.equal(outcome.status, "failed");
         assert.equal(outcome.reason, `Rolling back podinfo.test progress deadline exceeded ${error}`);
+        assert.equal(outcome.rollback, "deadline");
         assert.equal(elapsedFrom(h, "Starting canary analysis for podinfo.test"), 2 * MINUTE);
     });
 });
@@ -521,7 +522,7 @@ describe("engine: exceptions from ports", () => {
             "route 85/15 failed",
             ...rollbackTail("Warning: connect ECONNREFUSED 127.0.0.1:6443", "alert error: Canary analysis failed: connect ECONNREFUSED 127.0.0.1:6443"),
         ]);
-        assert.deepEqual(outcome, { ...outcome, status: "failed", reason: "connect ECONNREFUSED 127.0.0.1:6443", canaryWeight: 0 });
+        assert.deepEqual(outcome, { ...outcome, status: "failed", reason: "connect ECONNREFUSED 127.0.0.1:6443", canaryWeight: 0, rollback: "error" });
         assert.deepEqual(h.weights, { primary: 100, canary: 0 });
     });
 

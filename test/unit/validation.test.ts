@@ -328,6 +328,7 @@ describe("stack config", () => {
         ["gateway enabled not boolean", (c) => { c.gateway.enabled = "true"; }, "gateway.enabled", /true or false/],
         ["loadtester replicas 0", (c) => { c.loadtester.replicas = 0; }, "loadtester.replicas", /integer >= 1/],
         ["canary missing", (c) => { delete c.canary; }, "canary", /is required/],
+        ["retryRevision not a revision", (c) => { c.retryRevision = "v6.0.1"; }, "retryRevision", /16 hex digits, e\.g\. 40a857abea41bb8f\), got "v6\.0\.1"/],
         ["metricTemplates not a map", (c) => { c.metricTemplates = ["errors"]; }, "metricTemplates", /must be an object/],
         ["template name not a DNS label", (c) => { c.metricTemplates = { Errors: TEMPLATE }; }, "metricTemplates.Errors", /DNS label/],
         ["template without query", (c) => { c.metricTemplates = { errors: { ...TEMPLATE, query: "" } }; }, "metricTemplates.errors.query", /non-empty string/],

@@ -5,7 +5,10 @@
  * is serialized into the dynamic provider).
  */
 
-/** The field manager the analysis applies router weights (and, in other routers, route rules) with. */
+/**
+ * The field manager the analysis applies router weights (and, in other routers, route rules) with, and
+ * annotates the canary Deployment with.
+ */
 export const ANALYSIS_FIELD_MANAGER = "appmesh-canary-analysis";
 
 /** How to reach the cluster: a kubeconfig document (YAML or JSON; a Pulumi secret), else `KUBECONFIG`. */

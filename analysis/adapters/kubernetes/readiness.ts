@@ -6,7 +6,7 @@ import type { Readiness } from "../../engine/ports";
 
 /** The parts of an apps/v1 Deployment the rules read. */
 export interface DeploymentLike {
-    metadata?: { name?: string; generation?: number; uid?: string };
+    metadata?: { name?: string; generation?: number; uid?: string; annotations?: Record<string, string> };
     spec?: { replicas?: number };
     status?: {
         observedGeneration?: number;

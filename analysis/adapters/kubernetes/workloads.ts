@@ -1,7 +1,10 @@
-/** The canary and primary Deployments over the Kubernetes API: scale through the scale subresource, readiness per Flagger. */
+/**
+ * The canary and primary Deployments over the Kubernetes API: scale through the scale subresource, readiness per
+ * Flagger, and the canary's annotations the analysis keeps its record in.
+ */
 import type { Readiness, WorkloadPort } from "../../engine/ports";
 import { primaryName } from "../../spec/names";
-import { connect, statusOf, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
+import { ANALYSIS_FIELD_MANAGER, connect, statusOf, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
 import { deploymentReadiness, describeReadiness, scaleFromZeroReplicas, type DeploymentLike } from "./readiness";
 
 export interface KubeWorkloadsOptions {
@@ -66,6 +69,28 @@ export class KubeWorkloads implements WorkloadPort {
             () =>
                 api.patchNamespacedDeploymentScale(
                     { name: this.options.canary, namespace: this.options.namespace, body: { spec: { replicas } } },
+                    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+                ),
+            this.options.retry,
+        );
+    }
+
+    /** The canary Deployment's annotations as they are now. */
+    async canaryAnnotations(): Promise<Record<string, string>> {
+        return (await this.required(this.options.canary)).metadata?.annotations ?? {};
+    }
+
+    /**
+     * Merge-patch the canary's annotations (null removes one), and nothing else, under the analysis's field
+     * manager: Pulumi declares none there, so its applies never conflict with them.
+     */
+    async annotateCanary(annotations: Record<string, string | null>): Promise<void> {
+        const { k8s, api } = await this.api();
+        await withRetries(
+            `annotate Deployment ${this.options.namespace}/${this.options.canary}`,
+            () =>
+                api.patchNamespacedDeployment(
+                    { name: this.options.canary, namespace: this.options.namespace, body: { metadata: { annotations } }, fieldManager: ANALYSIS_FIELD_MANAGER },
                     k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
                 ),
             this.options.retry,
