@@ -150,7 +150,7 @@ describe("pulumi preview / up / refresh / destroy with the real CLI on the local
         await expectNoChanges();
     });
 
-    it("4. a failing image fails pulumi up with the rollback message; traffic on the primary, canary at 0, the state keeps the old revision", async () => {
+    it("4. a failing image fails pulumi up with the rollback message (traffic on the primary, canary at 0, the state on the old revision), and the next pulumi up holds it", async () => {
         const before = (await analysisOutputs()).revision;
         fault("6.0.2").errorRate = 1;
         await workspace.setConfig(`${PROJECT}:image`, image("6.0.2"));
@@ -161,6 +161,22 @@ describe("pulumi preview / up / refresh / destroy with the real CLI on the local
         assert.strictEqual(await replicas(NAMES.target), 0);
         assert.strictEqual(await primaryImage(), image("6.0.1"), "the primary is untouched");
         assert.strictEqual((await analysisOutputs()).revision, before, "the state keeps the promoted revision");
+        const failed = /revision (\S+) was not promoted/.exec(result.output)![1];
+        const canary = await read("apps/v1", "Deployment", NAMES.target);
+        assert.strictEqual(canary?.metadata?.annotations?.["appmesh-canary.io/failed-revision"], failed, "the failure is recorded on the canary Deployment");
+
+        // The failed revision is held: another `pulumi up` moves no traffic and does not fail.
+        const heldAt = Date.now();
+        const held = await up();
+        assert.strictEqual(held.code, 0, held.output);
+        assert.match(held.output, new RegExp(`Revision ${failed} of podinfo\\.test failed at \\S+ \\(.*\\); held: traffic stays on podinfo-primary and the canary at zero`));
+        assert.doesNotMatch(held.output, /New revision detected/);
+        assert.deepStrictEqual(canaryWeightsSince(heldAt), [], "no traffic moved");
+        assert.strictEqual(await primaryImage(), image("6.0.1"));
+        const preview = await workspace.run(["preview", "--expect-no-changes"], { allowFailure: true });
+        assert.notStrictEqual(preview.code, 0, "the held Analysis update stays pending");
+        assert.match(preview.output, new RegExp(`Revision ${failed} of podinfo\\.test failed at .*pulumi up\` will hold it`));
+
         // Back to the promoted image: the same revision, no rollout.
         await workspace.setConfig(`${PROJECT}:image`, image("6.0.1"));
         const back = await up();
@@ -212,6 +228,11 @@ describe("pulumi preview / up / refresh / destroy with the real CLI on the local
     });
 
     it("5b. SIGKILL of the CLI and its provider host: the next run waits out the lease, recovers the routes first, and completes", async () => {
+        // An 8 s interval makes the lease 24 s (3 × interval), longer than the next `pulumi up` takes to reach
+        // the Analysis; windows and the load test scale with it, so every check has traffic.
+        for (const [key, value] of [["interval", "8s"], ["metrics[0].interval", "8s"], ["metrics[1].interval", "8s"], ["webhooks[1].metadata.cmd", "hey -z 8s -q 10 -c 2 http://podinfo-canary.test:9898/"]]) {
+            await workspace.setConfig(`${PROJECT}:canary.analysis.${key}`, value, { path: true });
+        }
         await workspace.setConfig(`${PROJECT}:image`, image("6.0.4"));
         const command = upWithEvents(workspace, () => undefined, () => undefined);
         const started = Date.now();
