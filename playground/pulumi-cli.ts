@@ -11,7 +11,7 @@ import * as path from "path";
 import * as readline from "readline";
 import { parse, stringify } from "yaml";
 import { toolchainPaths } from "./control-plane";
-import { findExecutable, signalGroup, trackChild } from "./processes";
+import { findExecutable, isRunning, trackChild } from "./processes";
 
 /** The program's directory (where `Pulumi.yaml` and `node_modules` are). */
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -200,18 +200,6 @@ export async function createPulumiWorkspace(opts: WorkspaceOptions): Promise<Pul
     return workspace;
 }
 
-/** Stop a command still running: SIGTERM (Pulumi cancels gracefully), SIGKILL after `graceMs`. */
-export async function stopCommand(command: PulumiCommand, graceMs = 10_000): Promise<void> {
-    const { process: child } = command;
-    if (child.exitCode !== null || child.signalCode !== null) {
-        return;
-    }
-    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
-    signalGroup(child, "SIGTERM");
-    await command.done.catch(() => undefined);
-    clearTimeout(timer);
-}
-
 /** A process started for the workspace: the CLI, its language host and its plugins (they inherit its PULUMI_HOME). */
 export interface WorkspaceProcess {
     pid: number;
@@ -235,8 +223,7 @@ export function workspaceProcesses(workspace: Pick<PulumiWorkspace, "env">): Wor
                 continue;
             }
             const command = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z") {
+            if (isRunning(Number(entry))) {
                 found.push({ pid: Number(entry), command });
             }
         } catch {

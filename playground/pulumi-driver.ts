@@ -12,8 +12,8 @@ import { startLocalCluster } from "./local-cluster";
 import { attachPlayground, PODINFO_IMAGE, type InstalledCanary, type Playground, type PlaygroundOptions } from "./playground";
 import { faultSwitches } from "./podinfo-app";
 import { parseEventLine, tallyEvent, type EventTally } from "./provider-events";
-import { requireExecutable } from "./processes";
-import { createPulumiWorkspace, killWorkspaceProcesses, PROJECT_DIR, readStackConfig, stopCommand, type PulumiCommand, type PulumiToolchain, type PulumiWorkspace } from "./pulumi-cli";
+import { requireExecutable, stopChild } from "./processes";
+import { createPulumiWorkspace, killWorkspaceProcesses, PROJECT_DIR, readStackConfig, type PulumiCommand, type PulumiToolchain, type PulumiWorkspace } from "./pulumi-cli";
 
 export const PLAYGROUND_STACK = "playground";
 export const PLAYGROUND_STACK_FILE = path.join(PROJECT_DIR, `Pulumi.${PLAYGROUND_STACK}.yaml`);
@@ -159,7 +159,8 @@ export function pulumiStackDriver(opts: { toolchain: PulumiToolchain; dir: strin
         },
         async stop() {
             if (running) {
-                await stopCommand(running, 5_000);
+                await stopChild(running.process, 5_000);
+                await running.done.catch(() => undefined);
             }
             // A CLI that had to be killed leaves its plugins behind, outside its process group.
             if (workspace) {
