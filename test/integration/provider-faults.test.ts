@@ -11,6 +11,7 @@
  */
 import * as assert from "node:assert/strict";
 import { RESTORE_BUDGET_MS } from "../../analysis/engine/engine";
+import { ENGINE_GONE_DETECTION_MS } from "../../analysis/adapters/driver/engine-watch";
 import type { Fault } from "../../playground/api-proxy";
 import { ANALYSIS_URN, apexWeights, canaryReplicas, deployFirst, FINALIZE_URN, SERIALIZATION_BREAKAGE, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
@@ -204,9 +205,12 @@ describe("mid-rollout, the API server unreachable or the `pulumi` CLI killed, th
         assert.match(events, /^Warning Canary failed! Scaling down podinfo\.test$/m);
         assert.doesNotMatch(events, SERIALIZATION_BREAKAGE);
         await assertAtRest(bench);
-        // After the engine went away, at most the step in flight moved traffic on; the last write put it all back.
+        // Until the watch tells (two refused probes a second apart), the 1 s steps go on: at most one per
+        // interval of the detection window plus the one in flight, each a step up; the last write put it all back.
         const writes = canaryWeightsWritten(bench, requestsBefore);
-        assert.ok(writes.length <= 2 && writes.slice(0, -1).every((w) => w === 20), JSON.stringify(writes));
+        const stepsWhileDetecting = Math.ceil(ENGINE_GONE_DETECTION_MS / 1000) + 1;
+        assert.ok(writes.length <= stepsWhileDetecting + 1, JSON.stringify(writes));
+        assert.ok(writes.slice(0, -1).every((w, i) => w === 20 + 5 * i), JSON.stringify(writes));
         assert.equal(writes.at(-1), 0);
         const lease = bench.proxy.requests.filter((r) => r.method === "PUT" && r.path === LEASE_PATH).at(-1)?.body as any;
         assert.equal(lease?.spec?.holderIdentity, undefined, "the lease was released before the exit");

@@ -15,6 +15,8 @@ const PROBE_EVERY_MS = 1_000;
 /** Less than the probe period, so probes never overlap. */
 const PROBE_TIMEOUT_MS = 800;
 const REFUSALS_WHEN_GONE = 2;
+/** The longest the watch takes to tell that the engine is gone: the refused probes, the last one's timeout. */
+export const ENGINE_GONE_DETECTION_MS = REFUSALS_WHEN_GONE * PROBE_EVERY_MS + PROBE_TIMEOUT_MS;
 /** How long the exit waits for stdout to drain (a pipe whose reader died may never). */
 const FLUSH_TIMEOUT_MS = 1_000;
 const WATCH_KEY = "appmesh-canary-analysis/engine-watch";
