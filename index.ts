@@ -1,23 +1,21 @@
 /**
- * The stack: Flagger's App Mesh tutorial (podinfo with one Canary, the gateway and the load tester), from
- * stack config. Pulumi calls the exported function with no arguments; tests and `npm run render` call it with
+ * The stack: the mesh, one Canary per app (`apps`, or the one-app shorthand of Flagger's App Mesh tutorial:
+ * podinfo), the ingress gateway in front of one app and the load tester, from stack config. Pulumi calls the exported function with no arguments; tests and `npm run render` call it with
  * a config object. Logic lives in `components/`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_ERROR_TITLE, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig } from "./config/stack";
-import { WiredRefs } from "./analysis/spec/validation";
+import {
+    CONFIG_ERROR_TITLE, GATEWAY_NAME, LOADTESTER_NAME, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig,
+} from "./config/stack";
+import type { AppConfig } from "./config/apps";
 import { formatFailures } from "./analysis/spec/failures";
-import { Canary } from "./components/canary";
+import { Canary, CanaryArgs } from "./components/canary";
 import { AppMeshCluster } from "./components/cluster";
 import { ClusterConfig, parseClusterConfig, validateClusterConfig } from "./config/cluster";
 import { Gateway } from "./components/gateway";
 import { KubeAccessConfig, providerKubeAccess } from "./components/kube-access";
 import { LoadTester } from "./components/loadtester";
 import { Mesh } from "./components/mesh";
-import { PODINFO, PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, PODINFO_PORTS, podinfoPodTemplate } from "./components/podinfo";
-
-/** The objects the canary spec's targetRef/autoscalerRef may name, and the ports its service may use: the program creates and wires them. */
-const WIRED: WiredRefs = { deployment: PODINFO, autoscaler: PODINFO, containerPorts: PODINFO_PORTS };
 
 /** The current stack's `appmesh-canary:*` values, every key it sets included (so a misspelt one is reported). */
 function rawConfig(): Record<string, unknown> {
@@ -31,11 +29,11 @@ function rawConfig(): Record<string, unknown> {
  */
 function readConfig(): { stack: StackConfig; cluster: ClusterConfig } {
     const raw = rawConfig();
-    const failures = [...validateStackConfig(raw, WIRED), ...validateClusterConfig(raw.cluster)];
+    const failures = [...validateStackConfig(raw), ...validateClusterConfig(raw.cluster)];
     if (failures.length > 0) {
         throw new pulumi.RunError(formatFailures(CONFIG_ERROR_TITLE, failures));
     }
-    return { stack: parseStackConfig(raw, WIRED), cluster: parseClusterConfig(raw.cluster) };
+    return { stack: parseStackConfig(raw), cluster: parseClusterConfig(raw.cluster) };
 }
 
 /** The `cluster` config alone, for a caller that hands in the rest. */
@@ -72,33 +70,54 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
     // A fixed logical name: renaming the mesh in config must not replace the namespace and everything in it.
     const mesh = new Mesh("appmesh", { meshName: config.mesh.name, namespace: config.namespace }, opts);
     const namespace = mesh.namespaceName;
-    const canary = new Canary(PODINFO, {
+    const shared: SharedCanaryArgs = {
         namespace,
-        spec: config.canary,
-        podTemplate: podinfoPodTemplate(config.image),
-        deployment: PODINFO_DEPLOYMENT,
-        autoscaler: PODINFO_AUTOSCALER,
         accessLog: config.mesh.accessLog,
         // The analysis reaches the cluster exactly as the Kubernetes provider does.
         ...(cluster ? { kubeconfig: cluster.kubeconfig } : analysisKubeAccess(providerKubeAccess())),
         metricTemplates: secretUnlessEmpty(config.metricTemplates),
         alertProviders: secretUnlessEmpty(config.alertProviders),
-        retryRevision: config.retryRevision,
-    }, opts);
-    const gateway = config.gateway.enabled
-        ? new Gateway("appmesh-gateway", { namespace, ...config.gateway, virtualService: canary.names.apex, routeAfter: [canary.routing] }, opts)
+    };
+    const canaries = config.apps.map((app) => new Canary(app.name, canaryArgs(app, shared), opts));
+    const { enabled: gatewayEnabled, app: frontedApp, ...gatewayArgs } = config.gateway;
+    const fronted = canaries.find((canary) => canary.names.target === frontedApp) ?? canaries[0];
+    const gateway = gatewayEnabled
+        ? new Gateway(GATEWAY_NAME, { namespace, ...gatewayArgs, virtualService: fronted.names.apex, routeAfter: [fronted.routing] }, opts)
         : undefined;
-    const loadtester = config.loadtester.enabled
-        ? new LoadTester("flagger-loadtester", { namespace, ...config.loadtester, backends: [canary.names.apex, canary.names.canaryRouter], backendsAfter: [canary.routing] }, opts)
+    const { enabled: loadtesterEnabled, ...loadtesterArgs } = config.loadtester;
+    const loadtester = loadtesterEnabled
+        ? new LoadTester(LOADTESTER_NAME, {
+            namespace,
+            ...loadtesterArgs,
+            backends: canaries.flatMap((canary) => [canary.names.apex, canary.names.canaryRouter]),
+            backendsAfter: canaries.map((canary) => canary.routing),
+        }, opts)
         : undefined;
     return {
         namespace,
         gatewayUrl: gateway?.url,
         loadtesterUrl: loadtester?.url,
-        canary: canary.target,
-        restingApexRouterSpec: canary.restingApexRouterSpec,
+        apps: Object.fromEntries(canaries.map((canary) => [canary.names.target, { target: canary.target, restingApexRouterSpec: canary.restingApexRouterSpec }])),
         // Only a created cluster has one: an undefined output makes Pulumi warn on every run.
         ...(cluster ? { kubeconfig: cluster.kubeconfig } : {}),
+    };
+}
+
+/** What every app's Canary shares: the namespace, the mesh's access logs, the cluster access and the stack's templates and providers. */
+type SharedCanaryArgs = Pick<CanaryArgs, "namespace" | "accessLog" | "kubeconfig" | "kubeContext" | "metricTemplates" | "alertProviders">;
+
+/** One app's Canary arguments; Secret data stays a Pulumi secret all the way to the cluster. */
+function canaryArgs(app: AppConfig, shared: SharedCanaryArgs): CanaryArgs {
+    const { workload } = app;
+    return {
+        ...shared,
+        spec: app.canary,
+        podTemplate: workload.podTemplate,
+        deployment: workload.deployment,
+        autoscaler: workload.autoscaler,
+        configMaps: workload.configMaps,
+        secrets: workload.secrets.map((secret) => ({ ...secret, stringData: pulumi.secret(secret.stringData) })),
+        retryRevision: app.retryRevision,
     };
 }
 

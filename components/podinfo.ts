@@ -1,8 +1,7 @@
 /**
  * The tutorial's app: podinfo's pod template, Deployment settings and HPA, with the image from stack config.
  */
-import * as k8s from "@pulumi/kubernetes";
-import { AutoscalerSettings, DeploymentSettings } from "./workload";
+import { AutoscalerSettings, DeploymentSettings, PodTemplate } from "./workload";
 
 export const PODINFO = "podinfo";
 
@@ -13,13 +12,13 @@ export const PODINFO_PORTS = [
     { name: "grpc", containerPort: 9999 },
 ] as const;
 
-const probe = (path: string): k8s.types.input.core.v1.Probe => ({
+const probe = (path: string) => ({
     exec: { command: ["podcli", "check", "http", `localhost:9898${path}`] },
     initialDelaySeconds: 5,
     timeoutSeconds: 5,
 });
 
-export function podinfoPodTemplate(image: string): k8s.types.input.core.v1.PodTemplateSpec {
+export function podinfoPodTemplate(image: string): PodTemplate {
     return {
         metadata: { annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": "9797" } },
         spec: {

@@ -3,10 +3,11 @@
  * object before any resource is created: every bad field is reported together, with its path and the
  * allowed values. Pure: the caller hands in the raw values (from `pulumi.Config` or a stack file).
  */
-import { ALERT_PROVIDER_TYPES, AlertProviderSpec, CanarySpec, DEFAULT_METRICS_SERVER, MetricTemplateSpec } from "../analysis/spec/canary";
-import { WiredRefs, parseCanarySpec, validateCanarySpec } from "../analysis/spec/validation";
-import { FailureCollector, ValidationFailure, formatFailures } from "../analysis/spec/failures";
-import { REVISION_PATTERN } from "../analysis/provider/revision";
+import { ALERT_PROVIDER_TYPES, AlertProviderSpec, MetricTemplateSpec } from "../analysis/spec/canary";
+import { FailureCollector, ValidationFailure, formatFailures, isObject } from "../analysis/spec/failures";
+import { SHORTHAND_KEYS, canarySpecPath, parseApp, parseShorthand, validateApp, validateShorthand, type AppConfig, type AppContext } from "./apps";
+import { checkImage } from "./image";
+import { appObjectNames, checkUniqueObjectNames, sharedObjectNames } from "./object-names";
 
 export const PROJECT = "appmesh-canary";
 
@@ -20,6 +21,8 @@ export interface MeshConfig {
 export interface GatewayConfig {
     /** Create the App Mesh ingress gateway (VirtualGateway, Envoy, NLB Service, GatewayRoute). */
     enabled: boolean;
+    /** The app the gateway sends requests to (required with several apps). */
+    app?: string;
     /** Envoy image the gateway runs. */
     image: string;
     replicas: number;
@@ -37,24 +40,18 @@ export interface LoadTesterConfig {
 export interface StackConfig {
     namespace: string;
     mesh: MeshConfig;
-    /** Image of the app's container; changing it starts a rollout. */
-    image: string;
-    /** Prometheus the analysis queries; `canary.metricsServer` is set to it. */
-    metricsServer: string;
     gateway: GatewayConfig;
     loadtester: LoadTesterConfig;
-    /** Flagger's Canary `spec`, validated. */
-    canary: CanarySpec;
+    /** The apps, each with its workload and canary spec, in config order (`apps`, or the one-app shorthand). */
+    apps: AppConfig[];
     /** MetricTemplates by name, for `templateRef` metrics (may hold credentials: pass them on as secrets). */
     metricTemplates: Record<string, MetricTemplateSpec>;
     /** AlertProviders by name, for `analysis.alerts` (webhook addresses are credentials: pass them on as secrets). */
     alertProviders: Record<string, AlertProviderSpec>;
-    /** A revision whose analysis failed, to analyse again on purpose (a failed revision is otherwise held). */
-    retryRevision?: string;
 }
 
 export const STACK_CONFIG_KEYS = [
-    "namespace", "mesh", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders", "retryRevision",
+    "namespace", "mesh", "apps", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders", "retryRevision",
 ] as const;
 
 /** First line of the error listing every bad config field. */
@@ -83,9 +80,6 @@ export const LOADTESTER_DEFAULTS: LoadTesterConfig = {
     replicas: 1,
 };
 
-/** An image reference: no whitespace, optional registry/path, tag and/or digest. */
-const IMAGE = /^[a-z0-9]+([._\/:@-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;
-
 /**
  * Raw config values by key from a lookup of their text (Pulumi keeps objects as JSON text). Text that is not
  * JSON stays a string, so `namespace: test` and `canary: {...}` both read naturally. `present` are the keys the
@@ -110,31 +104,22 @@ function parseConfigText(text: string): unknown {
     }
 }
 
-/** Every problem with the stack config; paths are config keys (`canary.analysis.maxWeight`, `gateway.port`). */
-export function validateStackConfig(raw: Record<string, unknown>, refs: WiredRefs): ValidationFailure[] {
+/** Every problem with the stack config; paths are config keys (`apps.checkout.canary.service.port`, `gateway.port`). */
+export function validateStackConfig(raw: Record<string, unknown>): ValidationFailure[] {
     const c = new FailureCollector();
     for (const key of Object.keys(raw).filter((k) => !PROGRAM_CONFIG_KEYS.includes(k))) {
         c.fail(key, `is not a config key of this program (${PROJECT}:${key}); allowed: ${PROGRAM_CONFIG_KEYS.join(", ")}`);
     }
     if (raw.namespace === undefined) {
-        c.fail("namespace", "is required: the namespace the app, the mesh objects and the tools live in");
+        c.fail("namespace", "is required: the namespace the apps, the mesh objects and the tools live in");
     } else {
         c.dnsLabel("namespace", raw.namespace);
     }
     checkMesh(c, raw.mesh);
-    if (raw.image === undefined) {
-        c.fail("image", "is required: the app's container image, e.g. ghcr.io/stefanprodan/podinfo:6.0.0");
-    } else {
-        checkImage(c, "image", raw.image);
-    }
-    if (raw.metricsServer !== undefined && c.url("metricsServer", raw.metricsServer)) {
-        const inCanary = (raw.canary as { metricsServer?: unknown } | undefined)?.metricsServer;
-        if (inCanary !== undefined && inCanary !== raw.metricsServer) {
-            c.fail("canary.metricsServer", `disagrees with metricsServer (${raw.metricsServer}); set the Prometheus address in one place`);
-        }
-    }
+    optional(raw.metricsServer, (v) => c.url("metricsServer", v));
+    const gatewayEnabled = raw.gateway === undefined || (isObject(raw.gateway) && raw.gateway.enabled !== false);
     if (raw.gateway !== undefined && c.object("gateway", raw.gateway)) {
-        c.keys("gateway", raw.gateway, Object.keys(GATEWAY_DEFAULTS));
+        c.keys("gateway", raw.gateway, [...Object.keys(GATEWAY_DEFAULTS), "app"]);
         optional(raw.gateway.enabled, (v) => c.boolean("gateway.enabled", v));
         optional(raw.gateway.image, (v) => checkImage(c, "gateway.image", v));
         optional(raw.gateway.replicas, (v) => c.integer("gateway.replicas", v, 1));
@@ -146,20 +131,82 @@ export function validateStackConfig(raw: Record<string, unknown>, refs: WiredRef
         optional(raw.loadtester.image, (v) => checkImage(c, "loadtester.image", v));
         optional(raw.loadtester.replicas, (v) => c.integer("loadtester.replicas", v, 1));
     }
-    optional(raw.retryRevision, (v) => {
-        if (!(typeof v === "string" && REVISION_PATTERN.test(v))) {
-            c.fail("retryRevision", `must be a revision as a failed rollout names it (16 hex digits, e.g. 40a857abea41bb8f), got ${JSON.stringify(v)}`);
-        }
-    });
-    const templates = checkNamedMap(c, "metricTemplates", raw.metricTemplates, checkMetricTemplate);
-    const providers = checkNamedMap(c, "alertProviders", raw.alertProviders, checkAlertProvider);
-    if (raw.canary === undefined) {
-        c.fail("canary", "is required: Flagger's Canary spec (service, analysis, ...)");
-    } else {
-        c.failures.push(...validateCanarySpec(raw.canary, "canary", refs));
-        checkReferences(c, raw.canary, templates, providers);
+    const context: AppContext = {
+        namespace: raw.namespace,
+        metricsServer: raw.metricsServer,
+        templates: checkNamedMap(c, "metricTemplates", raw.metricTemplates, checkMetricTemplate),
+        providers: checkNamedMap(c, "alertProviders", raw.alertProviders, checkAlertProvider),
+    };
+    const before = c.failures.length;
+    const names = checkApps(c, raw, context);
+    if (c.failures.length === before) {
+        checkUniqueObjectNames(c, [
+            ...parseApps(raw).flatMap((app) => {
+                const path = raw.apps === undefined ? SHORTHAND_PATH : `apps.${app.name}`;
+                const canary = raw.apps === undefined ? raw.canary : (raw.apps as Record<string, Record<string, unknown>>)[app.name].canary;
+                return appObjectNames(app, path, canarySpecPath(canary, raw.apps === undefined ? SHORTHAND_PATH : `${path}.canary`));
+            }),
+            ...sharedObjectNames(gatewayEnabled ? GATEWAY_NAME : undefined, loadtesterEnabled(raw) ? LOADTESTER_NAME : undefined),
+        ]);
+    }
+    if (gatewayEnabled) {
+        checkGatewayApp(c, isObject(raw.gateway) ? raw.gateway.app : undefined, names);
     }
     return c.failures;
+}
+
+/** Logical and object names of the stack's own components. */
+export const GATEWAY_NAME = "appmesh-gateway";
+export const LOADTESTER_NAME = "flagger-loadtester";
+/** Where the one-app shorthand's objects come from, for messages. */
+const SHORTHAND_PATH = "canary";
+
+function loadtesterEnabled(raw: Record<string, unknown>): boolean {
+    return !(isObject(raw.loadtester) && raw.loadtester.enabled === false);
+}
+
+/** `apps`, or else the shorthand; returns the apps' names. */
+function checkApps(c: FailureCollector, raw: Record<string, unknown>, context: AppContext): string[] {
+    if (raw.apps === undefined) {
+        c.failures.push(...validateShorthand(raw, context));
+        return [];
+    }
+    for (const key of SHORTHAND_KEYS.filter((k) => raw[k] !== undefined)) {
+        c.fail(key, `is the one-app shorthand, and apps is set too: move it into an app (apps.<app>.${key === "image" ? "workload.containers[].image" : key}) or remove apps`);
+    }
+    if (!c.object("apps", raw.apps)) {
+        return [];
+    }
+    const names = Object.keys(raw.apps);
+    if (names.length === 0) {
+        c.fail("apps", "must describe at least one app (apps.<app>: {workload, canary, ...})");
+    }
+    for (const name of names) {
+        c.failures.push(...validateApp(name, raw.apps[name], context));
+    }
+    return names;
+}
+
+/** With several apps the gateway must be told which one it fronts; with one it fronts that one. */
+function checkGatewayApp(c: FailureCollector, app: unknown, names: string[]): void {
+    if (app === undefined) {
+        if (names.length > 1) {
+            c.fail("gateway.app", `is required with several apps: the app the ingress gateway sends requests to, one of ${names.join(", ")}`);
+        }
+    } else if (!(typeof app === "string" && (names.length === 0 ? false : names.includes(app)))) {
+        c.fail("gateway.app", names.length === 0
+            ? "is used only with apps (the shorthand's one app is the gateway's)"
+            : `must name an app of apps, one of ${names.join(", ")}; got ${JSON.stringify(app)}`);
+    }
+}
+
+/** The apps of a valid config, in config order. */
+function parseApps(raw: Record<string, unknown>): AppConfig[] {
+    const metricsServer = raw.metricsServer as string | undefined;
+    if (raw.apps === undefined) {
+        return [parseShorthand(raw, metricsServer)];
+    }
+    return Object.entries(raw.apps as Record<string, Record<string, unknown>>).map(([name, app]) => parseApp(name, app, metricsServer));
 }
 
 /** A map of named objects; returns the names (empty when the map is absent or not an object). */
@@ -214,47 +261,23 @@ function checkAlertProvider(c: FailureCollector, path: string, provider: unknown
     optional(provider.proxy, (v) => c.url(`${path}.proxy`, v));
 }
 
-/** `templateRef` and `providerRef` names must be defined in this stack's config. */
-function checkReferences(c: FailureCollector, canary: unknown, templates: string[], providers: string[]): void {
-    const analysis = (canary as { analysis?: { metrics?: unknown; alerts?: unknown } } | undefined)?.analysis;
-    const each = (list: unknown, visit: (item: Record<string, any>, i: number) => void) =>
-        Array.isArray(list) && list.forEach((item, i) => typeof item === "object" && item !== null && visit(item, i));
-    each(analysis?.metrics, (metric, i) => {
-        const name = metric.templateRef?.name;
-        if (typeof name === "string" && !templates.includes(name)) {
-            c.fail(`canary.analysis.metrics[${i}].templateRef.name`,
-                `names no template in metricTemplates (defined: ${templates.join(", ") || "none"}), got ${JSON.stringify(name)}`);
-        }
-    });
-    each(analysis?.alerts, (alert, i) => {
-        const name = alert.providerRef?.name;
-        if (typeof name === "string" && !providers.includes(name)) {
-            c.fail(`canary.analysis.alerts[${i}].providerRef.name`,
-                `names no provider in alertProviders (defined: ${providers.join(", ") || "none"}), got ${JSON.stringify(name)}`);
-        }
-    });
-}
-
 /** The validated stack config with defaults applied; throws one error listing every problem. */
-export function parseStackConfig(raw: Record<string, unknown>, refs: WiredRefs): StackConfig {
-    const failures = validateStackConfig(raw, refs);
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+    const failures = validateStackConfig(raw);
     if (failures.length > 0) {
         throw new Error(formatFailures(CONFIG_ERROR_TITLE, failures));
     }
     const mesh = typeof raw.mesh === "string" ? { name: raw.mesh } : (raw.mesh as Partial<MeshConfig>);
-    const canary = parseCanarySpec(raw.canary, refs);
-    const metricsServer = (raw.metricsServer as string | undefined) ?? canary.metricsServer ?? DEFAULT_METRICS_SERVER;
+    const apps = parseApps(raw);
+    const gateway = { ...GATEWAY_DEFAULTS, ...(raw.gateway as Partial<GatewayConfig> | undefined) };
     return {
         namespace: raw.namespace as string,
         mesh: { name: mesh.name!, accessLog: mesh.accessLog ?? false },
-        image: raw.image as string,
-        metricsServer,
-        gateway: { ...GATEWAY_DEFAULTS, ...(raw.gateway as Partial<GatewayConfig> | undefined) },
+        gateway: { ...gateway, app: gateway.app ?? apps[0].name },
         loadtester: { ...LOADTESTER_DEFAULTS, ...(raw.loadtester as Partial<LoadTesterConfig> | undefined) },
-        canary: { ...canary, metricsServer },
+        apps,
         metricTemplates: (raw.metricTemplates as Record<string, MetricTemplateSpec> | undefined) ?? {},
         alertProviders: (raw.alertProviders as Record<string, AlertProviderSpec> | undefined) ?? {},
-        ...(raw.retryRevision === undefined ? {} : { retryRevision: raw.retryRevision as string }),
     };
 }
 
@@ -273,11 +296,5 @@ function checkMesh(c: FailureCollector, mesh: unknown): void {
         c.keys("mesh", mesh, ["name", "accessLog"]);
         c.dnsLabel("mesh.name", mesh.name);
         optional(mesh.accessLog, (v) => c.boolean("mesh.accessLog", v));
-    }
-}
-
-function checkImage(c: FailureCollector, path: string, image: unknown): void {
-    if (!(typeof image === "string" && IMAGE.test(image))) {
-        c.fail(path, `must be a container image reference such as registry/name:tag, got ${JSON.stringify(image)}`);
     }
 }

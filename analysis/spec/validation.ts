@@ -21,7 +21,7 @@ export interface WiredRefs {
     /** The target HorizontalPodAutoscaler the program creates. */
     autoscaler: string;
     /** Ports the target's container listens on; when given, `service.port`/`targetPort` must point at one of them. */
-    containerPorts?: readonly { name: string; containerPort: number }[];
+    containerPorts?: readonly { name?: string; containerPort: number }[];
 }
 
 
@@ -221,7 +221,7 @@ function checkServedPort(c: FailureCollector, path: string, service: unknown, po
     if (!ports || ports.length === 0 || !isObject(service)) {
         return;
     }
-    const listens = ports.map((p) => `${p.containerPort} (${p.name})`).join(", ");
+    const listens = ports.map((p) => (p.name ? `${p.containerPort} (${p.name})` : `${p.containerPort}`)).join(", ");
     const validNumber = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
     const { port, targetPort } = service;
     if (typeof targetPort === "string" && PORT_NAME.test(targetPort) && !ports.some((p) => p.name === targetPort)) {

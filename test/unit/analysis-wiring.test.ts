@@ -3,10 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { WiredRefs } from "../../analysis/spec/validation";
 import { installMocks, manifests, settle, stackFileConfig, stackFileValues, type RecordingMocks, type RegisteredResource } from "../../scripts/render";
 
-const REFS: WiredRefs = { deployment: "podinfo", autoscaler: "podinfo" };
 const ANALYSIS_TYPE = "pulumi-nodejs:dynamic/appmesh-canary:Analysis";
 const FINALIZE_TYPE = "pulumi-nodejs:dynamic/appmesh-canary:Finalize";
 /** How a secret travels to the engine (the SDK's `specialSigKey` / `specialSecretSig`). */
@@ -35,7 +33,7 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
             const main = require("../../index");
             const { parseStackConfig } = require("../../config/stack");
             mocks.clear();
-            main(parseStackConfig(stackFileValues("dev"), REFS));
+            main(parseStackConfig(stackFileValues("dev")));
             await settle();
             resources = [...mocks.resources];
         });
@@ -103,7 +101,7 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
             const main = require("../../index");
             const { parseStackConfig } = require("../../config/stack");
             mocks.clear();
-            main(parseStackConfig(stackFileValues("dev"), REFS));
+            main(parseStackConfig(stackFileValues("dev")));
             await settle();
             for (const type of [ANALYSIS_TYPE, FINALIZE_TYPE]) {
                 const { inputs } = mocks.resources.find((r) => r.type === type)!;
@@ -121,7 +119,7 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
         const main = require("../../index");
         const { parseStackConfig } = require("../../config/stack");
         mocks.clear();
-        main(parseStackConfig(stackFileValues("dev"), REFS));
+        main(parseStackConfig(stackFileValues("dev")));
         await settle();
         const { inputs } = mocks.resources.find((r) => r.type === ANALYSIS_TYPE)!;
         assert.equal(inputs.kubeconfig, undefined);
@@ -132,12 +130,12 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
         const { Canary } = require("../../components/canary");
         const { PODINFO_DEPLOYMENT, podinfoPodTemplate } = require("../../components/podinfo");
         const { parseStackConfig } = require("../../config/stack");
-        const config = parseStackConfig(stackFileValues("dev"), REFS);
+        const config = parseStackConfig(stackFileValues("dev"));
         mocks.clear();
         new Canary("podinfo", {
             namespace: "test",
-            spec: config.canary,
-            podTemplate: podinfoPodTemplate(config.image),
+            spec: config.apps[0].canary,
+            podTemplate: podinfoPodTemplate("ghcr.io/stefanprodan/podinfo:6.0.0"),
             deployment: PODINFO_DEPLOYMENT,
             configMaps: [{ name: "podinfo-config", data: { color: "blue" } }],
             secrets: [{ name: "podinfo-token", stringData: { token: "s3cr3t" } }],
@@ -162,7 +160,7 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
         const main = require("../../index");
         const { parseStackConfig } = require("../../config/stack");
         mocks.clear();
-        main(parseStackConfig({ ...stackFileValues("dev"), retryRevision: "40a857abea41bb8f" }, REFS));
+        main(parseStackConfig({ ...stackFileValues("dev"), retryRevision: "40a857abea41bb8f" }));
         await settle();
         assert.equal(mocks.resources.find((r) => r.type === ANALYSIS_TYPE)!.inputs.retryRevision, "40a857abea41bb8f");
     });

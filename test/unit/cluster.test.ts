@@ -599,7 +599,6 @@ describe("AppMeshCluster under mocks", function () {
 describe("index.ts wiring under mocks", function () {
     type Main = (config?: unknown, opts?: pulumi.ComponentResourceOptions, cluster?: unknown) => Record<string, any>;
     let main: Main;
-    const refs = { deployment: "podinfo", autoscaler: "podinfo" };
 
     /** Builds the stack from a stack file's values and returns what it registered and output. */
     async function build(stack: string): Promise<{ added: Registration[]; outputs: Record<string, any> }> {
@@ -607,7 +606,7 @@ describe("index.ts wiring under mocks", function () {
         const start = registrations.length;
         let outputs: Record<string, any> = {};
         captureWarnings(() => {
-            outputs = main(parseStackConfig(values, refs), {}, parseClusterConfig(values.cluster));
+            outputs = main(parseStackConfig(values), {}, parseClusterConfig(values.cluster));
         });
         await settle();
         return { added: registrations.slice(start), outputs };

@@ -4,7 +4,6 @@ import { readWeights, withWeights } from "../../analysis/routers/appmesh/routes"
 import { routerNodes } from "../../analysis/spec/names";
 import { CanarySpec } from "../../analysis/spec/canary";
 import { parseStackConfig } from "../../config/stack";
-import { WiredRefs } from "../../analysis/spec/validation";
 import { AppMeshSchemas, AppMeshKind } from "../../playground/crd-schemas";
 import { RecordingMocks, RegisteredResource, installMocks, manifests, redactSecrets, settle, stackFileConfig, stackFileValues } from "../../scripts/render";
 
@@ -22,7 +21,6 @@ let components: {
     k8s: typeof import("@pulumi/kubernetes");
 };
 
-const REFS: WiredRefs = { deployment: "podinfo", autoscaler: "podinfo" };
 const schemas = new AppMeshSchemas();
 
 type Manifest = Record<string, any>;
@@ -30,7 +28,7 @@ type Manifest = Record<string, any>;
 /** Builds a stack from config values under mocks and returns its manifests and raw registrations. */
 async function build(values: Record<string, unknown>, opts?: pulumi.ComponentResourceOptions): Promise<{ objects: Manifest[]; resources: RegisteredResource[]; outputs: Record<string, any> }> {
     mocks.clear();
-    const outputs = main(parseStackConfig(values, REFS), opts);
+    const outputs = main(parseStackConfig(values), opts);
     await settle();
     const resources = [...mocks.resources];
     return { objects: manifests(resources), resources, outputs };
@@ -239,13 +237,14 @@ describe("stack under mocks", function () {
     });
 
     it("exposes the resting apex router spec the analysis re-applies, equal to the declared one", async () => {
-        const resting = await value(dev.outputs.restingApexRouterSpec as pulumi.Output<any>);
+        assert.deepEqual(Object.keys(dev.outputs.apps), ["podinfo"]);
+        const resting = await value(dev.outputs.apps.podinfo.restingApexRouterSpec as pulumi.Output<any>);
         assert.deepEqual(resting, find(dev.objects, "VirtualRouter", "podinfo").spec);
         const nodes = routerNodes("podinfo");
         assert.deepEqual(readWeights(resting, "podinfo", nodes), { primary: 100, canary: 0 });
         const stepped = withWeights(resting, nodes, { primary: 95, canary: 5 });
         assert.deepEqual(schemas.problems("VirtualRouter", { apiVersion: "appmesh.k8s.aws/v1beta2", kind: "VirtualRouter", metadata: { name: "podinfo" }, spec: stepped }), []);
-        assert.deepEqual(await value(dev.outputs.canary as pulumi.Output<any>), { name: "podinfo", namespace: "test", service: "podinfo" });
+        assert.deepEqual(await value(dev.outputs.apps.podinfo.target as pulumi.Output<any>), { name: "podinfo", namespace: "test", service: "podinfo" });
     });
 
     it("creates the gateway: VirtualGateway on 8088, Envoy, NLB Service 80 → 8088, GatewayRoute / → podinfo", () => {
@@ -326,11 +325,14 @@ describe("stack under mocks", function () {
 
     it("builds the prod stack: valid objects, its own namespace and access logs", async () => {
         const prod = await build(stackFileValues("prod"));
-        assert.equal(assertValidAppMesh(prod.objects), 10);
+        // Two apps: 3 gateway and load tester objects, 6 mesh objects each, and the Mesh.
+        assert.equal(assertValidAppMesh(prod.objects), 16);
         assert.ok(prod.objects.filter((o) => o.kind !== "Namespace" && o.kind !== "Mesh").every((o) => o.metadata.namespace === "prod"));
-        assert.deepEqual(find(prod.objects, "VirtualNode", "podinfo-canary").spec.logging, { accessLog: { file: { path: "/dev/stdout" } } });
+        for (const node of ["frontend-canary", "backend-primary"]) {
+            assert.deepEqual(find(prod.objects, "VirtualNode", node).spec.logging, { accessLog: { file: { path: "/dev/stdout" } } });
+        }
         assert.equal(find(prod.objects, "Deployment", "appmesh-gateway").spec.replicas, 3);
-        assert.deepEqual(find(prod.objects, "VirtualRouter", "podinfo").spec.routes[0].httpRoute.retryPolicy.httpRetryEvents, ["gateway-error", "stream-error"]);
+        assert.deepEqual(find(prod.objects, "VirtualRouter", "frontend").spec.routes[0].httpRoute.retryPolicy.httpRetryEvents, ["gateway-error", "stream-error"]);
     });
 
     it("ends the program with a clean RunError listing every bad field when the stack config is invalid", () => {
@@ -570,13 +572,13 @@ describe("workload helpers and tracked configs", () => {
 
     it("creates tracked ConfigMaps/Secrets and their -primary copies, with the primary reading the copies", async () => {
         mocks.clear();
-        const config = parseStackConfig(stackFileValues("dev"), REFS);
+        const config = parseStackConfig(stackFileValues("dev"));
         const podTemplate = {
             spec: { containers: [{ name: "app", image: "app:1", envFrom: [{ configMapRef: { name: "settings" } }, { secretRef: { name: "creds" } }] }] },
         };
         new components.canary.Canary("app", {
             namespace: "test",
-            spec: config.canary,
+            spec: config.apps[0].canary,
             podTemplate,
             deployment: {},
             configMaps: [{ name: "settings", data: { LEVEL: "info" } }],

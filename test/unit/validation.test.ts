@@ -4,6 +4,7 @@ import { IGNORED_FIELDS, WiredRefs, parseCanarySpec, validateCanarySpec } from "
 import { UNKNOWN_VALUE, ValidationFailure } from "../../analysis/spec/failures";
 import { PODINFO_PORTS } from "../../components/podinfo";
 import { stackFileConfig, stackFileValues } from "../../scripts/render";
+import { assertFailureAt } from "./config-failures";
 
 const REFS: WiredRefs = { deployment: "podinfo", autoscaler: "podinfo" };
 
@@ -276,19 +277,21 @@ describe("stack config", () => {
 
     it("accepts the dev and prod stack files", () => {
         for (const stack of ["dev", "prod", "eks"]) {
-            assert.deepEqual(validateStackConfig(stackFileValues(stack), REFS), [], stack);
+            assert.deepEqual(validateStackConfig(stackFileValues(stack)), [], stack);
         }
     });
 
     it("reads values as Pulumi stores them (objects as JSON text, strings as is)", () => {
         const stored = stackFileConfig("dev");
         const raw = rawStackConfig((key) => stored[`appmesh-canary:${key}`]);
-        const config = parseStackConfig(raw, REFS);
+        const config = parseStackConfig(raw);
         assert.equal(config.namespace, "test");
         assert.deepEqual(config.mesh, { name: "global", accessLog: false });
-        assert.equal(config.image, "ghcr.io/stefanprodan/podinfo:6.0.0");
-        assert.equal(config.canary.metricsServer, "http://appmesh-prometheus.appmesh-system:9090");
-        assert.deepEqual(config.gateway, { enabled: true, image: "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.0-prod", replicas: 1, port: 8088 });
+        assert.equal(config.apps.length, 1);
+        assert.equal(config.apps[0].name, "podinfo");
+        assert.equal(config.apps[0].workload.podTemplate.spec?.containers[0].image, "ghcr.io/stefanprodan/podinfo:6.0.0");
+        assert.equal(config.apps[0].canary.metricsServer, "http://appmesh-prometheus.appmesh-system:9090");
+        assert.deepEqual(config.gateway, { enabled: true, image: "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.0-prod", replicas: 1, port: 8088, app: "podinfo" });
     });
 
     it("reads every key the stack sets under the project, so a misspelt one is reported", () => {
@@ -297,7 +300,7 @@ describe("stack config", () => {
         assert.ok(present.includes("loadTester") && !present.includes("context"));
         const raw = rawStackConfig((key) => stored[`appmesh-canary:${key}` as keyof typeof stored], present);
         assert.deepEqual(raw.loadTester, { enabled: false });
-        assert.deepEqual(validateStackConfig(raw, REFS).map((f) => f.property), ["loadTester"]);
+        assert.deepEqual(validateStackConfig(raw).map((f) => f.property), ["loadTester"]);
     });
 
     it("applies the tutorial's defaults to gateway and loadtester, and takes the mesh name as a string", () => {
@@ -306,10 +309,10 @@ describe("stack config", () => {
         delete raw.loadtester;
         delete raw.metricsServer;
         raw.mesh = "global";
-        const config = parseStackConfig(raw, REFS);
+        const config = parseStackConfig(raw);
         assert.equal(config.gateway.port, 8088);
         assert.equal(config.loadtester.image, "ghcr.io/fluxcd/flagger-loadtester:0.34.0");
-        assert.equal(config.metricsServer, "http://appmesh-prometheus.appmesh-system:9090");
+        assert.equal(config.apps[0].canary.metricsServer, "http://appmesh-prometheus.appmesh-system:9090");
         assert.deepEqual(config.mesh, { name: "global", accessLog: false });
     });
 
@@ -356,16 +359,13 @@ describe("stack config", () => {
         }, "canary.analysis.alerts[0].providerRef.name", /names no provider in alertProviders \(defined: none\)/],
         ["canary field inside stack config", (c) => { c.canary.analysis.maxWeight = 101; }, "canary.analysis.maxWeight", /from 1 to 100/],
         ["misspelt config key (its value would be silently defaulted)", (c) => { c.metricServer = c.metricsServer; delete c.metricsServer; },
-            "metricServer", /is not a config key of this program \(appmesh-canary:metricServer\); allowed: namespace, mesh, image, metricsServer, .*, cluster$/],
+            "metricServer", /is not a config key of this program \(appmesh-canary:metricServer\); allowed: namespace, mesh, apps, image, metricsServer, .*, cluster$/],
     ];
     for (const [rule, edit, property, reason] of STACK_RULES) {
         it(`rejects: ${rule} (${property})`, () => {
             const raw = dev();
             edit(raw);
-            const failures = validateStackConfig(raw, REFS);
-            const match = failures.find((f) => f.property === property);
-            assert.ok(match, `expected a failure at ${property}, got ${JSON.stringify(failures)}`);
-            assert.match(match.reason, reason);
+            assertFailureAt(validateStackConfig(raw), property, reason);
         });
     }
 
@@ -375,10 +375,10 @@ describe("stack config", () => {
         raw.alertProviders = { oncall: PROVIDER };
         raw.canary.analysis.metrics.push({ name: "error-rate", templateRef: { name: "errors" }, thresholdRange: { max: 1 }, interval: "1m" });
         raw.canary.analysis.alerts = [{ name: "on-call", severity: "warn", providerRef: { name: "oncall" } }];
-        const config = parseStackConfig(raw, REFS);
+        const config = parseStackConfig(raw);
         assert.deepEqual(config.metricTemplates, { errors: TEMPLATE });
         assert.deepEqual(config.alertProviders, { oncall: PROVIDER });
-        assert.deepEqual(parseStackConfig(dev(), REFS).metricTemplates, {});
+        assert.deepEqual(parseStackConfig(dev()).metricTemplates, {});
     });
 
     it("reports every bad field of the whole config in one error", () => {
@@ -386,7 +386,7 @@ describe("stack config", () => {
         raw.namespace = "TEST";
         raw.gateway.port = 0;
         raw.canary.analysis.interval = "soon";
-        assert.throws(() => parseStackConfig(raw, REFS), (err: Error) => {
+        assert.throws(() => parseStackConfig(raw), (err: Error) => {
             assert.match(err.message, /invalid stack config \(keys appmesh-canary:<path>\) \(3 problems\)/);
             for (const path of ["namespace", "gateway.port", "canary.analysis.interval"]) {
                 assert.ok(err.message.includes(`  - ${path}: `), `${path} missing from ${err.message}`);
