@@ -123,11 +123,12 @@ export async function createPulumiWorkspace(opts: WorkspaceOptions): Promise<Pul
         fs.mkdirSync(path.join(dir, sub), { recursive: true });
     }
     // The project as the repository declares it, run from the repository: only the stack file is the
-    // workspace's. Pulumi wants `main` inside the project's folder, so it is a link to the repository (plugins
-    // start there too, and find its node_modules).
-    const project = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    // workspace's. Pulumi wants `main` inside the project's folder, so it goes through a link to the repository
+    // (plugins start in the link, the program file's folder, and find its node_modules). `main` names the
+    // program file itself: a folder would run package.json's `main`, the library.
+    const project = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { main: string } & Record<string, unknown>;
     fs.symlinkSync(PROJECT_DIR, path.join(dir, PROGRAM_LINK));
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ ...project, main: PROGRAM_LINK }));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ ...project, main: path.posix.join(PROGRAM_LINK, project.main) }));
     const stackFile = path.join(dir, `Pulumi.${stack}.yaml`);
     fs.writeFileSync(stackFile, stringify({ config: opts.config }));
     const env: NodeJS.ProcessEnv = {

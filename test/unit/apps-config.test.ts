@@ -1,9 +1,12 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
 import { computeRevision } from "../../analysis/provider/revision";
 import { parseStackConfig, validateStackConfig } from "../../config/stack";
 import { assertFailureAt } from "./config-failures";
-import { installMocks, manifests, settle, stackFileValues, type RecordingMocks } from "../../scripts/render";
+import { REPO_ROOT, installMocks, manifests, settle, stackFileValues, type RecordingMocks } from "../../scripts/render";
 
 type Main = (config?: unknown, opts?: pulumi.ComponentResourceOptions) => Record<string, any>;
 type Manifest = Record<string, any>;
@@ -163,6 +166,17 @@ describe("apps: validation per path", () => {
         for (const stack of ["dev", "prod", "eks", "playground"]) {
             assert.deepEqual(validateStackConfig(stackFileValues(stack)), [], stack);
         }
+    });
+
+    it("accepts the README's two-app example", () => {
+        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("### Several apps in one stack"));
+        const block = /```yaml\n([\s\S]*?)```/.exec(section)![1];
+        const values = Object.fromEntries(Object.entries(parse(block).config).map(([key, value]) => [key.replace(/^appmesh-canary:/, ""), value]));
+        assert.deepEqual(validateStackConfig(values), [], "as written");
+        // What `pulumi config set --secret --path 'apps.catalog.secrets.catalog-db.data.password'` adds.
+        (values.apps as any).catalog.secrets = { "catalog-db": { data: { password: "s3cret" } } };
+        assert.deepEqual(parseStackConfig(values).apps.map((app) => [app.name, app.workload.secrets.length]), [["checkout", 0], ["catalog", 1]]);
     });
 
     it("reports every bad field of every app in one list, by path", () => {
