@@ -24,6 +24,7 @@ import {
     workspaceProcesses,
     type PulumiWorkspace,
 } from "../../playground/pulumi-cli";
+import { tearDownStack } from "./teardown";
 import { PLAYGROUND_STACK_FILE, upWithEvents } from "../../playground/pulumi-driver";
 import { renderStackObjects, waitFor } from "../integration/rollout-fixtures";
 
@@ -88,15 +89,7 @@ describe("pulumi preview / up / refresh / destroy with the real CLI on the local
         await workspace.setConfig(`${PROJECT}:metricTemplates.errors.provider.token`, TEMPLATE_TOKEN, { path: true, secret: true });
     });
 
-    after(async function () {
-        if (workspace) {
-            killWorkspaceProcesses(workspace);
-        }
-        await cluster?.stop();
-        if (workspace) {
-            fs.rmSync(workspace.dir, { recursive: true, force: true });
-        }
-    });
+    after(() => tearDownStack(workspace, cluster));
 
     it("1. pulumi preview of a new stack lists every object npm run render prints, plus the Analysis with its plan and Finalize, and changes nothing", async () => {
         const namespacesBefore = (await list("v1", "Namespace")).map((n) => n.metadata.name).sort();
