@@ -1,14 +1,13 @@
 /**
- * The Kubernetes objects a stack with the given canaries applies, built by the product's own components
- * (Mesh, one Canary per app, the ingress Gateway to the first, LoadTester) under Pulumi's mocks, as `npm run render` builds the dev stack.
- * The program itself deploys only podinfo until it takes a map of apps; the playground needs any target and
- * any number of canaries, so it composes the components as a user's program would. It runs in a child process
- * (`renderApps`), which keeps the Pulumi runtime's process-wide state out of the demo and the tests.
+ * The Kubernetes objects a stack with the given canaries applies: the program itself, run under Pulumi's mocks
+ * with an `apps` stack config of podinfo apps (the first behind the ingress gateway), as `npm run render` runs a
+ * stack. It runs in a child process (`renderApps`), which keeps the Pulumi runtime's process-wide state out of
+ * the demo and the tests.
  */
 import { execFile } from "child_process";
 import * as path from "path";
 import type { CanarySpec } from "../analysis/spec/canary";
-import { GATEWAY_DEFAULTS, LOADTESTER_DEFAULTS } from "../config/stack";
+import { PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } from "../components/podinfo";
 
 export interface PlaygroundApp {
     /** Target Deployment (and Canary) name. */
@@ -29,36 +28,38 @@ export interface RenderRequest {
 
 type KubeObject = Record<string, any>;
 
-/** Runs in the child: register the components and return the manifests, in dependency order. */
+/** The `apps` config of one podinfo app: the tutorial's pod, Deployment settings and HPA, or fixed replicas. */
+function podinfoApp(app: PlaygroundApp): Record<string, unknown> {
+    const autoscaled = app.replicas === undefined;
+    const { minReplicas, maxReplicas, metrics } = PODINFO_AUTOSCALER;
+    return {
+        workload: { ...PODINFO_DEPLOYMENT, ...(autoscaled ? {} : { replicas: app.replicas }), podTemplate: podinfoPodTemplate(app.image) },
+        ...(autoscaled ? { autoscaler: { minReplicas, maxReplicas, metrics } } : {}),
+        canary: {
+            ...app.spec,
+            ...(autoscaled ? { autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: app.target } } : {}),
+        },
+    };
+}
+
+/** The stack config of a request: its apps, the first behind the gateway, every tool at the tutorial's defaults. */
+export function playgroundStackConfig(request: RenderRequest): Record<string, unknown> {
+    return {
+        namespace: request.namespace,
+        mesh: request.mesh,
+        gateway: { app: request.apps[0].target },
+        apps: Object.fromEntries(request.apps.map((app) => [app.target, podinfoApp(app)])),
+    };
+}
+
+/** Runs in the child: the program under mocks; returns the manifests, in dependency order. */
 async function renderInThisProcess(request: RenderRequest): Promise<KubeObject[]> {
     const { installMocks, manifests, settle } = await import("../scripts/render");
-    const { Mesh } = await import("../components/mesh");
-    const { Canary } = await import("../components/canary");
-    const { LoadTester } = await import("../components/loadtester");
-    const { Gateway } = await import("../components/gateway");
-    const { PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } = await import("../components/podinfo");
+    const { parseStackConfig } = await import("../config/stack");
     const mocks = await installMocks("playground");
-    // Logical names as the program gives them, so the objects are named as the dev stack's are.
-    const mesh = new Mesh("appmesh", { meshName: request.mesh, namespace: request.namespace });
-    const canaries = request.apps.map(
-        (app) =>
-            new Canary(app.target, {
-                namespace: mesh.namespaceName,
-                spec: app.spec,
-                podTemplate: podinfoPodTemplate(app.image),
-                deployment: { ...PODINFO_DEPLOYMENT, ...(app.replicas === undefined ? {} : { replicas: app.replicas }) },
-                autoscaler: app.replicas === undefined ? PODINFO_AUTOSCALER : undefined,
-            }),
-    );
-    // The tutorial's ingress: the NLB and the gateway's Envoy in front of the first app.
-    new Gateway("appmesh-gateway", { namespace: mesh.namespaceName, ...GATEWAY_DEFAULTS, virtualService: canaries[0].names.apex, routeAfter: [canaries[0].routing] });
-    new LoadTester("flagger-loadtester", {
-        namespace: mesh.namespaceName,
-        image: LOADTESTER_DEFAULTS.image,
-        replicas: 1,
-        backends: canaries.flatMap((c) => [c.names.apex, c.names.canaryRouter]),
-        backendsAfter: canaries.map((c) => c.routing),
-    });
+    // Loaded after the mocks, as `npm run render` loads it; with a config in hand it reads none of Pulumi's.
+    const program: (config: ReturnType<typeof parseStackConfig>, opts?: undefined, cluster?: { create: false }) => unknown = require("../index");
+    program(parseStackConfig(playgroundStackConfig(request)), undefined, { create: false });
     await settle();
     return manifests(mocks.resources);
 }

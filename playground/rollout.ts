@@ -19,7 +19,7 @@ import { APPMESH_QUERIES } from "../analysis/routers/appmesh/queries";
 import type { AccessLogEntry } from "./mesh-router";
 import type { InstalledCanary, Playground } from "./playground";
 import type { StackDriver } from "./pulumi-driver";
-import { startTraffic } from "./traffic";
+import { startTraffic, type TrafficResult } from "./traffic";
 
 /** Runs the Analysis and Finalize provider updates, in-process or through Pulumi's provider host. */
 export interface RolloutDriver {
@@ -49,7 +49,7 @@ export interface PlaygroundRolloutOptions {
 
 export interface PlaygroundRolloutResult {
     record: RolloutRecord;
-    userTraffic: { sent: number; ok: number };
+    userTraffic: TrafficResult;
 }
 
 function rolloutInputs(pg: Playground, canary: InstalledCanary) {

@@ -11,6 +11,7 @@ import { startPlayground, type InstalledCanary, type Playground } from "./playgr
 import type { StackDriver } from "./pulumi-driver";
 import { runPlaygroundRollout, type RolloutDriver } from "./rollout";
 import type { Scenario } from "./scenarios";
+import type { TrafficResult } from "./traffic";
 
 export const FROM_VERSION = "6.0.0";
 export const TO_VERSION = "6.0.1";
@@ -37,7 +38,7 @@ export interface ScenarioRunOptions {
 
 export interface ScenarioRun {
     record: RolloutRecord;
-    userTraffic: { sent: number; ok: number };
+    userTraffic: TrafficResult;
     /** The apex router's weighted targets and the canary's replicas when the rollout ended. */
     final: { weightedTargets: string; canaryReplicas: number };
 }

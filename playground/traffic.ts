@@ -5,9 +5,19 @@
 import * as http from "http";
 import { requestThroughProxy } from "./http-util";
 
+/** What the users saw: requests sent, answered below 500, and the first failures with when and why. */
+export interface TrafficResult {
+    sent: number;
+    ok: number;
+    failures: string[];
+}
+
+/** Failures kept for the report: enough to see when and how requests failed, bounded for a long faulty run. */
+const KEPT_FAILURES = 20;
+
 export interface Traffic {
-    /** Stop sending; resolves with the number of requests sent and answered with a status below 500. */
-    stop(): Promise<{ sent: number; ok: number }>;
+    /** Stop sending; resolves once every request in flight is answered. */
+    stop(): Promise<TrafficResult>;
 }
 
 export function startTraffic(opts: { proxyUrl: string; url: string; ratePerSecond: number; headers?: Record<string, string> }): Traffic {
@@ -15,6 +25,12 @@ export function startTraffic(opts: { proxyUrl: string; url: string; ratePerSecon
     const inFlight = new Set<Promise<void>>();
     let sent = 0;
     let ok = 0;
+    const failures: string[] = [];
+    const failed = (why: string): void => {
+        if (failures.length < KEPT_FAILURES) {
+            failures.push(`${new Date().toISOString()} ${why}`);
+        }
+    };
     const tickMs = 50;
     let credit = 0;
     const timer = setInterval(() => {
@@ -23,9 +39,13 @@ export function startTraffic(opts: { proxyUrl: string; url: string; ratePerSecon
             sent += 1;
             const request: Promise<void> = requestThroughProxy(opts.proxyUrl, opts.url, { headers: opts.headers, agent })
                 .then((answer) => {
-                    ok += answer.status < 500 ? 1 : 0;
+                    if (answer.status < 500) {
+                        ok += 1;
+                    } else {
+                        failed(`HTTP ${answer.status}`);
+                    }
                 })
-                .catch(() => undefined)
+                .catch((error: Error) => failed(error.message))
                 .finally(() => inFlight.delete(request));
             inFlight.add(request);
         }
@@ -35,7 +55,7 @@ export function startTraffic(opts: { proxyUrl: string; url: string; ratePerSecon
             clearInterval(timer);
             await Promise.all([...inFlight]);
             agent.destroy();
-            return { sent, ok };
+            return { sent, ok, failures };
         },
     };
 }

@@ -94,7 +94,7 @@ describe("playground scenarios through Pulumi's provider host on the real contro
             [["request-success-rate", "min 99%", "pass"], ["request-duration", "max 500ms", "pass"]],
             "the checks the provider host printed with the event reach the demo",
         );
-        assert.strictEqual(o.run.userTraffic.ok, o.run.userTraffic.sent, "no user request failed");
+        assert.strictEqual(o.run.userTraffic.ok, o.run.userTraffic.sent, `no user request failed: ${o.run.userTraffic.failures.join("; ")}`);
     });
 
     it("errors: halts on the success rate and rolls back at the threshold", async () => {
