@@ -40,6 +40,7 @@ export interface CheckResult {
 export function evaluateMetric(metric: MetricSpec, reading: MetricReading, target: CanaryTarget, observer: string): CheckResult {
     const source = metricSource(metric);
     const base = { name: metric.name, kind: "metric" as const, threshold: describeThreshold(metric), window: metricInterval(metric) };
+    const unit = isDuration(metric, source) ? { unit: "ms" as const } : isSuccessRate(metric, source) ? { unit: "%" as const } : {};
     if (reading.kind === "no-data") {
         return { record: { ...base, outcome: "no-data", message: reading.message }, halt: noDataText(metric, source, reading.message, target, observer) };
     }
@@ -49,9 +50,9 @@ export function evaluateMetric(metric: MetricSpec, reading: MetricReading, targe
     const bound = isDuration(metric, source) ? evaluateDuration(metric, reading.value, target) : evaluateNumber(metric, source, reading.value, target);
     const value = isDuration(metric, source) ? Math.trunc(reading.value) : reading.value;
     if (bound) {
-        return { record: { ...base, value, outcome: "fail", message: bound }, halt: bound };
+        return { record: { ...base, value, ...unit, outcome: "fail", message: bound }, halt: bound };
     }
-    return { record: { ...base, value, outcome: "pass" } };
+    return { record: { ...base, value, ...unit, outcome: "pass" } };
 }
 
 /** A metric with neither a built-in name, a `query` nor a `templateRef` (validation normally rejects it). */

@@ -112,8 +112,11 @@ export interface CheckRecord {
     name: string;
     kind: "metric" | "webhook";
     value?: number;
+    /** The value's unit for the built-in metrics: `%` (success rate) or `ms` (request duration). */
+    unit?: "%" | "ms";
     /** Human form of the bound, e.g. "min 99" or "max 500ms". */
     threshold?: string;
+    /** The metric's query window, e.g. "1m". */
     window?: string;
     outcome: CheckOutcome;
     message?: string;

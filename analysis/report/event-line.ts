@@ -4,9 +4,11 @@
  */
 import type { CanaryEvent, CheckRecord } from "../engine/ports";
 
+/** One check with everything behind its outcome: `metric request-success-rate = 89.02% over 1m (min 99%): fail`. */
 export function formatCheck(check: CheckRecord): string {
-    const value = check.value === undefined ? "" : ` = ${Number(check.value.toFixed(2))}`;
-    return `${check.kind} ${check.name}${value}${check.threshold ? ` (${check.threshold})` : ""}: ${check.outcome}`;
+    const value = check.value === undefined ? "" : ` = ${Number(check.value.toFixed(2))}${check.unit ?? ""}`;
+    const window = check.window ? ` over ${check.window}` : "";
+    return `${check.kind} ${check.name}${value}${window}${check.threshold ? ` (${check.threshold})` : ""}: ${check.outcome}`;
 }
 
 /**
@@ -18,8 +20,8 @@ export function formatEventChecks(event: CanaryEvent): string {
     return checks.length === 0 ? "" : `[${checks.map(formatCheck).join("; ")}]`;
 }
 
-/** One check as `formatCheck` writes it: `metric request-success-rate = 84 (min 99%): fail`. */
-const CHECK_TEXT = /^(metric|webhook) (.+?)(?: = (-?[\d.]+(?:e[-+]?\d+)?))?(?: \((.*)\))?: (pass|fail|no-data|error)$/;
+/** One check as `formatCheck` writes it: `metric request-success-rate = 84% over 1m (min 99%): fail`. */
+const CHECK_TEXT = /^(metric|webhook) (.+?)(?: = (-?[\d.]+(?:e[-+]?\d+)?)(%|ms)?)?(?: over (\S+))?(?: \((.*)\))?: (pass|fail|no-data|error)$/;
 
 /**
  * The inverse of `formatEventChecks` for the text between the brackets, so events read from a process's
@@ -31,8 +33,16 @@ export function parseEventChecks(text: string): CheckRecord[] {
         if (!match) {
             return [];
         }
-        const [, kind, name, value, threshold, outcome] = match;
-        return [{ name, kind: kind as CheckRecord["kind"], outcome: outcome as CheckRecord["outcome"], ...(value === undefined ? {} : { value: Number(value) }), ...(threshold === undefined ? {} : { threshold }) }];
+        const [, kind, name, value, unit, window, threshold, outcome] = match;
+        return [{
+            name,
+            kind: kind as CheckRecord["kind"],
+            outcome: outcome as CheckRecord["outcome"],
+            ...(value === undefined ? {} : { value: Number(value) }),
+            ...(unit === undefined ? {} : { unit: unit as CheckRecord["unit"] }),
+            ...(window === undefined ? {} : { window }),
+            ...(threshold === undefined ? {} : { threshold }),
+        }];
     });
 }
 

@@ -12,7 +12,7 @@ const haltOf = (metric: MetricSpec, reading: MetricReading) => evaluateMetric(me
 describe("checks: request-success-rate", () => {
     it("passes at or above min and records the value", () => {
         assert.deepEqual(evaluateMetric(successRate, value(99), target, "appmesh"), {
-            record: { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 99, outcome: "pass" },
+            record: { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 99, unit: "%", outcome: "pass" },
         });
     });
 

@@ -52,8 +52,8 @@ describe("engine: canary strategy", () => {
         assert.deepEqual(outcome.checks.slice(0, 3).map((c) => c.name), ["acceptance-test", "load-test", "load-test"]);
         assert.ok(outcome.checks.every((c) => c.outcome === "pass"));
         assert.deepEqual(h.metricReads.slice(0, 2), ["request-success-rate", "request-duration"]);
-        assert.deepEqual(outcome.checks[3], { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 99.9, outcome: "pass" });
-        assert.deepEqual(outcome.checks[4], { name: "request-duration", kind: "metric", threshold: "max 500ms", window: "30s", value: 120, outcome: "pass" });
+        assert.deepEqual(outcome.checks[3], { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 99.9, unit: "%", outcome: "pass" });
+        assert.deepEqual(outcome.checks[4], { name: "request-duration", kind: "metric", threshold: "max 500ms", window: "30s", value: 120, unit: "ms", outcome: "pass" });
 
         const advance10 = h.events.find((e) => e.message === "Advance podinfo.test canary weight 10")!;
         assert.deepEqual(advance10.checks?.map((c) => c.name), ["load-test", "request-success-rate", "request-duration"]);
@@ -211,7 +211,7 @@ describe("engine: failed checks and rollback", () => {
         assert.deepEqual(outcome, { ...outcome, status: "failed", reason: halt, failedChecks: 2, canaryWeight: 0, rollback: "threshold" });
         assert.equal(elapsedFrom(h, "Starting canary analysis for podinfo.test"), 4 * MINUTE);
         const haltEvent = h.events.find((e) => e.message === halt)!;
-        assert.deepEqual(haltEvent.check, { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 61.3912, outcome: "fail", message: halt });
+        assert.deepEqual(haltEvent.check, { name: "request-success-rate", kind: "metric", threshold: "min 99%", window: "1m", value: 61.3912, unit: "%", outcome: "fail", message: halt });
         assert.equal(haltEvent.failedChecks, 1);
         assert.equal(haltEvent.canaryWeight, 15);
         // the failing success rate short-circuits: request-duration is not read in failing intervals
@@ -236,7 +236,7 @@ describe("engine: failed checks and rollback", () => {
             ...rollbackTail("Warning: Rolling back podinfo.test failed checks threshold reached 1", "alert error: Failed checks threshold reached 1"),
         ]);
         assert.equal(outcome.reason, halt);
-        assert.deepEqual(outcome.checks.at(-1), { name: "request-duration", kind: "metric", threshold: "max 500ms", window: "30s", value: 1200, outcome: "fail", message: halt });
+        assert.deepEqual(outcome.checks.at(-1), { name: "request-duration", kind: "metric", threshold: "max 500ms", window: "30s", value: 1200, unit: "ms", outcome: "fail", message: halt });
     });
 
     it("counts 'no values found' as a failed check and rolls back at the threshold", async () => {

@@ -96,12 +96,17 @@ describe("playground report (analysis/report.ts)", () => {
     it("reads back the checks a printed event line carries, as the provider host prints them", () => {
         const checks: CheckRecord[] = [
             { name: "load-test", kind: "webhook", outcome: "pass" },
-            { name: "request-success-rate", kind: "metric", value: 84.38, threshold: "min 99%", outcome: "fail" },
-            { name: "request-duration", kind: "metric", value: 0.5, threshold: "max 500ms", outcome: "pass" },
-            { name: "my custom: check", kind: "metric", threshold: "min 1 max 5", outcome: "no-data" },
+            { name: "request-success-rate", kind: "metric", value: 84.38, unit: "%", window: "1m", threshold: "min 99%", outcome: "fail" },
+            { name: "request-duration", kind: "metric", value: 12, unit: "ms", window: "30s", threshold: "max 500ms", outcome: "pass" },
+            { name: "my custom: check", kind: "metric", window: "2m", threshold: "min 1 max 5", outcome: "no-data" },
+            { name: "errors", kind: "metric", value: 0.5, threshold: "max 1", outcome: "pass" },
         ];
         const text = formatEventChecks(event(1, "Advance podinfo.test canary weight 10", { checks }));
-        assert.strictEqual(text, "[webhook load-test: pass; metric request-success-rate = 84.38 (min 99%): fail; metric request-duration = 0.5 (max 500ms): pass; metric my custom: check (min 1 max 5): no-data]");
+        assert.strictEqual(
+            text,
+            "[webhook load-test: pass; metric request-success-rate = 84.38% over 1m (min 99%): fail; metric request-duration = 12ms over 30s (max 500ms): pass; " +
+                "metric my custom: check over 2m (min 1 max 5): no-data; metric errors = 0.5 (max 1): pass]",
+        );
         assert.deepStrictEqual(parseEventChecks(text.slice(1, -1)), checks);
         assert.deepStrictEqual(parseEventChecks("not a check; webhook smoke: error"), [{ name: "smoke", kind: "webhook", outcome: "error" }]);
     });
