@@ -7,7 +7,7 @@
  */
 import type { CheckRecord, PortError, RouteWeights } from "./ports";
 import { observerOf, skipsAnalysis } from "../spec/canary";
-import { alertText, eventText } from "./messages";
+import { alertText, canaryId, eventText } from "./messages";
 import { evaluateMetric, metricSource, metricsInRunOrder, unusableMetric, type CheckResult } from "./checks";
 import { ALL_ON_CANARY, isPromotionDue, NEVER_ADVANCES, RESTING_WEIGHTS, nextPromotionWeight, nextStepWeight, nextWeight } from "./weights";
 import { errorText, RolloutSession, type Phase, type RolloutPorts, type RolloutRequest } from "./session";
@@ -120,6 +120,8 @@ export async function finalizePromotion(request: RolloutRequest, ports: RolloutP
 
 async function finalize(s: RolloutSession, mode: "promoted" | "skipped" | "initialized"): Promise<void> {
     if (mode !== "initialized") {
+        // Flagger's phase while the primary rolls out to the promoted revision.
+        s.phase = "Promoting";
         await holdUntilPrimaryReady(s);
     }
     try {
@@ -204,13 +206,14 @@ async function analyse(s: RolloutSession): Promise<AnalysisOutcome> {
     if (skipsAnalysis(s.request.spec)) {
         return promoteWithoutAnalysis(s);
     }
-    let tick = s.now();
-    for (;;) {
+    let due = s.now();
+    for (let index = 0; ; index++) {
+        s.ports.ticks?.started({ canary: canaryId(s.target), index, dueAt: due, startedAt: s.now() });
         const outcome = await runInterval(s);
         if (outcome) {
             return outcome;
         }
-        tick = await nextTick(s, tick);
+        due = await nextTick(s, due);
     }
 }
 

@@ -130,6 +130,8 @@ export interface CanaryEvent {
     phase: string;
     canaryWeight: number;
     failedChecks: number;
+    /** Iterations run so far (A/B testing and Blue/Green count iterations instead of weights). */
+    iterations?: number;
     /** The check this event reports (a halt, a hook that passed or failed). */
     check?: CheckRecord;
     /** Every check of the interval that led to this decision ("Advance ...", "Copying ..."). */
@@ -138,6 +140,22 @@ export interface CanaryEvent {
 
 export interface EventSink {
     emit(event: CanaryEvent): void;
+}
+
+/** One analysis interval as it started: when the engine's schedule had it due, and when it ran. */
+export interface AnalysisTick {
+    /** `<name>.<namespace>` */
+    canary: string;
+    /** 0 for the run's first interval. */
+    index: number;
+    /** ms since the epoch. */
+    dueAt: number;
+    startedAt: number;
+}
+
+/** Hears each analysis interval start, so its lateness against the schedule can be measured. Must not throw. */
+export interface TickObserver {
+    started(tick: AnalysisTick): void;
 }
 
 /**

@@ -14,6 +14,7 @@ import type {
     LeasePort,
     MetricsPort,
     RouterPort,
+    TickObserver,
     WebhookPort,
     WebhookResult,
     WorkloadPort,
@@ -43,6 +44,8 @@ export interface RolloutPorts {
     lease?: LeasePort;
     /** The `pulumi up` driving the run; without one, it is taken to be there. */
     driver?: DriverPort;
+    /** Told when each analysis interval starts. */
+    ticks?: TickObserver;
 }
 
 export interface RolloutRequest {
@@ -167,6 +170,7 @@ export class RolloutSession {
             phase: this.phase,
             canaryWeight: this.canaryWeight,
             failedChecks: this.failedChecks,
+            ...(this.iterations > 0 ? { iterations: this.iterations } : {}),
             ...detail,
         };
         this.ports.events.emit(event);

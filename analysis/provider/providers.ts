@@ -23,6 +23,7 @@
  * per event, which Pulumi shows during `up`. Secrets (kubeconfig, metric provider credentials, alert and
  * Secret data) are secret inputs, re-marked secret on the outputs, and never printed.
  */
+import * as diagnostics_channel from "diagnostics_channel";
 import * as pulumi from "@pulumi/pulumi";
 import { finalizePromotion, recoverInterruptedRollout, runAnalysis, type AnalysisOutcome, type RolloutPorts, type RolloutRequest } from "../engine/engine";
 import { AlertNotifier } from "../adapters/alerts";
@@ -49,6 +50,9 @@ import { REVISION_ANNOTATION } from "../spec/annotations";
 import { bootstrapRefusal } from "./bootstrap";
 import { clearedAnnotations, failedRevisionOf, failureAnnotations, failureRecord, type FailedRevision } from "./failed-revision";
 import { checkRetryRevision, heldOutputs, heldRevisionText, isHeld } from "./held-revision";
+import { trackStatus, type StatusTracker } from "./status-tracker";
+import { KubeCanaryStatus } from "../adapters/kubernetes/status";
+import type { CanaryStatus } from "../report/status";
 
 /** What the rollout's last run did: `initialized` (first deployment), `promoted`, or `skipped` (skipAnalysis). */
 export type RolloutStatus = "initialized" | "promoted" | "skipped";
@@ -95,6 +99,8 @@ export interface LiveRollout {
     canaryReplicas: number;
     /** `resting` when traffic is all on the primary and the canary is parked, else `interrupted`. */
     state: "resting" | "interrupted";
+    /** The canary's status as the last run left it (`<app>-canary-status`), when there is one. */
+    canaryStatus?: CanaryStatus;
 }
 
 /** Check the inputs both resources share; unknown values pass until they are known. */
@@ -164,6 +170,12 @@ function printLine(type: CanaryEvent["type"], message: string): void {
     console.log(`${type.padEnd(7)} ${message}`);
 }
 
+/**
+ * The diagnostics channel each analysis interval's start is published on (an `AnalysisTick`), for a subscriber
+ * loaded into the host (the benchmark measures tick lateness with one); with none, nothing is sent.
+ */
+export const TICK_CHANNEL = "appmesh-canary:analysis-tick";
+
 /** An engine event in Flagger's wording, followed by the checks behind it. */
 function printEvent(event: CanaryEvent): void {
     const checks = formatEventChecks(event);
@@ -190,11 +202,20 @@ function workloadsOf(inputs: RolloutInputs, retry?: RetryOptions): KubeWorkloads
     return new KubeWorkloads({ access: kubeAccess(inputs), namespace: target.namespace, canary: target.name, autoscalerMinReplicas: inputs.autoscalerMinReplicas, retry });
 }
 
+/** The canary's status ConfigMap; `retry` for a look that must be quick. */
+function statusStore(inputs: RolloutInputs, retry?: RetryOptions): KubeCanaryStatus {
+    return new KubeCanaryStatus({ access: kubeAccess(inputs), namespace: inputs.target.namespace, target: inputs.target.name, retry });
+}
+
+/** Print a warning line. */
+const warn = (message: string) => printLine("Warning", message);
+
 /**
  * The engine's ports over the cluster (the router's objects, the Deployments, the Lease), Prometheus, webhooks,
- * alert providers and the `pulumi up` driving the host.
+ * alert providers and the `pulumi up` driving the host; each event is printed and, with a tracker, moves the
+ * canary's status.
  */
-export function buildPorts(inputs: RolloutInputs, spec: CanarySpec): RolloutPorts {
+export function buildPorts(inputs: RolloutInputs, spec: CanarySpec, status?: StatusTracker): RolloutPorts {
     const access = kubeAccess(inputs);
     const { target } = inputs;
     const resolve = serviceProxyResolver({
@@ -210,9 +231,15 @@ export function buildPorts(inputs: RolloutInputs, spec: CanarySpec): RolloutPort
         webhooks: new HttpWebhooks({ resolve }),
         alerts: new AlertNotifier({ alerts: spec.analysis?.alerts ?? [], providers: inputs.alertProviders ?? {}, resolve, log: (line) => console.log(line) }),
         clock: { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
-        events: { emit: printEvent },
+        events: {
+            emit(event) {
+                printEvent(event);
+                status?.record(event);
+            },
+        },
         lease: leaseOf(inputs, spec),
         driver: watchEngine(),
+        ticks: { started: (tick) => diagnostics_channel.channel(TICK_CHANNEL).publish(tick) },
     };
 }
 
@@ -246,7 +273,12 @@ function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
     return whileRollingOut(async () => {
         const request = rolloutRequest(inputs, inputs.revision);
         await assertSameCluster(inputs);
-        await finalizePromotion(request, buildPorts(inputs, request.spec), inputs.status);
+        const status = await trackStatus(kubeAccess(inputs), inputs.target, inputs.revision);
+        try {
+            await finalizePromotion(request, buildPorts(inputs, request.spec, status), inputs.status);
+        } finally {
+            await status.flush(warn);
+        }
     });
 }
 
@@ -274,7 +306,9 @@ async function readLive(inputs: RolloutInputs): Promise<LiveRollout> {
     const weights = await routerOf(inputs).port(inputs.router, { access: kubeAccess(inputs), target }).getWeights();
     const canaryReplicas = await workloadsOf(inputs).canaryReplicas();
     const resting = weights.primary === RESTING_WEIGHTS.primary && canaryReplicas === 0;
-    return { primaryWeight: weights.primary, canaryWeight: weights.canary, canaryReplicas, state: resting ? "resting" : "interrupted" };
+    // A side channel: refresh shows the routes and replicas without it when it cannot be read.
+    const canaryStatus = await statusStore(inputs, { attempts: 1 }).read().catch(() => undefined);
+    return { primaryWeight: weights.primary, canaryWeight: weights.canary, canaryReplicas, state: resting ? "resting" : "interrupted", ...(canaryStatus ? { canaryStatus } : {}) };
 }
 
 const resourceId = (target: CanaryTarget) => `${target.namespace}/${target.name}`;
@@ -345,6 +379,21 @@ async function assertBootstrap(inputs: AnalysisInputs): Promise<void> {
     }
 }
 
+/** Run the analysis of a new revision: promoted outputs, or an error saying how it failed and what it left. */
+async function analyse(next: AnalysisInputs, request: RolloutRequest, status: StatusTracker, failed: FailedRevision | undefined): Promise<{ outs: AnalysisOutputs }> {
+    const outcome = await runAnalysis(request, buildPorts(next, request.spec, status));
+    if (outcome.status === "failed") {
+        const record = failureRecord(outcome, next.revision, Date.now());
+        const held = record !== undefined && (await recordFailure(next, record));
+        const live = await readLive(next).catch((error: Error) => error);
+        throw new Error(rolloutFailure(next.target, next.revision, outcome, live, held));
+    }
+    if (failed) {
+        await clearFailure(next, failed);
+    }
+    return { outs: { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" } };
+}
+
 export const analysisProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: any, news: any) {
         watchEngine();
@@ -365,6 +414,9 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
         await assertSameCluster(news);
         await assertBootstrap(news);
         // First deployment: nothing to compare with; the primary starts from these inputs.
+        const status = await trackStatus(kubeAccess(news), news.target, news.revision);
+        status.note("Initializing", `Initializing ${canaryId(news.target)}: the first deployment starts its primary on revision ${news.revision}`);
+        await status.flush(warn);
         const outs: AnalysisOutputs = { ...news, status: "initialized" };
         return { id: resourceId(news.target), outs };
     },
@@ -381,23 +433,19 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
             const request = rolloutRequest(next, next.revision);
             await assertSameCluster(next);
             const failed = await recordedFailure(next);
-            if (isHeld(next.revision, next.retryRevision, failed)) {
-                await restIfInterrupted(next, request);
-                printLine("Warning", heldRevisionText(next.target, failed, "up"));
-                return { outs: heldOutputs(previous, next) };
+            const status = await trackStatus(kubeAccess(next), next.target, next.revision);
+            try {
+                if (isHeld(next.revision, next.retryRevision, failed)) {
+                    await restIfInterrupted(next, request);
+                    const text = heldRevisionText(next.target, failed, "up");
+                    printLine("Warning", text);
+                    status.note("Failed", text);
+                    return { outs: heldOutputs(previous, next) };
+                }
+                return await analyse(next, request, status, failed);
+            } finally {
+                await status.flush(warn);
             }
-            const outcome = await runAnalysis(request, buildPorts(next, request.spec));
-            if (outcome.status === "failed") {
-                const record = failureRecord(outcome, next.revision, Date.now());
-                const held = record !== undefined && (await recordFailure(next, record));
-                const live = await readLive(next).catch((error: Error) => error);
-                throw new Error(rolloutFailure(next.target, next.revision, outcome, live, held));
-            }
-            if (failed) {
-                await clearFailure(next, failed);
-            }
-            const outs: AnalysisOutputs = { ...next, status: outcome.status === "skipped" ? "skipped" : "promoted" };
-            return { outs };
         });
     },
 
@@ -407,13 +455,18 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async delete(_id: string, props: any) {
-        // The Kubernetes objects belong to the stack's Kubernetes provider; the analysis Lease is the one object
-        // the analysis created. Best effort, one attempt: a cluster already gone must not hold up a destroy.
+        // The Kubernetes objects belong to the stack's Kubernetes provider; the analysis Lease and the status
+        // ConfigMap are the objects the analysis created. Best effort, one attempt: a cluster already gone must not hold up a destroy.
         try {
             const inputs = props as AnalysisOutputs;
             await leaseOf(inputs, parseCanarySpec(inputs.canary), { attempts: 1 }).remove();
         } catch {
             // Left behind, it is released and harmless: the next Analysis of that name takes it over.
+        }
+        try {
+            await statusStore(props as AnalysisOutputs, { attempts: 1 }).remove();
+        } catch {
+            // Left behind, it shows the last rollout's end; the next Analysis of that name writes over it.
         }
     },
 };

@@ -2,7 +2,8 @@
  * Two apps in one stack (`apps` config) rolled out together by the real `pulumi up` on the local control
  * plane: one promoted and one rolled back in the same update, with and without `--continue-on-error`; the
  * next run finishes an app the failure stopped mid-promotion and holds the failed revision; a new revision of
- * the failed app runs a fresh analysis; two failures name both apps. Needs `npm run toolchain`.
+ * the failed app runs a fresh analysis; two failures name both apps; a tracked ConfigMap's data change is a
+ * rollout of its app alone; a Secret set with `--secret` stays out of the state. Needs `npm run toolchain`.
  */
 import assert from "node:assert/strict";
 import * as fs from "fs";
@@ -24,6 +25,7 @@ const NAMESPACE = "test";
 const APPS = ["cart", "catalog"] as const;
 type App = (typeof APPS)[number];
 const image = (version: string) => `${PODINFO_IMAGE}:${version}`;
+const TOKEN = "e2e-catalog-token-7f3a";
 
 /** The playground stack with two apps instead of the tutorial's one: podinfo containers, the playground's canary spec retargeted. */
 function twoAppStack(): Record<string, unknown> {
@@ -35,8 +37,11 @@ function twoAppStack(): Record<string, unknown> {
         for (const webhook of spec.analysis.webhooks) {
             webhook.metadata.cmd = webhook.metadata.cmd.replace(/podinfo-canary\.test/g, `${name}-canary.test`);
         }
+        // cart reads a tracked ConfigMap, catalog a tracked Secret (its data is set with --secret below).
+        const reads = name === "cart" ? { configMapRef: { name: "cart-settings" } } : { secretRef: { name: "catalog-token" } };
         return {
-            workload: { replicas: 1, containers: [{ name: "app", image: image("6.0.0"), ports: [{ name: "http", containerPort: 9898 }] }] },
+            workload: { replicas: 1, containers: [{ name: "app", image: image("6.0.0"), ports: [{ name: "http", containerPort: 9898 }], envFrom: [reads] }] },
+            ...(name === "cart" ? { configMaps: { "cart-settings": { data: { COLOR: "blue" } } } } : {}),
             canary: spec,
         };
     };
@@ -86,6 +91,7 @@ describe("several apps in one pulumi up, with the real CLI on the local control 
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "appmesh-canary-apps-"));
         workspace = await createPulumiWorkspace({ dir, stack: "apps", config: twoAppStack(), toolchain });
         await workspace.setConfig("kubernetes:kubeconfig", cluster.kubeconfig, { secret: true });
+        await workspace.setConfig(`${PROJECT}:apps.catalog.secrets.catalog-token.data.token`, TOKEN, { path: true, secret: true });
     });
 
     after(() => tearDownStack(workspace, cluster));
@@ -162,5 +168,26 @@ describe("several apps in one pulumi up, with the real CLI on the local control 
         assert.ok(failedIn(result.output, "cart") && failedIn(result.output, "catalog"), result.output);
         await atRest("cart", "6.0.3");
         await atRest("catalog", "6.0.5");
+    });
+
+    it("6. a tracked ConfigMap's data change is a rollout of its app alone, and the primary then reads the new data", async () => {
+        // cart's promoted image again (6.0.6 failed in case 5), with new settings: only the data differs from its primary.
+        await setImage("cart", "6.0.3");
+        await workspace.setConfig(`${PROJECT}:apps.cart.configMaps.cart-settings.data.COLOR`, "red", { path: true });
+        const result = await up();
+        assert.strictEqual(result.code, 0, result.output);
+        assert.match(result.output, /New revision detected! Scaling up cart\.test/);
+        assert.match(result.output, /Promotion completed! Scaling down cart\.test/);
+        assert.doesNotMatch(result.output, /Scaling up catalog\.test/);
+        assert.deepStrictEqual((await read("v1", "ConfigMap", "cart-settings-primary"))?.data, { COLOR: "red" });
+        assert.deepStrictEqual(await weights("cart"), { primary: 100, canary: 0 });
+    });
+
+    it("7. the Secret set with --secret reaches the cluster and its -primary copy, and never the state in plain text", async () => {
+        const primary = await read("v1", "Secret", "catalog-token-primary");
+        assert.strictEqual(Buffer.from(primary?.data?.token ?? "", "base64").toString(), TOKEN);
+        const state = (await workspace.run(["stack", "export"])).output;
+        assert.ok(state.includes("catalog-token"), "the Secret is in the state");
+        assert.ok(!state.includes(TOKEN) && !state.includes(Buffer.from(TOKEN).toString("base64")), "its data is not, in plain or base64 text");
     });
 });

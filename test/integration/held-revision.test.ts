@@ -9,7 +9,7 @@ import * as assert from "node:assert/strict";
 import { ANALYSIS_FIELD_MANAGER } from "../../analysis/adapters/kubernetes/client";
 import { recordedReason } from "../../analysis/provider/failed-revision";
 import { FAILED_REVISION_ANNOTATIONS as FAILED } from "../../analysis/spec/annotations";
-import { ANALYSIS_URN, apexWeights, canaryReplicas, deployFirst, FINALIZE_URN, liveCanary, liveObject, SERIALIZATION_BREAKAGE, startHostBench, type HostBench } from "./rollout-fixtures";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, deployFirst, FINALIZE_URN, isStatusRequest, liveCanary, liveObject, SERIALIZATION_BREAKAGE, startHostBench, type HostBench } from "./rollout-fixtures";
 
 const CANARY_PATH = "/apis/apps/v1/namespaces/test/deployments/podinfo";
 const RFC_3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
@@ -43,7 +43,9 @@ describe("a failed revision is remembered and held, through Pulumi's provider ho
     });
 
     const annotations = async () => ((await liveCanary(bench)).metadata.annotations ?? {}) as Record<string, string>;
-    const writesSince = (since: number) => bench.proxy.requests.slice(since).filter((r) => r.method !== "GET");
+    /** Writes from request `since` on, the status side channel left out. */
+    const writesSince = (since: number) => bench.proxy.requests.slice(since).filter((r) => r.method !== "GET" && !isStatusRequest(r));
+    const statusWritten = (since: number) => bench.proxy.requests.slice(since).filter((r) => r.method === "PATCH" && isStatusRequest(r)).at(-1)?.body as any;
     const routerVersion = async () => (await liveObject(bench, "VirtualRouter", bench.canary.names.apex)).metadata.resourceVersion;
 
     async function assertAtRest(): Promise<void> {
@@ -104,6 +106,8 @@ describe("a failed revision is remembered and held, through Pulumi's provider ho
         const updated = await bench.host.update("test/podinfo", ANALYSIS_URN, promoted, failing);
         assert.deepEqual(bench.lines, [heldLine("held")]);
         assert.deepEqual(writesSince(since), [], "nothing was written: no route, no scale, no lease");
+        assert.equal(statusWritten(since)?.data?.phase, "Failed", "the status says the revision failed");
+        assert.match(statusWritten(since)?.data?.lastEvent, /held: traffic stays on podinfo-primary/);
         assert.equal(await routerVersion(), router);
         await assertAtRest();
         for (const key of ["revision", "template", "configData", "secretData", "status"]) {

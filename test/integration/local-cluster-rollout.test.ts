@@ -30,6 +30,7 @@ const ANALYSIS_RBAC: Record<string, { apiGroups: string[]; resources: string[]; 
         { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"] },
         { apiGroups: [""], resources: ["services/proxy"], verbs: ["get", "create"] },
         { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update", "delete"] },
+        { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "patch", "delete"] },
     ],
     "appmesh-system": [{ apiGroups: [""], resources: ["services/proxy"], verbs: ["get"] }],
 };

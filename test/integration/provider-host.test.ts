@@ -1,6 +1,11 @@
 import * as assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as readline from "node:readline";
 import { withoutProvider } from "../../playground/provider-host";
-import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, waitFor, type HostBench } from "./rollout-fixtures";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -8,13 +13,24 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
     this.timeout(240_000);
     let bench: HostBench;
     let promoted: Record<string, unknown>;
+    /** `npm run status -- --watch` in a process of its own, as an on-call engineer runs it beside `pulumi up`. */
+    let watcher: ChildProcess;
+    const watched: string[] = [];
 
     before(async () => {
         bench = await startHostBench();
         await bench.host.configure();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "appmesh-canary-status-"));
+        const kubeconfig = path.join(dir, "kubeconfig");
+        fs.writeFileSync(kubeconfig, bench.proxy.kubeconfig(bench.token), { mode: 0o600 });
+        const root = path.resolve(__dirname, "..", "..");
+        watcher = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "cli/appmesh-canary.ts", "status", "--watch", "--kubeconfig", kubeconfig], { cwd: root });
+        readline.createInterface({ input: watcher.stdout! }).on("line", (line) => watched.push(line));
+        await waitFor("the status watch to start", () => watched.length > 0);
     });
 
     after(async () => {
+        watcher?.kill();
         await bench?.stop();
     });
 
@@ -86,14 +102,34 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
         assert.ok(!events.includes(bench.token));
     });
 
-    it("read reports the live state for refresh; delete removes the analysis Lease and leaves the rest of the cluster alone", async () => {
+    it("the status watch in another process showed each phase and weight as the rollouts moved, ending in Succeeded, then Failed with its failed checks", async () => {
+        // NAMESPACE NAME STATUS WEIGHT FAILEDCHECKS LASTTRANSITIONTIME REVISION
+        const rows = watched.slice(1).map((line) => line.split(/\s+/)).filter((cells) => cells[0] === "test" && cells[1] === "podinfo");
+        const seen = rows.map(([, , phase, weight, failed]) => `${phase} ${weight} ${failed}`).filter((row, i, all) => row !== all[i - 1]);
+        const first = (prefix: string, from = 0) => seen.findIndex((row, i) => i >= from && row.startsWith(prefix));
+        const succeeded = first("Succeeded 0");
+        assert.ok(first("Initializing") >= 0 && first("Initialized") > first("Initializing"), seen.join("\n"));
+        for (const step of ["Progressing 10", "Progressing 20", "Progressing 30", "Promoting 30", "Finalising", "Succeeded 0"]) {
+            assert.ok(first(step, first("Initialized")) > 0, `"${step}" in:\n${seen.join("\n")}`);
+        }
+        assert.ok(first("Progressing 10") < first("Progressing 30") && first("Promoting 30") < first("Finalising") && first("Finalising") < succeeded, seen.join("\n"));
+        const failed = seen.slice(succeeded).filter((row) => row.startsWith("Failed")).at(-1);
+        assert.match(failed ?? "", /^Failed 0 [1-9]\d*$/, seen.join("\n"));
+        assert.ok(first("Progressing", succeeded) > succeeded, "the failing revision progressed first");
+    });
+
+    it("read reports the live state and the canary's status for refresh; delete removes the analysis Lease and the status and leaves the rest of the cluster alone", async () => {
         const read = await bench.host.read("test/podinfo", ANALYSIS_URN, promoted);
-        assert.deepEqual(read.properties.live, { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" });
+        const { canaryStatus, ...live } = read.properties.live as Record<string, any>;
+        assert.deepEqual(live, { primaryWeight: 100, canaryWeight: 0, canaryReplicas: 0, state: "resting" });
+        assert.equal(canaryStatus.phase, "Failed", "the last run rolled back");
+        assert.ok(canaryStatus.failedChecks >= 1, `failed checks: ${canaryStatus.failedChecks}`);
+        assert.equal(canaryStatus.canaryWeight, 0);
         const requests = bench.proxy.requests.length;
         await bench.host.delete("test/podinfo", ANALYSIS_URN, promoted);
-        assert.deepEqual(
-            bench.proxy.requests.slice(requests).map((r) => `${r.method} ${r.path} ${r.status}`),
-            ["DELETE /apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis 200"],
-        );
+        assert.deepEqual(bench.proxy.requests.slice(requests).map((r) => `${r.method} ${r.path} ${r.status}`), [
+            "DELETE /apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis 200",
+            "DELETE /api/v1/namespaces/test/configmaps/podinfo-canary-status 200",
+        ]);
     });
 });

@@ -7,7 +7,7 @@ import type { CanarySpec } from "../../analysis/spec/canary";
 import { startApiProxy, type ApiProxy } from "../../playground/api-proxy";
 import { startControlPlane, type ControlPlane } from "../../playground/control-plane";
 import { serializeProvider } from "../../playground/provider-host";
-import { restingRouter, restingRouterSpec, TARGET as target, tutorialCanary } from "./rollout-fixtures";
+import { isStatusRequest, restingRouter, restingRouterSpec, TARGET as target, tutorialCanary } from "./rollout-fixtures";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const canary: CanarySpec = tutorialCanary();
@@ -141,12 +141,16 @@ describe("the serialized providers against a real kube-apiserver, in this proces
         const live = await read("appmesh.k8s.aws/v1beta2", "VirtualRouter", "podinfo");
         assert.deepEqual(live.spec.routes[0].httpRoute.action.weightedTargets.map((t: any) => t.weight), [50, 50]);
         assert.equal((await read("apps/v1", "Deployment", "podinfo")).spec.replicas, 2);
-        // Nothing but its own Lease, taken and released.
-        const writes = proxy.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`);
-        assert.deepEqual(writes, ["POST /apis/coordination.k8s.io/v1/namespaces/test/leases", "PUT /apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis"]);
+        // Nothing but its own Lease, taken and released, and the status: still Promoting, as the promotion waits.
+        const writes = proxy.requests.filter((r) => r.method !== "GET");
+        assert.deepEqual(writes.filter((r) => !isStatusRequest(r)).map((r) => `${r.method} ${r.path}`), [
+            "POST /apis/coordination.k8s.io/v1/namespaces/test/leases",
+            "PUT /apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis",
+        ]);
+        assert.equal((writes.filter(isStatusRequest).at(-1)?.body as any)?.data?.phase, "Promoting");
     });
 
-    it("Analysis create where no primary runs yet bootstraps: outputs promote the inputs as they are, and nothing is written", async () => {
+    it("Analysis create where no primary runs yet bootstraps: outputs promote the inputs as they are, and nothing but the status (Initializing) is written", async () => {
         const analysis = await roundTrip(analysisProvider);
         const fresh = { name: "fresh", namespace: "test", service: "fresh" };
         const inputs = { target: fresh, canary, router: restingRouter(), revision: "r1", template: { spec: { containers: [{ name: "podinfo", image: "podinfo:6.0.0" }] } }, configData: {}, secretData: {}, plan: "p", kubeconfig: proxy.kubeconfig(cp.token) };
@@ -154,7 +158,12 @@ describe("the serialized providers against a real kube-apiserver, in this proces
         const { id, outs } = await analysis.create(inputs);
         assert.equal(id, "test/fresh");
         assert.deepEqual(outs, { ...inputs, status: "initialized" });
-        assert.deepEqual(proxy.requests.slice(before).map((r) => `${r.method} ${r.path} ${r.status}`), ["GET /apis/apps/v1/namespaces/test/deployments/fresh-primary 404"]);
+        assert.deepEqual(proxy.requests.slice(before).map((r) => `${r.method} ${r.path} ${r.status}`), [
+            "GET /apis/apps/v1/namespaces/test/deployments/fresh-primary 404",
+            "GET /api/v1/namespaces/test/configmaps/fresh-canary-status 404",
+            "PATCH /api/v1/namespaces/test/configmaps/fresh-canary-status 201",
+        ]);
+        assert.equal((proxy.requests.at(-1)?.body as any).data.phase, "Initializing");
     });
 
     it("a kubeconfig that reaches another cluster is refused before anything changes", async () => {

@@ -182,6 +182,11 @@ export async function deployFirst(bench: HostBench): Promise<DeployedState> {
 }
 
 /** A provider line or error saying that serialization turned a captured value into something else. */
+/** A request to a canary's status ConfigMap (`<app>-canary-status`): the status side channel, not a rollout write. */
+export function isStatusRequest(request: { path: string }): boolean {
+    return /\/configmaps\/[^/]+-canary-status$/.test(request.path);
+}
+
 export const SERIALIZATION_BREAKAGE = /TypeError|incompatible receiver|is not a function|is not a constructor/;
 
 /** An object of the bench's namespace as the API server has it right now (read around the proxy). */

@@ -1,0 +1,55 @@
+import * as assert from "node:assert/strict";
+import { formatStatusTable, nextStatus, parseStatusData, statusConfigMapName, statusData, statusTarget, type CanaryStatus } from "../../analysis/report/status";
+import { parseStatusArguments } from "../../cli/status";
+
+const event = (phase: string, at: number, canaryWeight = 0, failedChecks = 0) => ({ message: `${phase} at ${at}`, timestamp: at, phase, canaryWeight, failedChecks });
+
+describe("canary status", () => {
+    it("moves with each event; the transition time changes with the phase only, and a new revision starts afresh", () => {
+        const s1 = nextStatus(undefined, event("Progressing", 1000, 5), "r1");
+        const s2 = nextStatus(s1, event("Progressing", 2000, 10, 1), "r1");
+        const s3 = nextStatus(s2, event("Promoting", 3000, 50, 1), "r1");
+        assert.deepEqual(s2, {
+            phase: "Progressing", canaryWeight: 10, failedChecks: 1, iterations: 0,
+            lastTransitionTime: new Date(1000).toISOString(), lastUpdateTime: new Date(2000).toISOString(), lastEvent: "Progressing at 2000", revision: "r1",
+        });
+        assert.equal(s3.lastTransitionTime, new Date(3000).toISOString());
+        const next = nextStatus({ ...s3, phase: "Failed" }, event("Failed", 4000), "r2");
+        assert.equal(next.lastTransitionTime, new Date(4000).toISOString(), "another revision's Failed is a transition of its own");
+        assert.equal(nextStatus(s3, { ...event("Progressing", 5000, 100), iterations: 3 }, "r1").iterations, 3);
+        assert.equal(nextStatus(s3, event("Bogus", 5000), "r1").phase, "Promoting", "an unknown phase keeps the last one");
+    });
+
+    it("round-trips through ConfigMap data, and refuses data that is no status", () => {
+        const status = nextStatus(undefined, event("WaitingPromotion", 1000, 30, 2), "40a857abea41bb8f");
+        const data = statusData(status);
+        assert.equal(data.canaryWeight, "30");
+        assert.deepEqual(parseStatusData(data), status);
+        assert.equal(parseStatusData({ phase: "Running" }), undefined);
+        assert.equal(parseStatusData(undefined), undefined);
+        assert.equal(statusTarget(statusConfigMapName("checkout")), "checkout");
+    });
+
+    it("prints the table as kubectl get canaries -A does: aligned, sorted by namespace and name", () => {
+        const status = (phase: CanaryStatus["phase"], canaryWeight: number): CanaryStatus => ({
+            ...nextStatus(undefined, event(phase, Date.UTC(2026, 11, 2, 17, 58, 41, 123), canaryWeight), "40a857abea41bb8f"),
+        });
+        const lines = formatStatusTable([
+            { namespace: "shop", name: "checkout", status: status("Progressing", 20) },
+            { namespace: "shop", name: "catalog", status: status("Succeeded", 0) },
+        ]);
+        assert.deepEqual(lines, [
+            "NAMESPACE   NAME       STATUS        WEIGHT   FAILEDCHECKS   LASTTRANSITIONTIME     REVISION",
+            "shop        catalog    Succeeded     0        0              2026-12-02T17:58:41Z   40a857abea41bb8f",
+            "shop        checkout   Progressing   20       0              2026-12-02T17:58:41Z   40a857abea41bb8f",
+        ]);
+        assert.equal(formatStatusTable([{ namespace: "shop", name: "catalog", status: status("Failed", 0) }], false).length, 1, "watch lines come without the header");
+    });
+
+    it("reads the command's options and names a bad one", () => {
+        assert.deepEqual(parseStatusArguments(["--watch", "-n", "shop", "--kubeconfig", "kc", "--context", "prod"]), { watch: true, namespace: "shop", kubeconfig: "kc", context: "prod" });
+        assert.deepEqual(parseStatusArguments([]), { watch: false });
+        assert.throws(() => parseStatusArguments(["--namespace"]), /--namespace needs a value; usage: appmesh-canary status/);
+        assert.throws(() => parseStatusArguments(["--all"]), /unknown option --all; usage/);
+    });
+});
