@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import {
-    CONFIG_ERROR_TITLE, GATEWAY_NAME, LOADTESTER_NAME, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig,
+    CONFIG_ERROR_TITLE, GATEWAY_NAME, GRAFANA_DASHBOARD_NAME, LOADTESTER_NAME, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig,
 } from "./config/stack";
 import type { AppConfig } from "./config/apps";
 import { formatFailures } from "./analysis/spec/failures";
@@ -13,6 +13,7 @@ import { Canary, CanaryArgs } from "./components/canary";
 import { AppMeshCluster } from "./components/cluster";
 import { ClusterConfig, parseClusterConfig, validateClusterConfig } from "./config/cluster";
 import { Gateway } from "./components/gateway";
+import { GrafanaDashboard } from "./components/grafana-dashboard";
 import { KubeAccessConfig, providerKubeAccess } from "./components/kube-access";
 import { LoadTester } from "./components/loadtester";
 import { Mesh } from "./components/mesh";
@@ -77,6 +78,7 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
         ...(cluster ? { kubeconfig: cluster.kubeconfig } : analysisKubeAccess(providerKubeAccess())),
         metricTemplates: secretUnlessEmpty(config.metricTemplates),
         alertProviders: secretUnlessEmpty(config.alertProviders),
+        reportDirectory: config.reportDirectory,
     };
     const canaries = config.apps.map((app) => new Canary(app.name, canaryArgs(app, shared), opts));
     const { enabled: gatewayEnabled, app: frontedApp, ...gatewayArgs } = config.gateway;
@@ -93,6 +95,10 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
             backendsAfter: canaries.map((canary) => canary.routing),
         }, opts)
         : undefined;
+    const { enabled: grafanaEnabled, namespace: grafanaNamespace, folder } = config.grafana;
+    if (grafanaEnabled) {
+        new GrafanaDashboard(GRAFANA_DASHBOARD_NAME, { namespace: grafanaNamespace ?? namespace, folder }, opts);
+    }
     return {
         namespace,
         gatewayUrl: gateway?.url,
@@ -103,8 +109,8 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
     };
 }
 
-/** What every app's Canary shares: the namespace, the mesh's access logs, the cluster access and the stack's templates and providers. */
-type SharedCanaryArgs = Pick<CanaryArgs, "namespace" | "accessLog" | "kubeconfig" | "kubeContext" | "metricTemplates" | "alertProviders">;
+/** What every app's Canary shares: the namespace, the mesh's access logs, the cluster access, the stack's templates and providers, the report directory. */
+type SharedCanaryArgs = Pick<CanaryArgs, "namespace" | "accessLog" | "kubeconfig" | "kubeContext" | "metricTemplates" | "alertProviders" | "reportDirectory">;
 
 /** One app's Canary arguments; Secret data stays a Pulumi secret all the way to the cluster. */
 function canaryArgs(app: AppConfig, shared: SharedCanaryArgs): CanaryArgs {

@@ -8,6 +8,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import { Analysis, Finalize, RolloutArgs } from "../analysis/provider/resources";
 import { TrackedData } from "../analysis/provider/revision";
 import { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
@@ -47,6 +48,8 @@ export interface CanaryArgs {
     readonly clusterNamespaces?: pulumi.Input<string[]>;
     /** A held revision (its analysis failed, so updates to it do not analyse it again) to analyse again on purpose. */
     readonly retryRevision?: pulumi.Input<string>;
+    /** Where each analysis writes its rollout report, relative to the program's directory; `.rollouts/<stack>` by default. */
+    readonly reportDirectory?: pulumi.Input<string>;
 }
 
 /** What the primary side runs: the promoted revision, its pod template and the data of its tracked configs. */
@@ -116,6 +119,8 @@ export class Canary extends pulumi.ComponentResource {
             configData: trackedData((args.configMaps ?? []).map((c) => [c.name, c.data])),
             secretData: trackedData((args.secrets ?? []).map((s) => [s.name, s.stringData])),
             retryRevision: args.retryRevision,
+            // Absolute: the provider host may run elsewhere than the program.
+            reportDirectory: pulumi.output(args.reportDirectory ?? path.join(".rollouts", pulumi.getStack())).apply((dir) => path.resolve(dir)),
         }, { parent: this, dependsOn: [this.targetWorkload, this.routing] });
 
         const promoted = this.promotedRevision(args);

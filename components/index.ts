@@ -7,6 +7,7 @@ export { Mesh, type MeshArgs } from "./mesh";
 export { Canary, type CanaryArgs } from "./canary";
 export { Gateway, type GatewayArgs } from "./gateway";
 export { LoadTester, type LoadTesterArgs } from "./loadtester";
+export { GrafanaDashboard, type GrafanaDashboardArgs } from "./grafana-dashboard";
 export { AppMeshCluster, type AppMeshClusterArgs } from "./cluster";
 export type { AutoscalerSettings, DeploymentSettings, PodTemplate, TrackedConfigMap, TrackedSecret } from "./workload";
 export { providerKubeAccess, type KubeAccessConfig } from "./kube-access";

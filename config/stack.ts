@@ -7,7 +7,7 @@ import { ALERT_PROVIDER_TYPES, AlertProviderSpec, MetricTemplateSpec } from "../
 import { FailureCollector, ValidationFailure, formatFailures, isObject } from "../analysis/spec/failures";
 import { SHORTHAND_KEYS, canarySpecPath, parseApp, parseShorthand, validateApp, validateShorthand, type AppConfig, type AppContext } from "./apps";
 import { checkImage } from "./image";
-import { appObjectNames, checkUniqueObjectNames, sharedObjectNames } from "./object-names";
+import { appObjectNames, checkUniqueObjectNames, sharedObjectNames, type ClaimedName } from "./object-names";
 
 export const PROJECT = "appmesh-canary";
 
@@ -37,21 +37,33 @@ export interface LoadTesterConfig {
     replicas: number;
 }
 
+export interface GrafanaConfig {
+    /** Provision the canary dashboard as a ConfigMap for Grafana's dashboard sidecar. */
+    enabled: boolean;
+    /** Namespace the sidecar watches (default: the stack's namespace). */
+    namespace?: string;
+    /** Grafana folder of the dashboard (the `grafana_folder` annotation). */
+    folder?: string;
+}
+
 export interface StackConfig {
     namespace: string;
     mesh: MeshConfig;
     gateway: GatewayConfig;
     loadtester: LoadTesterConfig;
+    grafana: GrafanaConfig;
     /** The apps, each with its workload and canary spec, in config order (`apps`, or the one-app shorthand). */
     apps: AppConfig[];
     /** MetricTemplates by name, for `templateRef` metrics (may hold credentials: pass them on as secrets). */
     metricTemplates: Record<string, MetricTemplateSpec>;
     /** AlertProviders by name, for `analysis.alerts` (webhook addresses are credentials: pass them on as secrets). */
     alertProviders: Record<string, AlertProviderSpec>;
+    /** Where each analysis writes its rollout report, relative to the program's directory (the Canary's default when absent). */
+    reportDirectory?: string;
 }
 
 export const STACK_CONFIG_KEYS = [
-    "namespace", "mesh", "apps", "image", "metricsServer", "gateway", "loadtester", "canary", "metricTemplates", "alertProviders", "retryRevision",
+    "namespace", "mesh", "apps", "image", "metricsServer", "gateway", "loadtester", "grafana", "canary", "metricTemplates", "alertProviders", "retryRevision", "reportDirectory",
 ] as const;
 
 /** First line of the error listing every bad config field. */
@@ -79,6 +91,9 @@ export const LOADTESTER_DEFAULTS: LoadTesterConfig = {
     image: "ghcr.io/fluxcd/flagger-loadtester:0.34.0",
     replicas: 1,
 };
+
+export const GRAFANA_DEFAULTS: GrafanaConfig = { enabled: false };
+const GRAFANA_KEYS: readonly (keyof GrafanaConfig)[] = ["enabled", "namespace", "folder"];
 
 /**
  * Raw config values by key from a lookup of their text (Pulumi keeps objects as JSON text). Text that is not
@@ -131,6 +146,18 @@ export function validateStackConfig(raw: Record<string, unknown>): ValidationFai
         optional(raw.loadtester.image, (v) => checkImage(c, "loadtester.image", v));
         optional(raw.loadtester.replicas, (v) => c.integer("loadtester.replicas", v, 1));
     }
+    if (raw.grafana !== undefined && c.object("grafana", raw.grafana)) {
+        c.keys("grafana", raw.grafana, GRAFANA_KEYS);
+        // Required: the default is off, so `grafana: {namespace: monitoring}` alone would silently provision nothing.
+        if (raw.grafana.enabled === undefined) {
+            c.fail("grafana.enabled", "is required when grafana is set: true provisions the dashboard ConfigMap, false does not");
+        } else {
+            c.boolean("grafana.enabled", raw.grafana.enabled);
+        }
+        optional(raw.grafana.namespace, (v) => c.dnsLabel("grafana.namespace", v));
+        optional(raw.grafana.folder, (v) => c.string("grafana.folder", v));
+    }
+    optional(raw.reportDirectory, (v) => c.string("reportDirectory", v));
     const context: AppContext = {
         namespace: raw.namespace,
         metricsServer: raw.metricsServer,
@@ -147,6 +174,7 @@ export function validateStackConfig(raw: Record<string, unknown>): ValidationFai
                 return appObjectNames(app, path, canarySpecPath(canary, raw.apps === undefined ? SHORTHAND_PATH : `${path}.canary`));
             }),
             ...sharedObjectNames(gatewayEnabled ? GATEWAY_NAME : undefined, loadtesterEnabled(raw) ? LOADTESTER_NAME : undefined),
+            ...dashboardObjectNames(raw),
         ]);
     }
     if (gatewayEnabled) {
@@ -158,11 +186,19 @@ export function validateStackConfig(raw: Record<string, unknown>): ValidationFai
 /** Logical and object names of the stack's own components. */
 export const GATEWAY_NAME = "appmesh-gateway";
 export const LOADTESTER_NAME = "flagger-loadtester";
+export const GRAFANA_DASHBOARD_NAME = "appmesh-canary-dashboard";
 /** Where the one-app shorthand's objects come from, for messages. */
 const SHORTHAND_PATH = "canary";
 
 function loadtesterEnabled(raw: Record<string, unknown>): boolean {
     return !(isObject(raw.loadtester) && raw.loadtester.enabled === false);
+}
+
+/** The dashboard's ConfigMap, when it lands in the apps' namespace (where an app's tracked ConfigMap could take its name). */
+function dashboardObjectNames(raw: Record<string, unknown>): ClaimedName[] {
+    const grafana = isObject(raw.grafana) ? raw.grafana : {};
+    const inAppsNamespace = grafana.namespace === undefined || grafana.namespace === raw.namespace;
+    return grafana.enabled === true && inAppsNamespace ? [{ kind: "ConfigMap", name: GRAFANA_DASHBOARD_NAME, path: "grafana" }] : [];
 }
 
 /** `apps`, or else the shorthand; returns the apps' names. */
@@ -275,9 +311,11 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
         mesh: { name: mesh.name!, accessLog: mesh.accessLog ?? false },
         gateway: { ...gateway, app: gateway.app ?? apps[0].name },
         loadtester: { ...LOADTESTER_DEFAULTS, ...(raw.loadtester as Partial<LoadTesterConfig> | undefined) },
+        grafana: { ...GRAFANA_DEFAULTS, ...(raw.grafana as Partial<GrafanaConfig> | undefined) },
         apps,
         metricTemplates: (raw.metricTemplates as Record<string, MetricTemplateSpec> | undefined) ?? {},
         alertProviders: (raw.alertProviders as Record<string, AlertProviderSpec> | undefined) ?? {},
+        ...(raw.reportDirectory === undefined ? {} : { reportDirectory: raw.reportDirectory as string }),
     };
 }
 

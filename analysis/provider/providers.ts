@@ -53,6 +53,9 @@ import { checkRetryRevision, heldOutputs, heldRevisionText, isHeld } from "./hel
 import { trackStatus, type StatusTracker } from "./status-tracker";
 import { KubeCanaryStatus } from "../adapters/kubernetes/status";
 import type { CanaryStatus } from "../report/status";
+import { analysisRunRecord, reportBaseName } from "../report/run-record";
+import { writeRolloutReport } from "../adapters/report-files";
+import type { RolloutResult } from "../report/report";
 
 /** What the rollout's last run did: `initialized` (first deployment), `promoted`, or `skipped` (skipAnalysis). */
 export type RolloutStatus = "initialized" | "promoted" | "skipped";
@@ -81,6 +84,8 @@ export interface AnalysisInputs extends RolloutInputs {
     plan: string;
     /** A held revision (its analysis failed) to analyse again on purpose. */
     retryRevision?: string;
+    /** Where each analysis writes its rollout report (an absolute path); none when absent. */
+    reportDirectory?: string;
 }
 
 export interface AnalysisOutputs extends AnalysisInputs {
@@ -215,7 +220,7 @@ const warn = (message: string) => printLine("Warning", message);
  * alert providers and the `pulumi up` driving the host; each event is printed and, with a tracker, moves the
  * canary's status.
  */
-export function buildPorts(inputs: RolloutInputs, spec: CanarySpec, status?: StatusTracker): RolloutPorts {
+export function buildPorts(inputs: RolloutInputs, spec: CanarySpec, onEvent?: (event: CanaryEvent) => void): RolloutPorts {
     const access = kubeAccess(inputs);
     const { target } = inputs;
     const resolve = serviceProxyResolver({
@@ -234,7 +239,7 @@ export function buildPorts(inputs: RolloutInputs, spec: CanarySpec, status?: Sta
         events: {
             emit(event) {
                 printEvent(event);
-                status?.record(event);
+                onEvent?.(event);
             },
         },
         lease: leaseOf(inputs, spec),
@@ -275,7 +280,7 @@ function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
         await assertSameCluster(inputs);
         const status = await trackStatus(kubeAccess(inputs), inputs.target, inputs.revision);
         try {
-            await finalizePromotion(request, buildPorts(inputs, request.spec, status), inputs.status);
+            await finalizePromotion(request, buildPorts(inputs, request.spec, status.record), inputs.status);
         } finally {
             await status.flush(warn);
         }
@@ -379,9 +384,35 @@ async function assertBootstrap(inputs: AnalysisInputs): Promise<void> {
     }
 }
 
+/** The run's report, written where the stack says and announced as its last event line; best effort. */
+async function reportRun(next: AnalysisInputs, previousRevision: string, run: { startedAt: number; events: CanaryEvent[]; result: RolloutResult; reason?: string }): Promise<void> {
+    if (!next.reportDirectory) {
+        return;
+    }
+    const finishedAt = Date.now();
+    const record = analysisRunRecord({ ...run, target: next.target, spec: parseCanarySpec(next.canary), revision: next.revision, previousRevision, finishedAt });
+    try {
+        const file = await writeRolloutReport(next.reportDirectory, reportBaseName(next.target, next.revision, run.startedAt), record);
+        printLine("Normal", `Rollout report: ${file}`);
+    } catch (error) {
+        warn(`Could not write the rollout report to ${next.reportDirectory}: ${(error as Error).message}`);
+    }
+}
+
 /** Run the analysis of a new revision: promoted outputs, or an error saying how it failed and what it left. */
-async function analyse(next: AnalysisInputs, request: RolloutRequest, status: StatusTracker, failed: FailedRevision | undefined): Promise<{ outs: AnalysisOutputs }> {
-    const outcome = await runAnalysis(request, buildPorts(next, request.spec, status));
+async function analyse(next: AnalysisInputs, previousRevision: string, request: RolloutRequest, status: StatusTracker, failed: FailedRevision | undefined): Promise<{ outs: AnalysisOutputs }> {
+    const run = { startedAt: Date.now(), events: [] as CanaryEvent[] };
+    let outcome: AnalysisOutcome;
+    try {
+        outcome = await runAnalysis(request, buildPorts(next, request.spec, (event) => {
+            status.record(event);
+            run.events.push(event);
+        }));
+    } catch (error) {
+        await reportRun(next, previousRevision, { ...run, result: "error", reason: (error as Error).message });
+        throw error;
+    }
+    await reportRun(next, previousRevision, { ...run, result: outcome.status === "failed" ? "rolled back" : "promoted", reason: outcome.reason });
     if (outcome.status === "failed") {
         const record = failureRecord(outcome, next.revision, Date.now());
         const held = record !== undefined && (await recordFailure(next, record));
@@ -442,7 +473,7 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
                     status.note("Failed", text);
                     return { outs: heldOutputs(previous, next) };
                 }
-                return await analyse(next, request, status, failed);
+                return await analyse(next, previous.revision, request, status, failed);
             } finally {
                 await status.flush(warn);
             }

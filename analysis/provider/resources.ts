@@ -41,6 +41,8 @@ export interface AnalysisArgs extends RolloutArgs {
     readonly secretData?: pulumi.Input<TrackedData>;
     /** A held revision (its analysis failed, so updates to it do not analyse it again) to analyse again on purpose. */
     readonly retryRevision?: pulumi.Input<string>;
+    /** Where each analysis writes its rollout report (HTML and JSON), an absolute path; none when absent. */
+    readonly reportDirectory?: pulumi.Input<string>;
 }
 
 const SECRET_INPUTS = ["kubeconfig", "metricTemplates", "alertProviders"];

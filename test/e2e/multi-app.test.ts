@@ -92,6 +92,7 @@ describe("several apps in one pulumi up, with the real CLI on the local control 
         workspace = await createPulumiWorkspace({ dir, stack: "apps", config: twoAppStack(), toolchain });
         await workspace.setConfig("kubernetes:kubeconfig", cluster.kubeconfig, { secret: true });
         await workspace.setConfig(`${PROJECT}:apps.catalog.secrets.catalog-token.data.token`, TOKEN, { path: true, secret: true });
+        await workspace.setConfig(`${PROJECT}:reportDirectory`, path.join(workspace.dir, "rollouts"));
     });
 
     after(() => tearDownStack(workspace, cluster));
@@ -171,8 +172,10 @@ describe("several apps in one pulumi up, with the real CLI on the local control 
     });
 
     it("6. a tracked ConfigMap's data change is a rollout of its app alone, and the primary then reads the new data", async () => {
-        // cart's promoted image again (6.0.6 failed in case 5), with new settings: only the data differs from its primary.
+        // Both apps back on their promoted images (case 5 failed them), and new settings for cart: only its data
+        // differs from its primary, and no held revision stays pending.
         await setImage("cart", "6.0.3");
+        await setImage("catalog", "6.0.5");
         await workspace.setConfig(`${PROJECT}:apps.cart.configMaps.cart-settings.data.COLOR`, "red", { path: true });
         const result = await up();
         assert.strictEqual(result.code, 0, result.output);
@@ -181,6 +184,16 @@ describe("several apps in one pulumi up, with the real CLI on the local control 
         assert.doesNotMatch(result.output, /Scaling up catalog\.test/);
         assert.deepStrictEqual((await read("v1", "ConfigMap", "cart-settings-primary"))?.data, { COLOR: "red" });
         assert.deepStrictEqual(await weights("cart"), { primary: 100, canary: 0 });
+        // The Analysis update left its report where the stack config says, charting the values it checked.
+        const file = /Rollout report: (\S+\.html)/.exec(result.output)?.[1] ?? "";
+        assert.ok(file.startsWith(path.join(workspace.dir, "rollouts", "cart-")), `the report's line: ${file}`);
+        const report = JSON.parse(fs.readFileSync(file.replace(/\.html$/, ".json"), "utf8"));
+        const printed = new Set([...result.output.matchAll(/metric request-success-rate = ([\d.]+)%/g)].map((m) => Number(m[1])));
+        const charted = report.metrics.filter((m: { name: string }) => m.name === "request-success-rate").map((m: { value: number }) => m.value);
+        assert.ok(charted.length > 0 && charted.every((v: number) => printed.has(v)), `charted ${charted}, printed ${[...printed]}`);
+        assert.strictEqual(report.result, "promoted");
+        const preview = await workspace.run(["preview", "--expect-no-changes"], { allowFailure: true });
+        assert.strictEqual(preview.code, 0, `no drift after the rollout:\n${preview.output}`);
     });
 
     it("7. the Secret set with --secret reaches the cluster and its -primary copy, and never the state in plain text", async () => {

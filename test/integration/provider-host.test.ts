@@ -16,11 +16,32 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
     /** `npm run status -- --watch` in a process of its own, as an on-call engineer runs it beside `pulumi up`. */
     let watcher: ChildProcess;
     const watched: string[] = [];
+    /** Where the Analysis updates write their rollout reports, as the program passes `.rollouts/<stack>` resolved. */
+    let reports: string;
+
+    /** The report the last printed line names, after checking it is the run's last line. */
+    function lastReport(): { html: string; json: Record<string, any> } {
+        const line = bench.lines.at(-1) ?? "";
+        const file = /^Normal  Rollout report: (\S+\.html)$/.exec(line)?.[1];
+        assert.ok(file && file.startsWith(reports), `the last event line names the report: ${line}`);
+        return { html: fs.readFileSync(file, "utf8"), json: JSON.parse(fs.readFileSync(file.replace(/\.html$/, ".json"), "utf8")) };
+    }
+
+    /** Every value of `metric` the printed events' checks carried, in order. */
+    function checkedValues(metric: string): number[] {
+        return bench.lines.flatMap((line) => [...line.matchAll(new RegExp(`metric ${metric} = ([\\d.]+)(%|ms)`, "g"))].map((m) => Number(m[1])));
+    }
+
+    /** The values of `metric` a report charts; a check without data is a gap (null), every value checked a point. */
+    function chartedValues(report: { json: Record<string, any> }, metric: string): number[] {
+        return report.json.metrics.filter((m: any) => m.name === metric && m.value !== null).map((m: any) => m.value);
+    }
 
     before(async () => {
         bench = await startHostBench();
         await bench.host.configure();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "appmesh-canary-status-"));
+        reports = path.join(dir, "rollouts");
         const kubeconfig = path.join(dir, "kubeconfig");
         fs.writeFileSync(kubeconfig, bench.proxy.kubeconfig(bench.token), { mode: 0o600 });
         const root = path.resolve(__dirname, "..", "..");
@@ -62,7 +83,7 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
 
     it("update with a healthy new revision promotes it, and Finalize routes back to the primary", async () => {
         await bench.updateCanaryTemplate("6.0.1");
-        const news = bench.analysisInputs();
+        const news: Record<string, unknown> = { ...bench.analysisInputs(), reportDirectory: reports };
         assert.equal((await bench.host.diff("test/podinfo", ANALYSIS_URN, promoted, news)).changes, "some");
         bench.lines.length = 0;
         const updated = await bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news);
@@ -73,6 +94,13 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
         for (const line of ["New revision detected! Scaling up podinfo.test", "Starting canary analysis for podinfo.test", "Advance podinfo.test canary weight 10", "Advance podinfo.test canary weight 30", "Copying podinfo.test template spec to podinfo-primary.test"]) {
             assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
         }
+        const report = lastReport();
+        assert.equal(report.json.result, "promoted");
+        assert.deepEqual(chartedValues(report, "request-success-rate"), checkedValues("request-success-rate"), "the charts hold the checked values");
+        assert.ok(checkedValues("request-success-rate").length > 0);
+        assert.equal(report.json.summary.maxCanaryWeight, 30);
+        assert.match(report.html, /<svg/);
+        assert.ok(!report.html.includes(bench.token) && !JSON.stringify(report.json).includes(bench.token));
         // The canary still carries maxWeight while Pulumi rolls the primary.
         assert.deepEqual(await apexWeights(bench), { primary: 70, canary: 30 });
         await bench.rollPrimary("6.0.1");
@@ -86,7 +114,7 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
     it("update with a slow canary fails with the reason and leaves traffic on the primary", async () => {
         bench.fault("6.0.2").latencyMs = 700;
         await bench.updateCanaryTemplate("6.0.2");
-        const news = bench.analysisInputs();
+        const news: Record<string, unknown> = { ...bench.analysisInputs(), reportDirectory: reports };
         bench.lines.length = 0;
         await assert.rejects(bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news), (error: Error) => {
             assert.match(error.message, /canary analysis of podinfo\.test failed: Halt podinfo\.test advancement request duration \d+ms > 500ms/);
@@ -100,6 +128,12 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
         assert.match(events, /Rolling back podinfo\.test failed checks threshold reached 5/);
         assert.match(events, /Canary failed! Scaling down podinfo\.test/);
         assert.ok(!events.includes(bench.token));
+        const report = lastReport();
+        assert.equal(report.json.result, "rolled back");
+        assert.match(report.json.reason, /request duration \d+ms > 500ms/);
+        const durations = chartedValues(report, "request-duration");
+        assert.deepEqual(durations, checkedValues("request-duration"));
+        assert.ok(durations.length > 0 && durations.every((v) => v > 500), `the failing durations are charted: ${durations}`);
     });
 
     it("the status watch in another process showed each phase and weight as the rollouts moved, ending in Succeeded, then Failed with its failed checks", async () => {

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { computeRevision } from "../../analysis/provider/revision";
 import { parseStackConfig, validateStackConfig } from "../../config/stack";
-import { assertFailureAt } from "./config-failures";
+import { itRejects, type RejectionRule } from "./config-failures";
 import { REPO_ROOT, installMocks, manifests, settle, stackFileValues, type RecordingMocks } from "../../scripts/render";
 
 type Main = (config?: unknown, opts?: pulumi.ComponentResourceOptions) => Record<string, any>;
@@ -203,7 +203,7 @@ describe("apps: validation per path", () => {
         assert.match(reasons[6], /must be the app's name "search"/);
     });
 
-    const RULES: [string, (raw: any) => void, string, RegExp][] = [
+    const RULES: RejectionRule<any>[] = [
         ["shorthand keys beside apps", (r) => { r.image = "example.org/x:1"; }, "image", /one-app shorthand, and apps is set too/],
         ["no apps", (r) => { r.apps = {}; }, "apps", /at least one app/],
         ["app name not a DNS label", (r) => { r.apps.Checkout = r.apps.checkout; delete r.apps.checkout; r.gateway.app = "Checkout"; }, "apps.Checkout", /DNS label/],
@@ -228,13 +228,7 @@ describe("apps: validation per path", () => {
         ["gateway.app missing with several apps", (r) => { delete r.gateway.app; }, "gateway.app", /required with several apps: .* checkout, catalog, search/],
         ["gateway.app naming no app", (r) => { r.gateway.app = "cart"; }, "gateway.app", /must name an app of apps/],
     ];
-    for (const [title, mutate, property, reason] of RULES) {
-        it(`rejects: ${title} (${property})`, () => {
-            const raw = threeApps();
-            mutate(raw);
-            assertFailureAt(validateStackConfig(raw), property, reason);
-        });
-    }
+    itRejects(RULES, threeApps, validateStackConfig);
 
     it("reports two apps that would make the same object, naming both", () => {
         const raw = threeApps();

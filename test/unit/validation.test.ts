@@ -4,7 +4,7 @@ import { IGNORED_FIELDS, WiredRefs, parseCanarySpec, validateCanarySpec } from "
 import { UNKNOWN_VALUE, ValidationFailure } from "../../analysis/spec/failures";
 import { PODINFO_PORTS } from "../../components/podinfo";
 import { stackFileConfig, stackFileValues } from "../../scripts/render";
-import { assertFailureAt } from "./config-failures";
+import { itRejects, type RejectionRule } from "./config-failures";
 
 const REFS: WiredRefs = { deployment: "podinfo", autoscaler: "podinfo" };
 
@@ -316,7 +316,7 @@ describe("stack config", () => {
         assert.deepEqual(config.mesh, { name: "global", accessLog: false });
     });
 
-    const STACK_RULES: [string, (c: any) => void, string, RegExp][] = [
+    const STACK_RULES: RejectionRule<any>[] = [
         ["namespace missing", (c) => { delete c.namespace; }, "namespace", /is required/],
         ["namespace not a DNS label", (c) => { c.namespace = "Test_NS"; }, "namespace", /DNS label/],
         ["mesh missing", (c) => { delete c.mesh; }, "mesh", /is required/],
@@ -361,13 +361,7 @@ describe("stack config", () => {
         ["misspelt config key (its value would be silently defaulted)", (c) => { c.metricServer = c.metricsServer; delete c.metricsServer; },
             "metricServer", /is not a config key of this program \(appmesh-canary:metricServer\); allowed: namespace, mesh, apps, image, metricsServer, .*, cluster$/],
     ];
-    for (const [rule, edit, property, reason] of STACK_RULES) {
-        it(`rejects: ${rule} (${property})`, () => {
-            const raw = dev();
-            edit(raw);
-            assertFailureAt(validateStackConfig(raw), property, reason);
-        });
-    }
+    itRejects(STACK_RULES, dev, validateStackConfig);
 
     it("accepts metric templates and alert providers that the canary spec references", () => {
         const raw = dev();
