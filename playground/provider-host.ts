@@ -43,8 +43,11 @@ export interface ProviderHost {
     stop(): Promise<void>;
     /** SIGKILL, as a second Ctrl-C does 5 s after SIGINT: no cleanup runs. */
     kill(): void;
-    /** Close the engine address and its connections, as the `pulumi` CLI being killed does; the host lives on. */
-    dropEngine(): Promise<void>;
+    /**
+     * Close the engine address and its connections, as the `pulumi` CLI being killed does; the host lives on.
+     * With `closeOutput`, also close the host's stdout and stderr pipes, as the killed CLI's end of them closes.
+     */
+    dropEngine(options?: { closeOutput?: boolean }): Promise<void>;
 }
 
 export interface ProviderHostOptions {
@@ -200,6 +203,12 @@ export async function startProviderHost(options: ProviderHostOptions = {}): Prom
             client.close();
             child.kill("SIGKILL");
         },
-        dropEngine: () => engine.close(),
+        async dropEngine(options = {}) {
+            if (options.closeOutput) {
+                child.stdout!.destroy();
+                child.stderr!.destroy();
+            }
+            await engine.close();
+        },
     };
 }

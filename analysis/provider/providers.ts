@@ -207,9 +207,26 @@ function workloadsOf(inputs: RolloutInputs, retry?: RetryOptions): KubeWorkloads
     return new KubeWorkloads({ access: kubeAccess(inputs), namespace: target.namespace, canary: target.name, autoscalerMinReplicas: inputs.autoscalerMinReplicas, retry });
 }
 
-/** The canary's status ConfigMap; `retry` for a look that must be quick. */
+/** The canary's status ConfigMap; `retry` for a look that must be quick (the status is a side channel: one try each for a run's reads and writes, so an API outage never slows the run down). */
 function statusStore(inputs: RolloutInputs, retry?: RetryOptions): KubeCanaryStatus {
     return new KubeCanaryStatus({ access: kubeAccess(inputs), namespace: inputs.target.namespace, target: inputs.target.name, retry });
+}
+
+/** What a run's events and waits move besides the printed lines: the canary's status, the report's record. */
+export interface RunObserver {
+    event(event: CanaryEvent): void;
+    /** A wait (an interval, mostly) has passed. */
+    waited(): void;
+}
+
+function statusObserver(status: StatusTracker, onEvent: (event: CanaryEvent) => void = () => undefined): RunObserver {
+    return {
+        event(event) {
+            status.record(event);
+            onEvent(event);
+        },
+        waited: () => status.touch(),
+    };
 }
 
 /** Print a warning line. */
@@ -220,7 +237,7 @@ const warn = (message: string) => printLine("Warning", message);
  * alert providers and the `pulumi up` driving the host; each event is printed and, with a tracker, moves the
  * canary's status.
  */
-export function buildPorts(inputs: RolloutInputs, spec: CanarySpec, onEvent?: (event: CanaryEvent) => void): RolloutPorts {
+export function buildPorts(inputs: RolloutInputs, spec: CanarySpec, observer?: RunObserver): RolloutPorts {
     const access = kubeAccess(inputs);
     const { target } = inputs;
     const resolve = serviceProxyResolver({
@@ -235,11 +252,14 @@ export function buildPorts(inputs: RolloutInputs, spec: CanarySpec, onEvent?: (e
         metrics: new PrometheusMetrics({ address: spec.metricsServer ?? DEFAULT_METRICS_SERVER, builtinQueries: router.builtinQueries, templates: inputs.metricTemplates, resolve }),
         webhooks: new HttpWebhooks({ resolve }),
         alerts: new AlertNotifier({ alerts: spec.analysis?.alerts ?? [], providers: inputs.alertProviders ?? {}, resolve, log: (line) => console.log(line) }),
-        clock: { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
+        clock: {
+            now: () => Date.now(),
+            sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)).then(() => observer?.waited()),
+        },
         events: {
             emit(event) {
                 printEvent(event);
-                onEvent?.(event);
+                observer?.event(event);
             },
         },
         lease: leaseOf(inputs, spec),
@@ -278,9 +298,9 @@ function finalizeRollout(inputs: FinalizeInputs): Promise<void> {
     return whileRollingOut(async () => {
         const request = rolloutRequest(inputs, inputs.revision);
         await assertSameCluster(inputs);
-        const status = await trackStatus(kubeAccess(inputs), inputs.target, inputs.revision);
+        const status = await trackStatus(statusStore(inputs, { attempts: 1 }), inputs.revision);
         try {
-            await finalizePromotion(request, buildPorts(inputs, request.spec, status.record), inputs.status);
+            await finalizePromotion(request, buildPorts(inputs, request.spec, statusObserver(status)), inputs.status);
         } finally {
             await status.flush(warn);
         }
@@ -404,10 +424,7 @@ async function analyse(next: AnalysisInputs, previousRevision: string, request: 
     const run = { startedAt: Date.now(), events: [] as CanaryEvent[] };
     let outcome: AnalysisOutcome;
     try {
-        outcome = await runAnalysis(request, buildPorts(next, request.spec, (event) => {
-            status.record(event);
-            run.events.push(event);
-        }));
+        outcome = await runAnalysis(request, buildPorts(next, request.spec, statusObserver(status, (event) => run.events.push(event))));
     } catch (error) {
         await reportRun(next, previousRevision, { ...run, result: "error", reason: (error as Error).message });
         throw error;
@@ -445,7 +462,7 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
         await assertSameCluster(news);
         await assertBootstrap(news);
         // First deployment: nothing to compare with; the primary starts from these inputs.
-        const status = await trackStatus(kubeAccess(news), news.target, news.revision);
+        const status = await trackStatus(statusStore(news, { attempts: 1 }), news.revision);
         status.note("Initializing", `Initializing ${canaryId(news.target)}: the first deployment starts its primary on revision ${news.revision}`);
         await status.flush(warn);
         const outs: AnalysisOutputs = { ...news, status: "initialized" };
@@ -464,7 +481,7 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
             const request = rolloutRequest(next, next.revision);
             await assertSameCluster(next);
             const failed = await recordedFailure(next);
-            const status = await trackStatus(kubeAccess(next), next.target, next.revision);
+            const status = await trackStatus(statusStore(next, { attempts: 1 }), next.revision);
             try {
                 if (isHeld(next.revision, next.retryRevision, failed)) {
                     await restIfInterrupted(next, request);

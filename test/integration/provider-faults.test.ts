@@ -9,6 +9,9 @@
  * host outlives the CLI, and must roll the canary back and exit rather than shift traffic on and wait forever.
  * The CLI's death is the engine address the host was given closing.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as assert from "node:assert/strict";
 import { RESTORE_BUDGET_MS } from "../../analysis/engine/engine";
 import { ENGINE_GONE_DETECTION_MS } from "../../analysis/adapters/driver/engine-watch";
@@ -214,6 +217,21 @@ describe("mid-rollout, the API server unreachable or the `pulumi` CLI killed, th
         assert.equal(writes.at(-1), 0);
         const lease = bench.proxy.requests.filter((r) => r.method === "PUT" && r.path === LEASE_PATH).at(-1)?.body as any;
         assert.equal(lease?.spec?.holderIdentity, undefined, "the lease was released before the exit");
+    });
+
+    it("the CLI killed with the pipes the host prints to: the orphan rolls back and exits without an error, though nobody reads it", async () => {
+        await bench.restartHost();
+        await bench.host.configure();
+        await bench.updateCanaryTemplate("6.0.3");
+        bench.lines.length = 0;
+        void bench.host.update("test/podinfo", ANALYSIS_URN, promoted, { ...bench.analysisInputs(), reportDirectory: fs.mkdtempSync(path.join(os.tmpdir(), "appmesh-canary-reports-")) }).catch(() => undefined);
+        await waitFor("canary weight 15", () => bench.lines.some((l) => /^Normal  Advance podinfo\.test canary weight 15( \[|$)/.test(l)));
+        const dropped = Date.now();
+        await bench.host.dropEngine({ closeOutput: true });
+        // Exit code 0: Pulumi's host exits 1 after any uncaught error, and loops on one it cannot print.
+        assert.equal(await bench.host.exited, 0);
+        assert.ok(Date.now() - dropped < 10_000, `the host exited ${Date.now() - dropped} ms after its engine and its pipes went away`);
+        await assertAtRest(bench);
     });
 
     it("an idle host exits by itself once its engine goes away", async () => {

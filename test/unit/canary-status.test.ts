@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { formatStatusTable, nextStatus, parseStatusData, statusConfigMapName, statusData, statusTarget, type CanaryStatus } from "../../analysis/report/status";
 import { parseStatusArguments } from "../../cli/status";
+import { trackStatus } from "../../analysis/provider/status-tracker";
 
 const event = (phase: string, at: number, canaryWeight = 0, failedChecks = 0) => ({ message: `${phase} at ${at}`, timestamp: at, phase, canaryWeight, failedChecks });
 
@@ -51,5 +52,43 @@ describe("canary status", () => {
         assert.deepEqual(parseStatusArguments([]), { watch: false });
         assert.throws(() => parseStatusArguments(["--namespace"]), /--namespace needs a value; usage: appmesh-canary status/);
         assert.throws(() => parseStatusArguments(["--all"]), /unknown option --all; usage/);
+    });
+});
+
+describe("the status tracker of one provider run", () => {
+    /** An in-memory store: the ConfigMap adapter's contract (writes queued, errors reported at flush). */
+    function memoryStore(initial?: CanaryStatus, failWith?: Error) {
+        const written: CanaryStatus[] = [];
+        return {
+            written,
+            read: async () => initial,
+            write: (status: CanaryStatus) => void written.push(status),
+            flush: async () => failWith,
+        };
+    }
+
+    it("moves with the engine's events from the status already there, and a wait of a second or more refreshes only the update time", async () => {
+        let clock = 10_000;
+        const before = nextStatus(undefined, event("Promoting", 5_000, 50, 0), "r1");
+        const store = memoryStore(before);
+        const tracker = await trackStatus(store, "r1", () => clock);
+        tracker.record({ type: "Normal", ...event("Promoting", 9_000, 50, 0) });
+        assert.equal(store.written[0].lastTransitionTime, before.lastTransitionTime, "the same phase of the same revision is no transition");
+        clock = 9_500;
+        tracker.touch();
+        assert.equal(store.written.length, 1, "a short wait (a retry backoff) writes nothing");
+        clock = 12_000;
+        tracker.touch();
+        assert.deepEqual(store.written[1], { ...store.written[0], lastUpdateTime: new Date(12_000).toISOString() });
+        tracker.note("Failed", "held", { canaryWeight: 0, failedChecks: 2 });
+        assert.deepEqual([store.written[2].phase, store.written[2].lastEvent, store.written[2].failedChecks], ["Failed", "held", 2]);
+    });
+
+    it("reports a failed write once, as a warning", async () => {
+        const warnings: string[] = [];
+        const tracker = await trackStatus(memoryStore(undefined, new Error("403 Forbidden")), "r1");
+        tracker.note("Initializing", "first");
+        await tracker.flush((message) => warnings.push(message));
+        assert.deepEqual(warnings, ["Could not write the canary status ConfigMap, so `npm run status` shows an older state: 403 Forbidden"]);
     });
 });

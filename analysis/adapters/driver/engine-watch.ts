@@ -73,6 +73,12 @@ function startWatch(): EngineWatch | undefined {
     let announce: (reason: string) => void = () => undefined;
     const whenGone = new Promise<string>((resolve) => (announce = resolve));
     const watch: EngineWatch = { engine, parentPid: process.ppid, refusals: 0, rollouts: 0, announce, whenGone };
+    // A `pulumi up` that dies closes the pipes the host prints to. A write then fails (EPIPE) after the console
+    // stopped listening for it, and Pulumi's host logs each uncaught error to the closed stderr, which fails
+    // again: an endless loop that starves the rollback and the exit. Nobody reads what an orphan prints.
+    for (const stream of [process.stdout, process.stderr]) {
+        stream.on("error", () => undefined);
+    }
     watch.timer = setInterval(() => void probe(watch), PROBE_EVERY_MS);
     // The watch alone never keeps the host alive.
     watch.timer.unref();
