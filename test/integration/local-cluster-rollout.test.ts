@@ -216,7 +216,7 @@ describe("rollouts on the real control plane, through Pulumi's provider host", f
         for (const line of ["New revision detected! Scaling up podinfo.test", "Starting canary analysis for podinfo.test", "Advance podinfo.test canary weight 50", "Copying podinfo.test template spec to podinfo-primary.test"]) {
             assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
         }
-        assert.match(events, /metric request-success-rate = 100 \(min 99%\): pass/);
+        assert.match(events, /metric request-success-rate = 100% over \S+ \(min 99%\): pass/);
 
         await cluster.apply([withVersion(deployment(names.primary), "6.0.1")]);
         await cluster.waitForRollout(dev.namespace, names.primary);

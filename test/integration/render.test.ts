@@ -59,7 +59,10 @@ describe("npm run render", function () {
         assert.equal(code, 0, stderr);
         const objects = objectsOf(stdout);
         assert.equal(objects.find((o) => o.kind === "Namespace")?.metadata.name, "prod");
-        assert.equal(objects.length, 22);
+        // Two apps: frontend (HPA, a tracked ConfigMap and its copy) and backend, beside the shared objects.
+        assert.equal(objects.length, 35);
+        const deployments = objects.filter((o) => o.kind === "Deployment").map((o) => o.metadata.name).sort();
+        assert.deepEqual(deployments, ["appmesh-gateway", "backend", "backend-primary", "flagger-loadtester", "frontend", "frontend-primary"]);
     });
 
     it("renders a stack that creates its cluster: the objects applied into it, with a note on stderr", async () => {
@@ -85,7 +88,7 @@ describe("npm run render", function () {
             assert.equal(stdout, "");
             assert.match(stderr, /invalid stack config .*\(4 problems\)/);
             assert.match(stderr, /cluster\.create: must be true or false, got "yes"/);
-            assert.match(stderr, /metricServer: is not a config key of this program \(appmesh-canary:metricServer\); allowed: namespace, mesh, image, metricsServer/);
+            assert.match(stderr, /metricServer: is not a config key of this program \(appmesh-canary:metricServer\); allowed: namespace, mesh, apps, image, metricsServer/);
             assert.match(stderr, /canary\.analysis\.maxWeight: must be an integer from 1 to 100, got 150/);
             assert.match(stderr, /canary\.service\.port: must be an integer from 1 to 65535, got 70000/);
         } finally {
