@@ -156,6 +156,18 @@ function isTimeout(error: unknown): boolean {
 }
 
 /** HTTP status of a client-node error, when it carries one. */
+/** `call`'s answer, or undefined when the object is not there (404): a read of something absent, a delete of something gone. */
+export async function unlessNotFound<T>(call: () => Promise<T>): Promise<T | undefined> {
+    try {
+        return await call();
+    } catch (error) {
+        if (statusOf(error) === 404) {
+            return undefined;
+        }
+        throw error;
+    }
+}
+
 export function statusOf(error: unknown): number | undefined {
     const code = (error as { code?: unknown })?.code;
     return typeof code === "number" ? code : undefined;

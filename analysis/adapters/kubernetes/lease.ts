@@ -4,7 +4,7 @@
  * it read; a 409 means another run wrote in between, so `withRetries` reads again and decides again).
  */
 import type { LeaseClaim, LeaseLostError, LeasePort } from "../../engine/ports";
-import { ANALYSIS_FIELD_MANAGER, connect, statusOf, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
+import { ANALYSIS_FIELD_MANAGER, connect, unlessNotFound, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
 import { claimOf, heldBy, leaseName, released } from "./lease-record";
 
 type CoordinationV1Api = import("@kubernetes/client-node").CoordinationV1Api;
@@ -111,15 +111,7 @@ export class KubeLease implements LeasePort {
         const { namespace } = this.options;
         await withRetries(
             `delete ${this.description}`,
-            async () => {
-                try {
-                    await api.deleteNamespacedLease({ name: this.name, namespace });
-                } catch (error) {
-                    if (statusOf(error) !== 404) {
-                        throw error;
-                    }
-                }
-            },
+            () => unlessNotFound(() => api.deleteNamespacedLease({ name: this.name, namespace })),
             this.options.retry,
         );
     }
@@ -147,14 +139,7 @@ export class KubeLease implements LeasePort {
     }
 
     private async read(api: CoordinationV1Api): Promise<V1Lease | undefined> {
-        try {
-            return await api.readNamespacedLease({ name: this.name, namespace: this.options.namespace });
-        } catch (error) {
-            if (statusOf(error) === 404) {
-                return undefined;
-            }
-            throw error;
-        }
+        return unlessNotFound(() => api.readNamespacedLease({ name: this.name, namespace: this.options.namespace }));
     }
 }
 

@@ -5,7 +5,7 @@
  * behind it, failures kept for the caller to report once.
  */
 import { parseStatusData, STATUS_LABEL, statusConfigMapName, statusData, type CanaryStatus } from "../../report/status";
-import { ANALYSIS_FIELD_MANAGER, connect, statusOf, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
+import { ANALYSIS_FIELD_MANAGER, connect, unlessNotFound, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
 
 type CoreV1Api = import("@kubernetes/client-node").CoreV1Api;
 
@@ -84,16 +84,7 @@ export class KubeCanaryStatus {
         const { namespace } = this.options;
         return withRetries(
             `get ConfigMap ${namespace}/${this.name}`,
-            async () => {
-                try {
-                    return parseStatusData((await api.readNamespacedConfigMap({ name: this.name, namespace })).data);
-                } catch (error) {
-                    if (statusOf(error) === 404) {
-                        return undefined;
-                    }
-                    throw error;
-                }
-            },
+            async () => parseStatusData((await unlessNotFound(() => api.readNamespacedConfigMap({ name: this.name, namespace })))?.data),
             this.options.retry,
         );
     }
@@ -103,15 +94,7 @@ export class KubeCanaryStatus {
         const { namespace } = this.options;
         await withRetries(
             `delete ConfigMap ${namespace}/${this.name}`,
-            async () => {
-                try {
-                    await api.deleteNamespacedConfigMap({ name: this.name, namespace });
-                } catch (error) {
-                    if (statusOf(error) !== 404) {
-                        throw error;
-                    }
-                }
-            },
+            () => unlessNotFound(() => api.deleteNamespacedConfigMap({ name: this.name, namespace })),
             this.options.retry,
         );
     }

@@ -4,7 +4,7 @@
  */
 import type { Readiness, WorkloadPort } from "../../engine/ports";
 import { primaryName } from "../../spec/names";
-import { ANALYSIS_FIELD_MANAGER, connect, statusOf, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
+import { ANALYSIS_FIELD_MANAGER, connect, unlessNotFound, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "./client";
 import { deploymentReadiness, describeReadiness, scaleFromZeroReplicas, type DeploymentLike } from "./readiness";
 
 export interface KubeWorkloadsOptions {
@@ -40,16 +40,7 @@ export class KubeWorkloads implements WorkloadPort {
         const { api } = await this.api();
         return withRetries(
             `get Deployment ${this.options.namespace}/${name}`,
-            async () => {
-                try {
-                    return (await api.readNamespacedDeployment({ name, namespace: this.options.namespace })) as DeploymentLike;
-                } catch (error) {
-                    if (statusOf(error) === 404) {
-                        return undefined;
-                    }
-                    throw error;
-                }
-            },
+            () => unlessNotFound(async () => (await api.readNamespacedDeployment({ name, namespace: this.options.namespace })) as DeploymentLike),
             this.options.retry,
         );
     }
