@@ -5,8 +5,11 @@
  * the kubeconfig input) and the API server's service proxy. The host prints one line per event; those lines
  * become the report's events.
  */
-import type { CanaryEvent } from "../analysis/engine/ports";
-import { analysisProvider, finalizeProvider } from "../analysis/provider/providers";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { AnalysisTick, CanaryEvent } from "../analysis/engine/ports";
+import { analysisProvider, finalizeProvider, TICK_CHANNEL } from "../analysis/provider/providers";
 import { dynamicUrn, serializeProvider, startProviderHost, withProvider } from "./provider-host";
 import { parseEventLine, tallyEvent, type EventTally } from "./provider-events";
 import type { RolloutDriver } from "./rollout";
@@ -18,7 +21,25 @@ interface Listener extends EventTally {
     sink: (event: CanaryEvent) => void;
 }
 
-export async function providerHostDriver(opts: { onOtherLine?: (line: string) => void } = {}): Promise<RolloutDriver> {
+/**
+ * A module for the host's `--require` that prints every analysis tick the providers publish on stderr, as
+ * `<TICK_CHANNEL> <tick as JSON>`. Measuring only: `pulumi up` loads no such module.
+ */
+function writeTickProbe(): { file: string; remove(): void } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tick-probe-"));
+    const file = path.join(dir, "tick-probe.js");
+    const channel = JSON.stringify(TICK_CHANNEL);
+    fs.writeFileSync(file, `require("diagnostics_channel").subscribe(${channel}, (tick) => process.stderr.write(${channel} + " " + JSON.stringify(tick) + "\\n"));\n`);
+    return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface ProviderHostDriverOptions {
+    onOtherLine?: (line: string) => void;
+    /** Each analysis interval's start, as the engine in the host saw it (the host then loads a probe for them). */
+    onTick?: (tick: AnalysisTick) => void;
+}
+
+export async function providerHostDriver(opts: ProviderHostDriverOptions = {}): Promise<RolloutDriver> {
     // Pulumi runs many resources' updates in one host at once; lines naming a canary go to its rollout, the
     // others (e.g. "Routing all traffic to primary") to the only rollout running, if there is just one.
     const listeners = new Map<string, Listener>();
@@ -29,8 +50,14 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
         }
         return listeners.size === 1 ? [...listeners.values()][0] : undefined;
     };
+    const probe = opts.onTick ? writeTickProbe() : undefined;
+    const tickLine = `${TICK_CHANNEL} `;
     const host = await startProviderHost({
+        env: probe ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${probe.file}`.trim() } : undefined,
         onLine: (line) => {
+            if (opts.onTick && line.startsWith(tickLine)) {
+                return opts.onTick(JSON.parse(line.slice(tickLine.length)) as AnalysisTick);
+            }
             const event = parseEventLine(line);
             const listener = event ? listenerFor(event.message) : undefined;
             if (event && listener) {
@@ -39,6 +66,9 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
                 opts.onOtherLine?.(line);
             }
         },
+    }).catch((error: Error) => {
+        probe?.remove();
+        throw error;
     });
     /** Route the events of one rollout to its sink while `call` runs. */
     const listening = async <T>(target: { name: string; namespace: string }, sink: (event: CanaryEvent) => void, call: () => Promise<T>): Promise<T> => {
@@ -78,10 +108,14 @@ export async function providerHostDriver(opts: { onOtherLine?: (line: string) =>
                     host.update(id, dynamicUrn("appmesh-canary:Finalize", news.target.name), withProvider(finalizeText, { ...olds }), withProvider(finalizeText, { ...news })),
                 );
             },
-            stop: () => host.stop(),
+            async stop() {
+                await host.stop();
+                probe?.remove();
+            },
         };
     } catch (error) {
         await host.stop();
+        probe?.remove();
         throw error;
     }
 }

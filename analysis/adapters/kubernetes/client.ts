@@ -1,9 +1,10 @@
 /**
- * The Kubernetes API client the adapters share: the kubeconfig (a Pulumi secret, else `KUBECONFIG`), one API
- * client per adapter with a deadline per request, and retries that say whether an error is transient.
- * `@kubernetes/client-node` is ESM and heavy, so it is loaded inside the functions that need it (this module
- * is serialized into the dynamic provider).
+ * The Kubernetes API client the adapters share: the kubeconfig (a Pulumi secret, else `KUBECONFIG`), API
+ * clients with a deadline per request shared by every adapter of the process that reaches the same cluster,
+ * and retries that say whether an error is transient. `@kubernetes/client-node` is ESM and heavy, so it is
+ * loaded inside the functions that need it (this module is serialized into the dynamic provider).
  */
+import * as tls from "tls";
 
 /**
  * The field manager the analysis applies router weights (and, in other routers, route rules) with, and
@@ -29,6 +30,11 @@ export type ClientNode = typeof import("@kubernetes/client-node");
 export type KubeConfig = import("@kubernetes/client-node").KubeConfig;
 type ApiType = import("@kubernetes/client-node").ApiType;
 type ApiConstructor<T extends ApiType> = import("@kubernetes/client-node").ApiConstructor<T>;
+type SecurityAuthentication = import("@kubernetes/client-node").SecurityAuthentication;
+type RequestContext = import("@kubernetes/client-node").RequestContext;
+type Agent = import("http").Agent;
+type AgentClass = new (options: Record<string, unknown>) => Agent;
+type AgentFor = (Class: AgentClass, options: Record<string, unknown>) => Agent;
 
 /** A KubeConfig from the access settings; exec credentials (EKS `aws eks get-token`) work as with kubectl. */
 export async function loadKubeConfig(access: KubeAccess, library?: ClientNode): Promise<KubeConfig> {
@@ -72,19 +78,87 @@ export interface KubeClient<T> {
     api: T;
 }
 
+/** What every adapter of the process that reaches one cluster with the same kubeconfig shares. */
+export interface SharedCluster {
+    config: Promise<KubeConfig>;
+    /** One keep-alive agent for the API clients, one for the service proxy: their TLS options are built apart. */
+    agents: { api: AgentFor; proxy: AgentFor };
+    /** One API client per API class. */
+    apis: Map<unknown, Promise<unknown>>;
+}
+
+interface SharedClients {
+    library?: Promise<ClientNode>;
+    /** By kubeconfig text (`KUBECONFIG` and its path for none), then by context. */
+    clusters: Map<string, Map<string, SharedCluster>>;
+}
+
+const SHARED_CLIENTS_KEY = "appmesh-canary-analysis/kubernetes-clients";
+
 /**
- * Build an adapter's client once and keep it: the compiled `import()` copies the library's whole namespace
- * (thousands of exports) on every call, which made loading it per request most of what the provider host
- * allocated.
+ * The process's clients, kept on `globalThis`: Pulumi serializes this module into each provider by value, so
+ * module-level state would be one copy per serialized provider. A provider host runs every Analysis and
+ * Finalize of a `pulumi up` at once; with clients of their own, each run held its own KubeConfig, TLS
+ * connections and copy of the library's namespace.
+ */
+function sharedClients(): SharedClients {
+    const global = globalThis as Record<symbol, SharedClients | undefined>;
+    return (global[Symbol.for(SHARED_CLIENTS_KEY)] ??= { clusters: new Map() });
+}
+
+/** The library, loaded once per process: the compiled `import()` copies its whole namespace (842 exports) on every call. */
+export function clientLibrary(): Promise<ClientNode> {
+    const shared = sharedClients();
+    shared.library ??= import("@kubernetes/client-node");
+    return shared.library;
+}
+
+/**
+ * The shared clients of the cluster `access` reaches, keyed by the kubeconfig text and context (with none,
+ * by `KUBECONFIG`). A kubeconfig that fails to load is not kept, so a fixed file is read again.
+ */
+export function sharedCluster(access: KubeAccess): SharedCluster {
+    const { clusters } = sharedClients();
+    // The kubeconfig text itself is the key (no copy of it is made per call): adapters call this per request.
+    const source = access.kubeconfig && access.kubeconfig.trim() !== "" ? access.kubeconfig : `KUBECONFIG=${process.env.KUBECONFIG ?? ""}`;
+    const contexts = clusters.get(source) ?? new Map<string, SharedCluster>();
+    clusters.set(source, contexts);
+    const context = access.context ?? "";
+    let cluster = contexts.get(context);
+    if (!cluster) {
+        const config = clientLibrary().then((k8s) => loadKubeConfig(access, k8s));
+        config.catch(() => contexts.delete(context));
+        cluster = { config, agents: { api: keepAliveAgents(), proxy: keepAliveAgents() }, apis: new Map() };
+        contexts.set(context, cluster);
+    }
+    return cluster;
+}
+
+/**
+ * The cluster's API client of one type, built once per process and shared by the adapters: requests go
+ * through one keep-alive agent, which opens as many connections as there are requests in flight and keeps
+ * them for the next ones.
  */
 export async function connect<T extends ApiType>(access: KubeAccess, apiType: (k8s: ClientNode) => ApiConstructor<T>): Promise<KubeClient<T>> {
-    const k8s = await import("@kubernetes/client-node");
-    const config = await loadKubeConfig(access, k8s);
+    const k8s = await clientLibrary();
+    const cluster = sharedCluster(access);
+    const Api = apiType(k8s);
+    let api = cluster.apis.get(Api) as Promise<T> | undefined;
+    if (!api) {
+        api = buildApi(k8s, cluster, Api);
+        api.catch(() => cluster.apis.delete(Api));
+        cluster.apis.set(Api, api);
+    }
+    return { k8s, api: await api };
+}
+
+async function buildApi<T extends ApiType>(k8s: ClientNode, cluster: SharedCluster, Api: ApiConstructor<T>): Promise<T> {
+    const config = await cluster.config;
     // As makeApiClient builds it, plus a deadline per request: client-node has none, and an API server that
     // accepts the connection but never answers would hold the analysis (and its rollback) forever.
     const configuration = k8s.createConfiguration({
         baseServer: new k8s.ServerConfiguration(config.getCurrentCluster()!.server, {}),
-        authMethods: { default: reusingConnections(config, [(await import("http")).Agent, (await import("https")).Agent]) },
+        authMethods: { default: reusingConnections(config, cluster.agents.api, [(await import("http")).Agent, (await import("https")).Agent]) },
         promiseMiddleware: [
             {
                 pre: async (context) => {
@@ -95,41 +169,58 @@ export async function connect<T extends ApiType>(access: KubeAccess, apiType: (k
             },
         ],
     });
-    return { k8s, api: new (apiType(k8s))(configuration) };
+    return new Api(configuration);
 }
 
-type SecurityAuthentication = import("@kubernetes/client-node").SecurityAuthentication;
-type RequestContext = import("@kubernetes/client-node").RequestContext;
-type Agent = import("http").Agent;
-
-type AgentClass = new (options: Record<string, unknown>) => Agent;
-
 /** The TLS settings that make one agent's connections unusable for another. */
-const TLS_MATERIAL = ["ca", "cert", "key", "pfx", "rejectUnauthorized", "servername"];
+const TLS_MATERIAL = ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"];
+
+/** Equal TLS settings; certificates and keys are compared as bytes, not turned into text on every request. */
+function sameSetting(a: unknown, b: unknown): boolean {
+    if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) {
+        return a.equals(b);
+    }
+    if (Array.isArray(a) && Array.isArray(b)) {
+        return a.length === b.length && a.every((item, i) => sameSetting(item, b[i]));
+    }
+    return a === b;
+}
 
 /**
  * One keep-alive agent, rebuilt only when the TLS material changes (a rotated client certificate from an exec
  * plugin). Opening a TLS connection with a fresh secure context per request was most of the provider's CPU
  * per analysis tick.
  */
-export function keepAliveAgents(): (Class: AgentClass, options: Record<string, unknown>) => Agent {
-    let pooled: { material: string; agent: Agent } | undefined;
+function keepAliveAgents(): AgentFor {
+    let pooled: { options: Record<string, unknown>; agent: Agent } | undefined;
     return (Class, options) => {
-        const material = JSON.stringify(TLS_MATERIAL.map((k) => (options[k] === undefined ? null : String(options[k]))));
-        if (pooled?.material !== material) {
+        if (!pooled || !TLS_MATERIAL.every((k) => sameSetting(pooled!.options[k], options[k]))) {
             pooled?.agent.destroy();
-            pooled = { material, agent: new Class({ ...options, keepAlive: true }) };
+            pooled = { options, agent: keepAliveAgent(Class, options) };
         }
         return pooled.agent;
     };
 }
 
 /**
- * The kubeconfig's authentication with one keep-alive agent per adapter: client-node builds a new agent for
+ * A keep-alive agent whose connections share one secure context. With the certificates and keys in its
+ * options instead, https.Agent turns them into text for every request (its connection pool's key), and every
+ * new connection parses them again.
+ */
+function keepAliveAgent(Class: AgentClass, options: Record<string, unknown>): Agent {
+    const { ca, cert, key, pfx, passphrase, ...connection } = options;
+    if ([ca, cert, key, pfx].every((setting) => setting === undefined)) {
+        return new Class({ ...options, keepAlive: true });
+    }
+    const secureContext = tls.createSecureContext({ ca, cert, key, pfx, passphrase } as tls.SecureContextOptions);
+    return new Class({ ...connection, secureContext, keepAlive: true });
+}
+
+/**
+ * The kubeconfig's authentication with the cluster's keep-alive agent: client-node builds a new agent for
  * every request. Headers (tokens) are still applied per request.
  */
-function reusingConnections(config: KubeConfig, plainAgents: AgentClass[]): SecurityAuthentication {
-    const agentFor = keepAliveAgents();
+function reusingConnections(config: KubeConfig, agentFor: AgentFor, plainAgents: AgentClass[]): SecurityAuthentication {
     return {
         getName: () => config.getName(),
         async applySecurityAuthentication(context: RequestContext) {

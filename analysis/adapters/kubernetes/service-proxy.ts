@@ -1,7 +1,7 @@
 /** Cluster-internal URLs reached through the API server's service proxy with the kubeconfig's credentials. */
 import * as https from "https";
 import type { Endpoint, EndpointResolver } from "../endpoints";
-import { keepAliveAgents, loadKubeConfig, type KubeAccess, type KubeConfig } from "./client";
+import { sharedCluster, type KubeAccess, type SharedCluster } from "./client";
 
 export interface ServiceProxyOptions {
     access: KubeAccess;
@@ -38,19 +38,19 @@ export function clusterService(url: URL, namespaces: string[], defaultNamespace?
 
 /**
  * Reaches cluster-internal URLs (`http://appmesh-prometheus.appmesh-system:9090`, `http://flagger-loadtester.test/`)
- * through the API server's service proxy with the kubeconfig's credentials; other URLs are called directly.
+ * through the API server's service proxy with the kubeconfig's credentials, over the cluster's shared
+ * keep-alive agent; other URLs are called directly.
  */
 export function serviceProxyResolver(options: ServiceProxyOptions): EndpointResolver {
-    let config: Promise<KubeConfig> | undefined;
-    const agentFor = keepAliveAgents();
+    let cluster: SharedCluster | undefined;
     return async (address: string): Promise<Endpoint> => {
         const url = new URL(address);
         const service = clusterService(url, options.namespaces, options.defaultNamespace, options.clusterDomain);
         if (!service) {
             return { url: address };
         }
-        config ??= loadKubeConfig(options.access);
-        const kc = await config;
+        cluster ??= sharedCluster(options.access);
+        const kc = await cluster.config;
         const server = kc.getCurrentCluster()!.server.replace(/\/$/, "");
         const scheme = url.protocol.replace(":", "");
         const port = url.port || (scheme === "https" ? "443" : "80");
@@ -69,7 +69,7 @@ export function serviceProxyResolver(options: ServiceProxyOptions): EndpointReso
         if (!server.startsWith("https:")) {
             return { url: proxied, headers };
         }
-        const httpsAgent = agentFor(https.Agent, { ca: request.ca, cert: request.cert, key: request.key, rejectUnauthorized: request.rejectUnauthorized });
+        const httpsAgent = cluster.agents.proxy(https.Agent, { ca: request.ca, cert: request.cert, key: request.key, rejectUnauthorized: request.rejectUnauthorized });
         return { url: proxied, headers, httpsAgent };
     };
 }
