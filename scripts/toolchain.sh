@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs or builds what the local control plane and the real Pulumi CLI need, into a per-user cache outside
 # the repository keyed by version, and prints where each piece is. Skips what is already there.
-# Usage: toolchain.sh [all|kube|etcd|pulumi|paths]   (default: all; kube: etcd and the control plane)
+# Usage: toolchain.sh [all|kube|etcd|pulumi|aws|paths]   (default: all; kube: etcd and the control plane;
+#        aws: a Python virtualenv with botocore and moto's server, the independent AWS peers of the metric tests)
 # Pinned versions live here; a change of version builds into a new directory.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ KUBE_VERSION=1.34.4
 PULUMI_VERSION=3.274.1
 PULUMI_K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 PULUMI_K8S_VERSION=4.34.2
+BOTOCORE_VERSION=1.44.8
+MOTO_VERSION=5.2.5
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${APPMESH_CANARY_TOOLCHAIN:-${XDG_CACHE_HOME:-$HOME/.cache}/appmesh-canary/toolchain}
@@ -16,6 +19,7 @@ kube_dir=$cache/kube-$KUBE_VERSION
 pulumi_dir=$cache/pulumi-$PULUMI_VERSION
 k8s_plugin_dir=$cache/pulumi-kubernetes-$PULUMI_K8S_VERSION
 shim_dir=$cache/pulumi-nodejs-shim
+aws_venv=$cache/aws-python-botocore-$BOTOCORE_VERSION-moto-$MOTO_VERSION
 
 say() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -153,19 +157,32 @@ build_k8s_plugin() {
     rm -rf "$work"
 }
 
+install_aws_python() {
+    [ -f "$aws_venv/.installed" ] && return 0
+    command -v python3 >/dev/null || die "python3 (>= 3.9) is needed for the AWS metric tests' botocore and moto"
+    say "installing botocore $BOTOCORE_VERSION and moto[server] $MOTO_VERSION into $aws_venv"
+    # A venv's scripts name its directory, so it is built in place; the stamp marks it complete.
+    rm -rf "$aws_venv"
+    python3 -m venv "$aws_venv"
+    "$aws_venv/bin/pip" install --quiet --disable-pip-version-check "botocore==$BOTOCORE_VERSION" "moto[server]==$MOTO_VERSION"
+    touch "$aws_venv/.installed"
+}
+
 print_paths() {
     echo "KUBE_BIN_DIR=$kube_dir"
     echo "ETCD=$(command -v etcd || echo missing)"
     if pulumi_on_path; then echo "PULUMI=$(command -v pulumi)"; else echo "PULUMI=$pulumi_dir/pulumi"; fi
     echo "PULUMI_PLUGIN_PATH=$pulumi_dir:$shim_dir:$k8s_plugin_dir"
+    echo "AWS_PYTHON=$aws_venv/bin/python"
 }
 
 case "${1:-all}" in
     kube) install_etcd; build_kube ;;
     etcd) install_etcd ;;
     pulumi) build_pulumi; install_nodejs_shim; build_k8s_plugin ;;
+    aws) install_aws_python ;;
     paths) ;;
-    all) install_etcd; build_kube; build_pulumi; install_nodejs_shim; build_k8s_plugin ;;
-    *) die "unknown part '$1' (allowed: all, kube, etcd, pulumi, paths)" ;;
+    all) install_etcd; build_kube; build_pulumi; install_nodejs_shim; build_k8s_plugin; install_aws_python ;;
+    *) die "unknown part '$1' (allowed: all, kube, etcd, pulumi, aws, paths)" ;;
 esac
 print_paths

@@ -1,8 +1,9 @@
 /**
- * The metrics port over Prometheus' HTTP API (`GET /api/v1/query`), as Flagger's Prometheus provider reads it:
- * built-in App Mesh queries and inline `query` metrics against the metrics server, `templateRef` metrics
- * against their template's provider (with its bearer token, basic auth and headers). An empty result or NaN is
- * "no data", which the engine reports differently from a failed query.
+ * The metrics port: built-in queries and inline `query` metrics against the metrics server over Prometheus'
+ * HTTP API (`GET /api/v1/query`), as Flagger's Prometheus provider reads it; `templateRef` metrics against
+ * their template's provider: a Prometheus (with its bearer token, basic auth, headers, or AWS SigV4 for Amazon
+ * Managed Service for Prometheus) or CloudWatch. An empty result or NaN is "no data", which the engine reports
+ * differently from a failed query.
  *
  * Reading messages are Flagger's error texts (the `%v` of its events): "no values found",
  * "error response: Status 400 Bad Request: <body>", "query returned multiple values", ...
@@ -10,14 +11,16 @@
 import axios from "axios";
 import * as path from "path";
 import { describeRequestError, directEndpoint, EndpointResolver, requestDeadline, resolveRequest, truncateBody } from "./endpoints";
-import type { MetricReading, MetricsPort, QueryContext } from "../engine/ports";
+import { NO_VALUES_FOUND, type MetricReading, type MetricsPort, type QueryContext } from "../engine/ports";
 import { builtinQuery, type BuiltinQueries, collapseWhitespace, QueryRenderError, renderQuery, TemplateModel } from "./promql";
-import { isBuiltinMetric, metricInterval } from "../spec/canary";
-import type { MetricSpec, MetricTemplateSpec } from "../spec/canary";
+import { CloudWatchMetrics } from "./cloudwatch";
+import { canonicalQueryUrl, sigV4Signer, type RequestSigner } from "./sigv4";
+import { isBuiltinMetric, METRIC_PROVIDER_TYPES, metricInterval, parseDuration } from "../spec/canary";
+import type { MetricSpec, MetricTemplateSpec, PrometheusProviderSpec } from "../spec/canary";
 
 export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 5000;
-
-export const NO_VALUES_FOUND = "no values found";
+/** GetMetricData is slower than a PromQL query, and the SDK retries a throttled call within this deadline. */
+export const DEFAULT_CLOUDWATCH_TIMEOUT_MS = 15_000;
 
 export interface PrometheusMetricsOptions {
     /** The metrics server for built-in and inline metrics (`spec.metricsServer`). */
@@ -28,21 +31,30 @@ export interface PrometheusMetricsOptions {
     templates?: Record<string, MetricTemplateSpec>;
     resolve?: EndpointResolver;
     timeoutMs?: number;
+    /** The signer of a template's SigV4 settings (tests give fixed credentials); default: the SDK's credential chain. */
+    signerFor?: (sigv4: NonNullable<PrometheusProviderSpec["sigv4"]>) => RequestSigner;
+    /** Reads `cloudwatch` templates; default: the AWS SDK's CloudWatch client. */
+    cloudWatch?: CloudWatchMetrics;
 }
 
 /** Where and how one query is sent. */
 interface QueryTarget {
     address: string;
     headers: Record<string, string>;
+    sign?: RequestSigner;
 }
 
 export class PrometheusMetrics implements MetricsPort {
     private readonly resolve: EndpointResolver;
     private readonly timeoutMs: number;
+    /** One signer per template, so credentials are resolved once and refreshed by the SDK, not per query. */
+    private readonly signers = new Map<string, RequestSigner>();
+    private cloudWatch?: CloudWatchMetrics;
 
     constructor(private readonly opts: PrometheusMetricsOptions) {
         this.resolve = opts.resolve ?? directEndpoint;
         this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
+        this.cloudWatch = opts.cloudWatch;
     }
 
     async read(metric: MetricSpec, context: QueryContext): Promise<MetricReading> {
@@ -52,7 +64,12 @@ export class PrometheusMetrics implements MetricsPort {
         try {
             if (metric.templateRef) {
                 const template = this.template(metric.templateRef.name);
-                target = { address: template.provider.address, headers: providerHeaders(template.provider) };
+                const provider = template.provider;
+                if (provider.type === "cloudwatch") {
+                    this.cloudWatch ??= new CloudWatchMetrics({ timeoutMs: DEFAULT_CLOUDWATCH_TIMEOUT_MS });
+                    return await this.cloudWatch.read(provider.region, renderQuery(template.query, model), parseDuration(model.interval) ?? 60_000);
+                }
+                target = { address: provider.address, headers: providerHeaders(provider), sign: this.signer(metric.templateRef.name, provider) };
                 query = renderQuery(template.query, model);
             } else if (metric.query) {
                 target = { address: this.opts.address, headers: {} };
@@ -81,10 +98,23 @@ export class PrometheusMetrics implements MetricsPort {
             const known = Object.keys(this.opts.templates ?? {});
             throw new Error(`metric template "${name}" not found (${known.length > 0 ? `defined: ${known.join(", ")}` : "no metric templates defined"})`);
         }
-        if (template.provider.type !== undefined && template.provider.type !== "prometheus") {
-            throw new Error(`metric template "${name}" provider type "${template.provider.type}" is not supported: use prometheus`);
+        const type = template.provider.type ?? "prometheus";
+        if (!(METRIC_PROVIDER_TYPES as readonly string[]).includes(type)) {
+            throw new Error(`metric template "${name}" provider type "${type}" is not supported: use ${METRIC_PROVIDER_TYPES.join(" or ")}`);
         }
         return template;
+    }
+
+    private signer(name: string, provider: PrometheusProviderSpec): RequestSigner | undefined {
+        if (!provider.sigv4) {
+            return undefined;
+        }
+        let signer = this.signers.get(name);
+        if (!signer) {
+            signer = (this.opts.signerFor ?? sigV4Signer)(provider.sigv4);
+            this.signers.set(name, signer);
+        }
+        return signer;
     }
 
     private async runQuery(target: QueryTarget, query: string): Promise<MetricReading> {
@@ -94,10 +124,25 @@ export class PrometheusMetrics implements MetricsPort {
         } catch {
             return { kind: "error", message: "prometheus address is not a valid URL" };
         }
+        if (target.sign) {
+            url = canonicalQueryUrl(url);
+        }
         const urls = [url, target.address];
         try {
             const request = await resolveRequest(this.resolve, url, target.headers);
             urls.push(request.url);
+            if (target.sign) {
+                // The signature covers the host and path the request reaches: a cluster service reached through
+                // the API server's proxy would be signed for the wrong host and carry two credentials.
+                if (request.url !== url) {
+                    return { kind: "error", message: "sigv4 needs an address reached directly (an AWS endpoint), not a cluster service reached through the API server" };
+                }
+                try {
+                    request.headers = await target.sign(request.url, request.headers as Record<string, string>);
+                } catch (error) {
+                    return { kind: "error", message: `sigv4 signing failed: ${(error as Error).message}` };
+                }
+            }
             const response = await axios.request<string>({
                 ...request,
                 method: "GET",
@@ -126,7 +171,7 @@ export function queryUrl(address: string, query: string): string {
 }
 
 /** Flagger's credentials order: a bearer token, else basic auth from username and password; headers as given. */
-export function providerHeaders(provider: MetricTemplateSpec["provider"]): Record<string, string> {
+export function providerHeaders(provider: PrometheusProviderSpec): Record<string, string> {
     const headers: Record<string, string> = { ...provider.headers };
     if (provider.token) {
         headers.Authorization = `Bearer ${provider.token}`;

@@ -60,6 +60,9 @@ export type MetricReading =
     | { kind: "no-data"; message: string }
     | { kind: "error"; message: string };
 
+/** Flagger's text for a reading without data (an empty result, NaN, no data point). */
+export const NO_VALUES_FOUND = "no values found";
+
 export interface MetricsPort {
     read(metric: MetricSpec, context: QueryContext): Promise<MetricReading>;
 }

@@ -119,17 +119,43 @@ export interface CanarySpec {
     analysis?: AnalysisSpec;
 }
 
-/** A Prometheus-compatible metric provider a MetricTemplate points at (stack config `metricTemplates`). */
+/** AWS SigV4 signing of a Prometheus template's queries (Amazon Managed Service for Prometheus). */
+export interface SigV4Spec {
+    /** The workspace's region, e.g. `eu-west-1`. */
+    region: string;
+    /** The signing name: `aps` (the default) for Amazon Managed Service for Prometheus. */
+    service?: string;
+}
+
+/** A Prometheus-compatible server; its queries are PromQL. */
+export interface PrometheusProviderSpec {
+    type?: "prometheus";
+    address: string;
+    /** Sent as `Authorization: Bearer`. Keep it a Pulumi secret. */
+    token?: string;
+    username?: string;
+    password?: string;
+    headers?: Record<string, string>;
+    /** Sign every query with AWS SigV4, credentials from the default chain where `pulumi up` runs. */
+    sigv4?: SigV4Spec;
+}
+
+/** Amazon CloudWatch; its queries are a JSON list of `MetricDataQuery` as Flagger's CloudWatch provider takes it. */
+export interface CloudWatchProviderSpec {
+    type: "cloudwatch";
+    region: string;
+}
+
+export type MetricProviderSpec = PrometheusProviderSpec | CloudWatchProviderSpec;
+
+export const METRIC_PROVIDER_TYPES = ["prometheus", "cloudwatch"] as const;
+
+/** The SigV4 signing names a Prometheus template may use. */
+export const SIGV4_SERVICES = ["aps"] as const;
+
+/** A metric provider a MetricTemplate points at (stack config `metricTemplates`), and its query. */
 export interface MetricTemplateSpec {
-    provider: {
-        type?: "prometheus";
-        address: string;
-        /** Sent as `Authorization: Bearer`. Keep it a Pulumi secret. */
-        token?: string;
-        username?: string;
-        password?: string;
-        headers?: Record<string, string>;
-    };
+    provider: MetricProviderSpec;
     query: string;
 }
 
