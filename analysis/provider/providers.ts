@@ -43,6 +43,7 @@ import { stableStringify, type TrackedData } from "./revision";
 import { RESTING_WEIGHTS } from "../engine/weights";
 import { DEFAULT_METRICS_SERVER, resolveAnalysis, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "../spec/canary";
 import { parseCanarySpec, validateCanarySpec } from "../spec/validation";
+import { validateMetricTemplates } from "../spec/metric-templates";
 import { primaryName } from "../spec/names";
 import { containsUnknown, UNKNOWN_VALUE, type ValidationFailure } from "../spec/failures";
 import { HttpWebhooks } from "../adapters/webhooks";
@@ -122,6 +123,8 @@ export function checkRolloutInputs(news: Record<string, any>): ValidationFailure
     // validateCanarySpec already leaves out what is unknown during preview.
     failures.push(...validateCanarySpec(news.canary, "canary"));
     failures.push(...checkRouterInput(news.router, target));
+    // The stack config checks its templates itself; the component's users get the same rules here.
+    failures.push(...validateMetricTemplates(news.metricTemplates));
     for (const key of ["template", "configData", "secretData"]) {
         const value = news[key];
         if (value !== undefined && value !== UNKNOWN_VALUE && (value === null || typeof value !== "object" || Array.isArray(value))) {

@@ -23,6 +23,13 @@ export function show(value: unknown): string {
 }
 
 /** Collects failures under a base path; helpers return whether the value passed. */
+/** Run `check` on a value that is set; an optional field that is absent passes. */
+export function optional(value: unknown, check: (value: unknown) => void): void {
+    if (value !== undefined) {
+        check(value);
+    }
+}
+
 export class FailureCollector {
     readonly failures: ValidationFailure[] = [];
 

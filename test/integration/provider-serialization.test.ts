@@ -63,6 +63,15 @@ describe("dynamic providers survive Pulumi's function serialization", function (
                 assert.equal((await get().diff("test/podinfo", inputs(), { ...inputs(), kubeconfig: "rotated" })).changes, false);
             });
 
+            it("check names a bad metric template field, and lets one not known yet pass", async () => {
+                const metricTemplates = {
+                    lattice: { provider: { type: "cloudwatch", region: "Ireland" }, query: '[{"Id": "m1", "MetricStat": {"Metric": {"Namespace": "AWS/VpcLattice", "MetricName": "RequestTime"}, "Period": 45, "Stat": "p99"}}]' },
+                    amp: { provider: { address: "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1", sigv4: { region: UNKNOWN } }, query: "up" },
+                };
+                const { failures } = await get().check({}, { ...inputs(), metricTemplates });
+                assert.deepEqual(failures.map((f: { property: string }) => f.property), ["metricTemplates.lattice.provider.region", "metricTemplates.lattice.query[0].MetricStat.Period"]);
+            });
+
             it("check names an unknown router kind with the known ones", async () => {
                 const { failures } = await get().check({}, { ...inputs(), router: { kind: "linkerd", virtualRouter: restingRouterSpec() } });
                 assert.deepEqual(failures, [{ property: "router.kind", reason: 'must be one of appmesh (the Canary component\'s `router` output), got "linkerd"' }]);
