@@ -26,7 +26,7 @@ const ADVERTISE_ADDRESS = "10.245.0.1";
 const BLACKHOLED = ["10.244.0.0/15", SERVICE_CIDR];
 
 const REPO_ROOT = path.resolve(__dirname, "..");
-const CRD_FILES = [path.join(REPO_ROOT, "crds", "appmesh-v1beta2.yaml")];
+const CRD_FILES = [path.join(REPO_ROOT, "crds", "appmesh-v1beta2.yaml"), path.join(REPO_ROOT, "crds", "gateway-api-v1.5.1-standard.yaml")];
 /** Controllers a cluster without cloud, nodes' IPAM or volumes does not need. */
 const CONTROLLERS = "*,-nodeipam,-nodelifecycle,-ttl,-route,-service,-cloud-node-lifecycle,-persistentvolume-binder,-attachdetach";
 

@@ -4,16 +4,20 @@
  */
 import { APPMESH_PROVIDER } from "./appmesh/api";
 import { appMeshRouter } from "./appmesh/router";
+import { GATEWAYAPI_PROVIDER } from "./gatewayapi/api";
+import { gatewayApiRouter } from "./gatewayapi/router";
 import type { Router, RouterInput, RouterKind } from "./router";
 
 /** Every router, by kind. A plain object: the providers' serialized code captures it. */
 const ROUTERS: { [K in RouterKind]: Router<Extract<RouterInput, { kind: K }>> } = {
     appmesh: appMeshRouter,
+    gatewayapi: gatewayApiRouter,
 };
 
 /** Canary `provider` values, by the router that serves them. */
 export const ROUTER_PROVIDERS: Record<RouterKind, string> = {
     appmesh: APPMESH_PROVIDER,
+    gatewayapi: GATEWAYAPI_PROVIDER,
 };
 
 export const ROUTER_KINDS = Object.keys(ROUTERS) as RouterKind[];

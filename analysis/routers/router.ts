@@ -9,9 +9,10 @@ import type { RouterPort } from "../engine/ports";
 import type { CanaryTarget } from "../spec/canary";
 import type { ValidationFailure } from "../spec/failures";
 import type { AppMeshRouterInput } from "./appmesh/input";
+import type { GatewayApiRouterInput } from "./gatewayapi/input";
 
 /** The router part of the providers' inputs: which router, and what Pulumi declares for it at rest. */
-export type RouterInput = AppMeshRouterInput;
+export type RouterInput = AppMeshRouterInput | GatewayApiRouterInput;
 
 export type RouterKind = RouterInput["kind"];
 

@@ -47,6 +47,24 @@ export interface RetrySpec {
     retryOn?: string;
 }
 
+/** A Gateway a route attaches to (Flagger's `service.gatewayRefs`, a Gateway API `ParentReference`). */
+export interface GatewayRef {
+    name: string;
+    namespace?: string;
+    group?: string;
+    kind?: string;
+    sectionName?: string;
+    port?: number;
+}
+
+/** One entry of `service.match` (Istio's HTTPMatchRequest, as Flagger takes it; App Mesh reads `uri.prefix` only). */
+export interface ServiceMatch {
+    uri?: { exact?: string; prefix?: string; regex?: string };
+    method?: { exact?: string };
+    headers?: Record<string, HeaderMatch>;
+    queryParams?: Record<string, HeaderMatch>;
+}
+
 export interface ServiceSpec {
     name?: string;
     port: number;
@@ -54,7 +72,9 @@ export interface ServiceSpec {
     portName?: string;
     timeout?: string;
     retries?: RetrySpec;
-    match?: { uri?: { prefix?: string } }[];
+    match?: ServiceMatch[];
+    /** Gateways the route attaches to (Gateway API router only). */
+    gatewayRefs?: GatewayRef[];
     rewrite?: { uri?: string };
     hosts?: string[];
     backends?: string[];

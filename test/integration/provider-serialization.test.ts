@@ -74,7 +74,7 @@ describe("dynamic providers survive Pulumi's function serialization", function (
 
             it("check names an unknown router kind with the known ones", async () => {
                 const { failures } = await get().check({}, { ...inputs(), router: { kind: "linkerd", virtualRouter: restingRouterSpec() } });
-                assert.deepEqual(failures, [{ property: "router.kind", reason: 'must be one of appmesh (the Canary component\'s `router` output), got "linkerd"' }]);
+                assert.deepEqual(failures, [{ property: "router.kind", reason: 'must be one of appmesh, gatewayapi (the Canary component\'s `router` output), got "linkerd"' }]);
             });
         });
     }

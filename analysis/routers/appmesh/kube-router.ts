@@ -12,46 +12,26 @@
  * `spec.routes` is not an option: the routes' match, retries and timeouts must still follow the config.
  */
 import type { RouterPort, RouteWeights } from "../../engine/ports";
-import { ANALYSIS_FIELD_MANAGER, connect, withRetries, type KubeAccess, type KubeClient, type RetryOptions } from "../../adapters/kubernetes/client";
-import { APPMESH_API_VERSION, APPMESH_GROUP, APPMESH_VERSION } from "./api";
+import type { KubeCustomObject } from "../../adapters/kubernetes/custom-object";
+import type { RouterNodes } from "../../spec/names";
+import { routeObject, type RouteObjectOptions } from "../route-object";
+import { APPMESH_GROUP, APPMESH_VERSION } from "./api";
 import { readWeights, withWeights, type VirtualRouterSpec } from "./routes";
-import { routerNodes, type RouterNodes } from "../../spec/names";
 
-export interface KubeRouterOptions {
-    access: KubeAccess;
-    namespace: string;
-    /** The apex VirtualRouter, e.g. `podinfo`. */
-    name: string;
-    /** The router spec Pulumi declares, at resting weights. */
-    restingSpec: VirtualRouterSpec;
-    /** Virtual nodes of the weighted targets; `<name>-primary` / `<name>-canary` by default. */
-    nodes?: RouterNodes;
-    fieldManager?: string;
-    retry?: RetryOptions;
-}
+export type KubeRouterOptions = RouteObjectOptions<VirtualRouterSpec>;
 
 /** The apex VirtualRouter's weights, set by server-side applying the resting routes with other weights. */
 export class KubeRouter implements RouterPort {
     private readonly nodes: RouterNodes;
-    private client?: Promise<KubeClient<import("@kubernetes/client-node").CustomObjectsApi>>;
+    private readonly object: KubeCustomObject;
 
     constructor(private readonly options: KubeRouterOptions) {
-        this.nodes = options.nodes ?? routerNodes(options.name);
-    }
-
-    private api() {
-        this.client ??= connect(this.options.access, (k8s) => k8s.CustomObjectsApi);
-        return this.client;
-    }
-
-    private get ref() {
-        return { group: APPMESH_GROUP, version: APPMESH_VERSION, namespace: this.options.namespace, plural: "virtualrouters", name: this.options.name };
+        ({ object: this.object, nodes: this.nodes } = routeObject(options, { group: APPMESH_GROUP, version: APPMESH_VERSION, plural: "virtualrouters", kind: "VirtualRouter" }));
     }
 
     /** The live VirtualRouter object. */
-    async get(): Promise<Record<string, any>> {
-        const { api } = await this.api();
-        return withRetries(`get VirtualRouter ${this.options.namespace}/${this.options.name}`, () => api.getNamespacedCustomObject(this.ref), this.options.retry);
+    get(): Promise<Record<string, any>> {
+        return this.object.get();
     }
 
     async getWeights(): Promise<RouteWeights> {
@@ -60,22 +40,7 @@ export class KubeRouter implements RouterPort {
     }
 
     async setWeights(weights: RouteWeights): Promise<void> {
-        const { k8s, api } = await this.api();
-        const body = {
-            apiVersion: APPMESH_API_VERSION,
-            kind: "VirtualRouter",
-            metadata: { name: this.options.name, namespace: this.options.namespace },
-            spec: { routes: withWeights(this.options.restingSpec, this.nodes, weights).routes },
-        };
-        await withRetries(
-            `apply VirtualRouter ${this.options.namespace}/${this.options.name} weights primary ${weights.primary} canary ${weights.canary}`,
-            () =>
-                api.patchNamespacedCustomObject(
-                    // Strict: an unknown field is an error, not silently pruned by the CRD's structural schema.
-                    { ...this.ref, body, fieldManager: this.options.fieldManager ?? ANALYSIS_FIELD_MANAGER, force: true, fieldValidation: "Strict" },
-                    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
-                ),
-            this.options.retry,
-        );
+        const routes = withWeights(this.options.restingSpec, this.nodes, weights).routes;
+        await this.object.applySpec({ routes }, `weights primary ${weights.primary} canary ${weights.canary}`);
     }
 }
