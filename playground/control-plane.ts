@@ -26,7 +26,11 @@ const ADVERTISE_ADDRESS = "10.245.0.1";
 const BLACKHOLED = ["10.244.0.0/15", SERVICE_CIDR];
 
 const REPO_ROOT = path.resolve(__dirname, "..");
-const CRD_FILES = [path.join(REPO_ROOT, "crds", "appmesh-v1beta2.yaml"), path.join(REPO_ROOT, "crds", "gateway-api-v1.5.1-standard.yaml")];
+/** The CRD sets a cluster can have installed, by name. */
+export const CRD_SETS = {
+    appmesh: path.join(REPO_ROOT, "crds", "appmesh-v1beta2.yaml"),
+    gatewayapi: path.join(REPO_ROOT, "crds", "gateway-api-v1.5.1-standard.yaml"),
+} as const;
 /** Controllers a cluster without cloud, nodes' IPAM or volumes does not need. */
 const CONTROLLERS = "*,-nodeipam,-nodelifecycle,-ttl,-route,-service,-cloud-node-lifecycle,-persistentvolume-binder,-attachdetach";
 
@@ -37,6 +41,11 @@ export interface ControlPlaneOptions {
     egressSocket?: string;
     /** How long to wait for each component to become ready; default 60 s. */
     waitMs?: number;
+    /**
+     * The CRD sets to install; default App Mesh's only. The Gateway API's (with their CEL rules) add about 5 s
+     * to every start, so only the clusters that route by HTTPRoute install them.
+     */
+    crds?: (keyof typeof CRD_SETS)[];
     log?: (line: string) => void;
 }
 
@@ -233,7 +242,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         ], file("kube-controller-manager.log"));
         processes.push(controllerManager);
 
-        await applyCrds(kubeconfig, waitMs);
+        await applyCrds(kubeconfig, waitMs, (opts.crds ?? ["appmesh"]).map((set) => CRD_SETS[set]));
         log("CRDs established");
 
         return {
@@ -265,12 +274,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 }
 
 /** Server-side apply the project's CRDs and wait until each is established. */
-async function applyCrds(kubeconfig: string, waitMs: number): Promise<void> {
+async function applyCrds(kubeconfig: string, waitMs: number, files: string[]): Promise<void> {
     const k8s = await import("@kubernetes/client-node");
     const kc = new k8s.KubeConfig();
     kc.loadFromString(kubeconfig);
     const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-    const crds = CRD_FILES.flatMap((f) => parseAllDocuments(fs.readFileSync(f, "utf8")).map((doc) => doc.toJS()));
+    const crds = files.flatMap((f) => parseAllDocuments(fs.readFileSync(f, "utf8")).map((doc) => doc.toJS()));
     const deadline = Date.now() + waitMs;
     for (const crd of crds) {
         // Right after start the API server may still refuse writes for a moment: retry until the deadline.

@@ -1,6 +1,6 @@
 /**
  * The Gateway API router's adapter against a real kube-apiserver with the Gateway API v1.5.1 standard CRDs
- * (`crds/gateway-api-v1.5.1-standard.yaml`): the generated routes pass the CRDs' schema and CEL rules, weights
+ * (`crds/gateway-api-v1.5.1-standard.yaml`, installed on request): the generated routes pass the CRDs' schema and CEL rules, weights
  * move by server-side apply of `spec.rules` next to Pulumi's field manager, and a read waits for every Gateway
  * to accept the route's current generation (the test writes the parent status a GatewayClass controller
  * writes).
@@ -72,7 +72,7 @@ describe("Gateway API router against a real kube-apiserver", function () {
         new KubeHTTPRoute({ access: { kubeconfig: cp.kubeconfig }, namespace: NS, name: "podinfo", restingSpec: spec, retry: FAST_RETRY, acceptTimeoutMs });
 
     before(async () => {
-        cp = await startControlPlane();
+        cp = await startControlPlane({ crds: ["appmesh", "gatewayapi"] });
         k8s = await import("@kubernetes/client-node");
         const kc = new k8s.KubeConfig();
         kc.loadFromString(cp.kubeconfig);
