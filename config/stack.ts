@@ -162,8 +162,8 @@ export function validateStackConfig(raw: Record<string, unknown>): ValidationFai
     const context: AppContext = {
         namespace: raw.namespace,
         metricsServer: raw.metricsServer,
-        templates: checkNamedMap(c, "metricTemplates", raw.metricTemplates, checkMetricTemplate),
-        providers: checkNamedMap(c, "alertProviders", raw.alertProviders, checkAlertProvider),
+        templates: c.namedMap("metricTemplates", raw.metricTemplates, (path, template) => checkMetricTemplate(c, path, template)),
+        providers: c.namedMap("alertProviders", raw.alertProviders, (path, provider) => checkAlertProvider(c, path, provider)),
     };
     const before = c.failures.length;
     const names = checkApps(c, raw, context);
@@ -244,19 +244,6 @@ function parseApps(raw: Record<string, unknown>): AppConfig[] {
         return [parseShorthand(raw, metricsServer)];
     }
     return Object.entries(raw.apps as Record<string, Record<string, unknown>>).map(([name, app]) => parseApp(name, app, metricsServer));
-}
-
-/** A map of named objects; returns the names (empty when the map is absent or not an object). */
-function checkNamedMap(c: FailureCollector, path: string, value: unknown, check: (c: FailureCollector, path: string, item: unknown) => void): string[] {
-    if (value === undefined || !c.object(path, value)) {
-        return [];
-    }
-    for (const [name, item] of Object.entries(value)) {
-        if (c.dnsLabel(`${path}.${name}`, name)) {
-            check(c, `${path}.${name}`, item);
-        }
-    }
-    return Object.keys(value);
 }
 
 function checkAlertProvider(c: FailureCollector, path: string, provider: unknown): void {

@@ -13,6 +13,7 @@ import { describeProblems, parseMetricDataQueries, returnedQuery } from "../spec
 const LOOKBACK_INTERVALS = 10;
 const MAX_DATAPOINTS = 20;
 
+type CloudWatchSdk = typeof import("@aws-sdk/client-cloudwatch");
 type CloudWatchClient = import("@aws-sdk/client-cloudwatch").CloudWatchClient;
 
 export interface CloudWatchMetricsOptions {
@@ -24,6 +25,8 @@ export interface CloudWatchMetricsOptions {
 
 export class CloudWatchMetrics {
     private readonly clients = new Map<string, Promise<CloudWatchClient>>();
+    /** The SDK, loaded once: the compiled `import()` copies the module's whole namespace on every call. */
+    private sdkModule?: Promise<CloudWatchSdk>;
 
     constructor(private readonly opts: CloudWatchMetricsOptions) {}
 
@@ -36,7 +39,7 @@ export class CloudWatchMetrics {
         const returned = returnedQuery(check.queries)!;
         const end = this.opts.now?.() ?? new Date();
         try {
-            const [{ GetMetricDataCommand }, client] = await Promise.all([import("@aws-sdk/client-cloudwatch"), this.client(region)]);
+            const [{ GetMetricDataCommand }, client] = await Promise.all([this.sdk(), this.client(region)]);
             const output = await client.send(
                 new GetMetricDataCommand({
                     MetricDataQueries: check.queries,
@@ -54,10 +57,18 @@ export class CloudWatchMetrics {
         }
     }
 
+    private sdk(): Promise<CloudWatchSdk> {
+        if (!this.sdkModule) {
+            this.sdkModule = import("@aws-sdk/client-cloudwatch");
+            this.sdkModule.catch(() => (this.sdkModule = undefined));
+        }
+        return this.sdkModule;
+    }
+
     private client(region: string): Promise<CloudWatchClient> {
         let client = this.clients.get(region);
         if (!client) {
-            client = import("@aws-sdk/client-cloudwatch").then(({ CloudWatchClient }) => new CloudWatchClient({ region }));
+            client = this.sdk().then(({ CloudWatchClient }) => new CloudWatchClient({ region }));
             client.catch(() => this.clients.delete(region));
             this.clients.set(region, client);
         }

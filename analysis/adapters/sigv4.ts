@@ -33,8 +33,11 @@ export function sigV4Signer(spec: SigV4Spec, options: SignerOptions = {}): Reque
         return new SignatureV4({ credentials, region: spec.region, service: spec.service ?? DEFAULT_SIGV4_SERVICE, sha256: Hash.bind(null, "sha256"), applyChecksum: false });
     };
     return async (url, headers) => {
-        signer ??= build();
-        signer.catch(() => (signer = undefined));
+        if (!signer) {
+            // A failed build (no credentials yet) is tried again on the next query.
+            signer = build();
+            signer.catch(() => (signer = undefined));
+        }
         const parsed = new URL(url);
         const query: Record<string, string[]> = {};
         for (const [key, value] of parsed.searchParams) {

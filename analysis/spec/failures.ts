@@ -42,6 +42,19 @@ export class FailureCollector {
         return isObject(value) || this.fail(path, `must be an object, got ${show(value)}`);
     }
 
+    /** A map of named objects, each name a DNS label and each item checked by `check`; returns the names (none when absent). */
+    namedMap(path: string, value: unknown, check: (path: string, item: unknown) => void): string[] {
+        if (value === undefined || !this.object(path, value)) {
+            return [];
+        }
+        for (const [name, item] of Object.entries(value)) {
+            if (this.dnsLabel(`${path}.${name}`, name)) {
+                check(`${path}.${name}`, item);
+            }
+        }
+        return Object.keys(value);
+    }
+
     array(path: string, value: unknown): value is unknown[] {
         return Array.isArray(value) || this.fail(path, `must be a list, got ${show(value)}`);
     }

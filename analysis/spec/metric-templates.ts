@@ -13,13 +13,7 @@ export function validateMetricTemplates(templates: unknown, base = "metricTempla
         return [];
     }
     const c = new FailureCollector();
-    if (c.object(base, templates)) {
-        for (const [name, template] of Object.entries(templates)) {
-            if (c.dnsLabel(`${base}.${name}`, name)) {
-                checkMetricTemplate(c, `${base}.${name}`, template);
-            }
-        }
-    }
+    c.namedMap(base, templates, (path, template) => checkMetricTemplate(c, path, template));
     return withoutUnknowns(c.failures, templates, base);
 }
 
