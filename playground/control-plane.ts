@@ -13,9 +13,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments, stringify as stringifyYaml } from "yaml";
-import * as http from "http";
 import * as https from "https";
-import { closeServer, listenOnFreePort } from "./http-util";
+import { freePort, startOnFreePort } from "./http-util";
 import { findExecutable, requireExecutable, stopChild, trackChild } from "./processes";
 
 /** Pods get addresses from here, the API server advertises one from the same blackholed block. */
@@ -87,13 +86,6 @@ function kubeBinary(name: (typeof KUBE_BINARIES)[number]): string {
     return file;
 }
 
-async function freePort(): Promise<number> {
-    const probe = http.createServer();
-    const port = await listenOnFreePort(probe);
-    await closeServer(probe);
-    return port;
-}
-
 /** Blackhole the pod and service ranges where allowed; say so where not. */
 function blackholeClusterRanges(log: (line: string) => void): void {
     const ip = findExecutable("ip") ?? ["/usr/sbin/ip", "/sbin/ip"].find((p) => fs.existsSync(p));
@@ -114,8 +106,9 @@ interface Process {
     logFile: string;
 }
 
-function startProcess(binary: string, args: string[], logFile: string): Process {
-    const log = fs.openSync(logFile, "a");
+/** `truncate` starts a fresh log, so a failed start's lines never read as the next one's. */
+function startProcess(binary: string, args: string[], logFile: string, opts: { truncate?: boolean } = {}): Process {
+    const log = fs.openSync(logFile, opts.truncate ? "w" : "a");
     const child = spawn(binary, args, { detached: true, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     trackChild(child);
@@ -184,23 +177,34 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         }
     };
     try {
-        const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-        const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-        const etcd = startProcess(etcdBinary, [
-            `--data-dir=${file("etcd")}`,
-            `--listen-client-urls=${etcdUrl}`,
-            `--advertise-client-urls=${etcdUrl}`,
-            `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-            `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-            `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
-            "--log-level=warn",
-        ], file("etcd.log"));
+        const { etcdUrl, etcd } = await startOnFreePort(async (etcdPort) => {
+            const url = `http://127.0.0.1:${etcdPort}`;
+            const etcdPeerPort = await freePort();
+            // A start that lost its port race may have begun the data directory with the other ports.
+            fs.rmSync(file("etcd"), { recursive: true, force: true });
+            const started = startProcess(etcdBinary, [
+                `--data-dir=${file("etcd")}`,
+                `--listen-client-urls=${url}`,
+                `--advertise-client-urls=${url}`,
+                `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+                `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+                `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+                "--log-level=warn",
+            ], file("etcd.log"), { truncate: true });
+            try {
+                await waitFor("etcd", started, waitMs, async () => (await httpGet(`${url}/health`)) === 200);
+            } catch (error) {
+                await stopChild(started.child, 5000);
+                throw error;
+            }
+            return { etcdUrl: url, etcd: started };
+        });
         processes.push(etcd);
-        await waitFor("etcd", etcd, waitMs, async () => (await httpGet(`${etcdUrl}/health`)) === 200);
         log(`etcd ready at ${etcdUrl}`);
 
-        const server = `https://127.0.0.1:${apiPort}`;
-        const apiserverArgs = [
+        const auth = { Authorization: `Bearer ${token}` };
+        const ca = () => fs.readFileSync(file("certs/apiserver.crt"), "utf8");
+        const apiserverArgs = (apiPort: number) => [
             `--etcd-servers=${etcdUrl}`,
             `--service-account-key-file=${file("service-account.key")}`,
             `--service-account-signing-key-file=${file("service-account.key")}`,
@@ -214,12 +218,22 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             `--service-cluster-ip-range=${SERVICE_CIDR}`,
             `--egress-selector-config-file=${file("egress.yaml")}`,
         ];
-        let apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"));
+        const apiserverReady = (started: Process, server: string) =>
+            waitFor("kube-apiserver", started, waitMs, async () => fs.existsSync(file("certs/apiserver.crt")) && (await httpGet(`${server}/readyz`, auth, ca())) === 200);
+        const first = await startOnFreePort(async (port) => {
+            const url = `https://127.0.0.1:${port}`;
+            const started = startProcess(apiserverBinary, apiserverArgs(port), file("kube-apiserver.log"), { truncate: true });
+            try {
+                await apiserverReady(started, url);
+            } catch (error) {
+                await stopChild(started.child, 5000);
+                throw error;
+            }
+            return { apiserver: started, apiPort: port, server: url };
+        });
+        const { apiPort, server } = first;
+        let apiserver = first.apiserver;
         const apiserverIndex = processes.push(apiserver) - 1;
-        const auth = { Authorization: `Bearer ${token}` };
-        const ca = () => fs.readFileSync(file("certs/apiserver.crt"), "utf8");
-        const apiserverReady = () => waitFor("kube-apiserver", apiserver, waitMs, async () => fs.existsSync(file("certs/apiserver.crt")) && (await httpGet(`${server}/readyz`, auth, ca())) === 200);
-        await apiserverReady();
         log(`kube-apiserver ready at ${server}`);
 
         const kubeconfig = stringifyYaml({
@@ -256,9 +270,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             async restartApiServer(ms) {
                 await stopChild(apiserver.child, 5000);
                 await new Promise((resolve) => setTimeout(resolve, ms));
-                apiserver = startProcess(apiserverBinary, apiserverArgs, file("kube-apiserver.log"));
+                apiserver = startProcess(apiserverBinary, apiserverArgs(apiPort), file("kube-apiserver.log"));
                 processes[apiserverIndex] = apiserver;
-                await apiserverReady();
+                await apiserverReady(apiserver, server);
             },
             async stop() {
                 await stopAll();

@@ -7,6 +7,38 @@ export function listenOnFreePort(server: http.Server): Promise<number> {
     return listenOnPort(server, 0);
 }
 
+/**
+ * A port of 127.0.0.1 free right now, for a child process to listen on. Another socket may take it before the
+ * child binds, so callers retry on "address already in use" (see `startOnFreePort`).
+ */
+export async function freePort(): Promise<number> {
+    const probe = http.createServer();
+    const port = await listenOnFreePort(probe);
+    await closeServer(probe);
+    return port;
+}
+
+/** How many ports a child process gets to try before its start fails. */
+export const PORT_ATTEMPTS = 3;
+
+/** Whether a failed start was a lost race for its port. */
+export function lostPortRace(error: unknown): boolean {
+    return /address already in use/i.test(String((error as Error)?.message ?? error));
+}
+
+/** Start something on a free port, trying a new port while the failure is a lost race for it. */
+export async function startOnFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await start(await freePort());
+        } catch (error) {
+            if (attempt >= PORT_ATTEMPTS || !lostPortRace(error)) {
+                throw error;
+            }
+        }
+    }
+}
+
 /** Start listening on `port` of 127.0.0.1 (a free one for 0) and return the port. */
 export function listenOnPort(server: http.Server, port: number): Promise<number> {
     return new Promise((resolve, reject) => {

@@ -11,11 +11,10 @@
 import axios from "axios";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { closeServer, listenOnFreePort } from "./http-util";
+import { startOnFreePort } from "./http-util";
 import { requireExecutable, stopChild, trackChild } from "./processes";
 
 export interface ScrapeTarget {
@@ -42,7 +41,6 @@ export interface StartPrometheusOptions {
 
 const JOB = "playground";
 const POLL_MS = 100;
-const START_ATTEMPTS = 3;
 
 export async function startPrometheus(opts: StartPrometheusOptions = {}): Promise<PrometheusServer> {
     const binary = requireExecutable("prometheus");
@@ -115,18 +113,9 @@ function writeTargets(file: string, targets: ScrapeTarget[]): void {
     fs.renameSync(partial, file);
 }
 
-async function freePort(): Promise<number> {
-    const probe = http.createServer();
-    const port = await listenOnFreePort(probe);
-    await closeServer(probe);
-    return port;
-}
-
-/** Start the process on a free port and wait for `/-/ready`; another process may take the port first, so retry. */
-async function launch(binary: string, configFile: string, dataDir: string, waitMs: number): Promise<{ child: ChildProcess; url: string }> {
-    let lastError: Error | undefined;
-    for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-        const port = await freePort();
+/** Start the process on a free port and wait for `/-/ready`. */
+function launch(binary: string, configFile: string, dataDir: string, waitMs: number): Promise<{ child: ChildProcess; url: string }> {
+    return startOnFreePort(async (port) => {
         const child = spawn(
             binary,
             [
@@ -152,13 +141,9 @@ async function launch(binary: string, configFile: string, dataDir: string, waitM
             return { child, url };
         } catch (error) {
             await stopChild(child);
-            lastError = error as Error;
-            if (!/address already in use/.test(stderr.join(""))) {
-                break;
-            }
+            throw error;
         }
-    }
-    throw lastError!;
+    });
 }
 
 /**

@@ -2,7 +2,6 @@ import * as assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as path from "path";
 import * as readline from "readline";
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
@@ -13,7 +12,7 @@ import { queryUrl } from "../../analysis/adapters/metrics";
 import type { QueryContext } from "../../analysis/engine/ports";
 import type { MetricTemplateSpec } from "../../analysis/spec/canary";
 import { toolchainPaths } from "../../playground/control-plane";
-import { closeServer, listenOnFreePort, readBody } from "../../playground/http-util";
+import { closeServer, freePort, listenOnFreePort, readBody } from "../../playground/http-util";
 import { stopChild, trackChild } from "../../playground/processes";
 import { PrometheusServer, startPrometheus } from "../../playground/prometheus";
 import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
@@ -63,14 +62,6 @@ async function startPeer(args: string[], env: NodeJS.ProcessEnv, ready: (line: s
         });
     });
     return { child, port, lines };
-}
-
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
 }
 
 /** moto's server on a free port; `refuseUnknownCredentials` makes it check credentials against its IAM, as AWS does. */
