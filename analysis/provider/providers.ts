@@ -33,7 +33,7 @@ import { watchEngine, whileRollingOut } from "../adapters/driver/engine-watch";
 import { leaseDurationSeconds } from "../engine/lease";
 import { serviceProxyResolver } from "../adapters/kubernetes/service-proxy";
 import { KubeWorkloads } from "../adapters/kubernetes/workloads";
-import { routerFor, ROUTER_KINDS } from "../routers/factory";
+import { routerFor, routerKindOf, ROUTER_KINDS } from "../routers/factory";
 import type { Router, RouterInput } from "../routers/router";
 import { canaryId } from "../engine/messages";
 import { PrometheusMetrics } from "../adapters/metrics";
@@ -41,7 +41,7 @@ import type { CanaryEvent } from "../engine/ports";
 import { formatEventChecks } from "../report/event-line";
 import { stableStringify, type TrackedData } from "./revision";
 import { RESTING_WEIGHTS } from "../engine/weights";
-import { DEFAULT_METRICS_SERVER, resolveAnalysis, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "../spec/canary";
+import { DEFAULT_METRICS_SERVER, DEFAULT_PROVIDER, resolveAnalysis, type AlertProviderSpec, type CanarySpec, type CanaryTarget, type MetricTemplateSpec } from "../spec/canary";
 import { parseCanarySpec, validateCanarySpec } from "../spec/validation";
 import { validateMetricTemplates } from "../spec/metric-templates";
 import { primaryName } from "../spec/names";
@@ -122,7 +122,7 @@ export function checkRolloutInputs(news: Record<string, any>): ValidationFailure
     }
     // validateCanarySpec already leaves out what is unknown during preview.
     failures.push(...validateCanarySpec(news.canary, "canary"));
-    failures.push(...checkRouterInput(news.router, target));
+    failures.push(...checkRouterInput(news.router, target, news.canary));
     // The stack config checks its templates itself; the component's users get the same rules here.
     failures.push(...validateMetricTemplates(news.metricTemplates));
     for (const key of ["template", "configData", "secretData"]) {
@@ -138,13 +138,20 @@ export function checkRolloutInputs(news: Record<string, any>): ValidationFailure
     return failures;
 }
 
-function checkRouterInput(input: unknown, target: unknown): ValidationFailure[] {
-    if (input === UNKNOWN_VALUE || containsUnknown((input as RouterInput | undefined)?.kind)) {
+function checkRouterInput(input: unknown, target: unknown, canary: unknown): ValidationFailure[] {
+    const kind = (input as RouterInput | undefined)?.kind;
+    if (input === UNKNOWN_VALUE || containsUnknown(kind)) {
         return [];
     }
-    const router = routerFor((input as RouterInput | undefined)?.kind);
+    const router = routerFor(kind);
     if (!router) {
-        return [{ property: "router.kind", reason: `must be one of ${ROUTER_KINDS.join(", ")} (the Canary component's \`router\` output), got ${JSON.stringify((input as RouterInput | undefined)?.kind)}` }];
+        return [{ property: "router.kind", reason: `must be one of ${ROUTER_KINDS.join(", ")} (the Canary component's \`router\` output), got ${JSON.stringify(kind)}` }];
+    }
+    // The spec's provider picks the router; a router input of another kind would move traffic on the wrong objects.
+    const provider = (canary as CanarySpec | undefined)?.provider ?? DEFAULT_PROVIDER;
+    const served = typeof provider === "string" ? routerKindOf(provider) : undefined;
+    if (served !== undefined && served !== kind) {
+        return [{ property: "router.kind", reason: `must be ${served}, the router of the spec's provider ${provider}, got ${JSON.stringify(kind)}` }];
     }
     return typeof target === "object" && target !== null ? router.check(input as RouterInput, target as CanaryTarget) : [];
 }

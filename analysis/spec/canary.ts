@@ -41,6 +41,13 @@ export interface RouteMatch {
     headers?: Record<string, HeaderMatch>;
 }
 
+/** Header changes of `service.headers` (Istio's HeaderOperations, as Flagger takes them). */
+export interface HeaderOperations {
+    add?: Record<string, string>;
+    set?: Record<string, string>;
+    remove?: string[];
+}
+
 export interface RetrySpec {
     attempts?: number;
     perTryTimeout?: string;
@@ -75,7 +82,10 @@ export interface ServiceSpec {
     match?: ServiceMatch[];
     /** Gateways the route attaches to (Gateway API router only). */
     gatewayRefs?: GatewayRef[];
-    rewrite?: { uri?: string };
+    /** Path and Host rewrite of routed requests (Gateway API router only). */
+    rewrite?: { uri?: string; authority?: string };
+    /** Request and response header modifiers (Gateway API router only). */
+    headers?: { request?: HeaderOperations; response?: HeaderOperations };
     hosts?: string[];
     backends?: string[];
     apex?: { labels?: Record<string, string>; annotations?: Record<string, string> };

@@ -73,6 +73,16 @@ export class FailureCollector {
         }
     }
 
+    /** The one key of `kinds` that `value` sets; a failure when it sets none or several. */
+    exactlyOne(path: string, value: Json, kinds: readonly string[]): string | undefined {
+        const set = kinds.filter((kind) => value[kind] !== undefined);
+        if (set.length === 1) {
+            return set[0];
+        }
+        this.fail(path, `must set exactly one of ${kinds.join(", ")}, got ${set.length === 0 ? "none" : set.join(", ")}`);
+        return undefined;
+    }
+
     integer(path: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number {
         const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
         return (Number.isInteger(value) && (value as number) >= min && (value as number) <= max) ||

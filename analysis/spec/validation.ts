@@ -13,6 +13,12 @@ import {
 } from "./canary";
 import { MAX_BASE_NAME } from "./names";
 import { FailureCollector, formatFailures, isObject, show, withoutUnknowns, type Json, type ValidationFailure } from "./failures";
+import {
+    checkGatewayRefs, checkHeaderModifiers, checkHostnames, checkLatticeLimits, checkRewrite, checkRouteMatches, checkRouteTimeout,
+} from "./gateway-route-validation";
+import { checkStringConditions } from "./header-match";
+import { CANARY_PROVIDERS, COMMON_SERVICE_FIELDS, ROUTER_FIELD_RULES, UNSUPPORTED_SERVICE_FIELDS, type RouterFieldRules } from "./router-fields";
+import { GATEWAYAPI_PROVIDER } from "../routers/gatewayapi/api";
 
 /** Names the program gives the objects `targetRef`/`autoscalerRef` may point at. */
 export interface WiredRefs {
@@ -24,45 +30,34 @@ export interface WiredRefs {
     containerPorts?: readonly { name?: string; containerPort: number }[];
 }
 
+/** What the stack knows of where the spec's routes go, beyond the spec itself. */
+export interface RouteContext {
+    /** The Gateway API route attaches to VPC Lattice Gateways (GatewayClass `amazon-vpc-lattice`): Lattice's limits apply. */
+    lattice?: boolean;
+}
+
 
 /** Shortest analysis interval accepted; Flagger clamps anything below 10s, the playground runs faster. */
 export const MIN_INTERVAL_MS = 1000;
 
-/**
- * Flagger fields that the App Mesh v1beta2 router ignores (in Flagger too). Accepted so that a Canary written
- * for another mesh still pastes in, and have no effect.
- */
-export const IGNORED_FIELDS: Record<string, readonly string[]> = {
-    spec: ["ingressRef", "routeRef", "upstreamRef"],
-    service: ["rewrite", "meshName", "gateways", "trafficPolicy", "corsPolicy", "headers", "delegation", "mirror"],
-    analysis: ["mirror", "mirrorWeight", "sessionAffinity"],
-};
-
-/** Flagger fields with an effect on App Mesh that this program does not implement: rejected, not ignored. */
+/** Flagger fields with an effect this program does not implement on any router: rejected, not ignored. */
 const UNSUPPORTED_FIELDS: Record<string, Record<string, string>> = {
     spec: {
         suspend: "remove the Canary from the stack or stop running `pulumi up` instead",
         revertOnDeletion: "`pulumi destroy` removes every generated object",
         canaryAnalysis: "use `analysis` (canaryAnalysis is Flagger's deprecated alias)",
     },
-    service: {
-        portDiscovery: "declare extra ports on the Deployment",
-        appProtocol: "the generated Services declare plain TCP ports",
-        headless: "the generated Services are ClusterIP Services",
-        trafficDistribution: "the generated Services use the cluster's default distribution",
-        unmanagedMetadata: "Pulumi owns all metadata of the generated Services",
-        primary: "only `apex` metadata is implemented",
-        canary: "only `apex` metadata is implemented",
-    },
     webhook: { disableTLS: "webhooks verify TLS; give the endpoint a certificate the machine running `pulumi up` trusts" },
     autoscalerRef: { primaryScalerReplicas: "the primary HPA copies the target HPA's replicas" },
 };
+
+/** Flagger fields no router here acts on (other routers' references): accepted so a Canary pastes in, with no effect. */
+const IGNORED_SPEC_FIELDS = ["ingressRef", "routeRef", "upstreamRef"];
 
 const KNOWN_FIELDS = {
     spec: ["provider", "metricsServer", "progressDeadlineSeconds", "skipAnalysis", "service", "analysis", "targetRef", "autoscalerRef"],
     targetRef: ["apiVersion", "kind", "name"],
     autoscalerRef: ["apiVersion", "kind", "name"],
-    service: ["name", "port", "targetPort", "portName", "timeout", "retries", "match", "hosts", "backends", "apex"],
     retries: ["attempts", "perTryTimeout", "retryOn"],
     serviceMatch: ["uri"],
     uri: ["prefix"],
@@ -72,7 +67,6 @@ const KNOWN_FIELDS = {
         "primaryReadyThreshold", "canaryReadyThreshold", "metrics", "webhooks", "alerts",
     ],
     analysisMatch: ["headers"],
-    headerMatch: ["exact", "prefix", "suffix", "regex"],
     metric: ["name", "interval", "thresholdRange", "threshold", "query", "templateRef", "templateVariables"],
     thresholdRange: ["min", "max"],
     templateRef: ["name", "namespace"],
@@ -82,26 +76,23 @@ const KNOWN_FIELDS = {
 } as const;
 
 
-/** App Mesh allows at most 10 header matches on one route (CRD `maxItems`). */
-const MAX_ROUTE_HEADERS = 10;
 const PORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * Every problem with a canary spec (Flagger's Canary `spec`, App Mesh subset), each with its dotted path.
+ * Every problem with a canary spec (Flagger's Canary `spec`, as its router reads it), each with its dotted path.
  * With `refs`, `targetRef`/`autoscalerRef` must name the objects the program creates.
  */
-export function validateCanarySpec(raw: unknown, path = "canary", refs?: WiredRefs): ValidationFailure[] {
-    return withoutUnknowns(collectCanaryFailures(raw, path, refs), raw, path);
+export function validateCanarySpec(raw: unknown, path = "canary", refs?: WiredRefs, route: RouteContext = {}): ValidationFailure[] {
+    return withoutUnknowns(collectCanaryFailures(raw, path, refs, route), raw, path);
 }
 
-function collectCanaryFailures(raw: unknown, path: string, refs: WiredRefs | undefined): ValidationFailure[] {
+function collectCanaryFailures(raw: unknown, path: string, refs: WiredRefs | undefined, route: RouteContext): ValidationFailure[] {
     const c = new FailureCollector();
     if (!c.object(path, raw)) {
         return c.failures;
     }
-    c.keys(path, raw, KNOWN_FIELDS.spec, IGNORED_FIELDS.spec, UNSUPPORTED_FIELDS.spec);
-    checkProvider(c, `${path}.provider`, raw.provider);
+    c.keys(path, raw, KNOWN_FIELDS.spec, IGNORED_SPEC_FIELDS, UNSUPPORTED_FIELDS.spec);
+    const rules = checkProvider(c, `${path}.provider`, raw.provider);
     if (raw.metricsServer !== undefined) {
         c.url(`${path}.metricsServer`, raw.metricsServer);
     }
@@ -117,11 +108,14 @@ function collectCanaryFailures(raw: unknown, path: string, refs: WiredRefs | und
     if (raw.service === undefined) {
         c.fail(`${path}.service`, "is required: at least `service.port`, the container port the mesh routes to");
     } else {
-        checkService(c, `${path}.service`, raw.service);
+        checkService(c, `${path}.service`, raw.service, rules, raw);
         checkServedPort(c, `${path}.service`, raw.service, refs?.containerPorts);
     }
     if (raw.analysis !== undefined) {
-        checkAnalysis(c, `${path}.analysis`, raw.analysis, raw.skipAnalysis === true);
+        checkAnalysis(c, `${path}.analysis`, raw.analysis, raw.skipAnalysis === true, rules);
+    }
+    if (route.lattice && rules === ROUTER_FIELD_RULES[GATEWAYAPI_PROVIDER]) {
+        checkLatticeLimits(c, path, raw);
     }
     return c.failures;
 }
@@ -136,15 +130,20 @@ export function parseCanarySpec(raw: unknown, refs?: WiredRefs): CanarySpec {
     return spec as unknown as CanarySpec;
 }
 
-function checkProvider(c: FailureCollector, path: string, provider: unknown): void {
-    if (provider === undefined || provider === DEFAULT_PROVIDER) {
-        return;
+/** The field rules of the spec's router; App Mesh's (the default) when the provider is not one this program routes. */
+function checkProvider(c: FailureCollector, path: string, provider: unknown): RouterFieldRules {
+    const rules = ROUTER_FIELD_RULES[typeof provider === "string" ? provider : DEFAULT_PROVIDER];
+    if (provider === undefined || (rules && Object.prototype.hasOwnProperty.call(ROUTER_FIELD_RULES, provider as string))) {
+        return rules;
     }
     if (provider === "appmesh" || provider === "appmesh:v1beta1") {
         c.fail(path, `App Mesh v1beta1 (\`${provider}\`) is not supported; use ${DEFAULT_PROVIDER}`);
-        return;
+    } else if (provider === "gatewayapi" || provider === "gatewayapi:v1beta1") {
+        c.fail(path, `Gateway API v1beta1 (\`${provider}\`) is not supported; use ${GATEWAYAPI_PROVIDER} (HTTPRoute v1, Gateway API 1.0 or later)`);
+    } else {
+        c.fail(path, `must be one of ${CANARY_PROVIDERS.join(", ")} (the routers this program implements), got ${show(provider)}`);
     }
-    c.fail(path, `must be ${DEFAULT_PROVIDER} (the only provider this program implements), got ${show(provider)}`);
+    return ROUTER_FIELD_RULES[DEFAULT_PROVIDER];
 }
 
 function checkRef(
@@ -169,11 +168,12 @@ function checkRef(
     }
 }
 
-function checkService(c: FailureCollector, path: string, service: unknown): void {
+function checkService(c: FailureCollector, path: string, service: unknown, rules: RouterFieldRules, spec: Json): void {
     if (!c.object(path, service)) {
         return;
     }
-    c.keys(path, service, KNOWN_FIELDS.service, IGNORED_FIELDS.service, UNSUPPORTED_FIELDS.service);
+    c.keys(path, service, [...COMMON_SERVICE_FIELDS, ...rules.service.known], rules.service.ignored, { ...UNSUPPORTED_SERVICE_FIELDS, ...rules.service.unsupported });
+    const gatewayApi = rules === ROUTER_FIELD_RULES[GATEWAYAPI_PROVIDER];
     if (service.name !== undefined) {
         c.dnsLabel(`${path}.name`, service.name, MAX_BASE_NAME);
     }
@@ -188,19 +188,41 @@ function checkService(c: FailureCollector, path: string, service: unknown): void
         c.fail(`${path}.portName`, `must be a port name (lowercase letters, digits and '-', at most 15 characters), got ${show(service.portName)}`);
     }
     if (service.timeout !== undefined) {
-        c.duration(`${path}.timeout`, service.timeout, 1);
-    }
-    if (service.retries !== undefined) {
-        checkRetries(c, `${path}.retries`, service.retries);
+        if (gatewayApi) {
+            checkRouteTimeout(c, `${path}.timeout`, service.timeout);
+        } else {
+            c.duration(`${path}.timeout`, service.timeout, 1);
+        }
     }
     if (service.match !== undefined) {
-        checkServiceMatch(c, `${path}.match`, service.match);
+        if (gatewayApi) {
+            checkRouteMatches(c, `${path}.match`, service.match, rules.maxHeaderMatches);
+        } else {
+            checkServiceMatch(c, `${path}.match`, service.match);
+        }
     }
     if (service.hosts !== undefined) {
-        c.stringList(`${path}.hosts`, service.hosts);
+        if (gatewayApi) {
+            checkHostnames(c, `${path}.hosts`, service.hosts);
+        } else {
+            c.stringList(`${path}.hosts`, service.hosts);
+        }
     }
-    if (service.backends !== undefined) {
-        c.stringList(`${path}.backends`, service.backends);
+    if (gatewayApi) {
+        checkGatewayRefs(c, `${path}.gatewayRefs`, service.gatewayRefs);
+        if (service.rewrite !== undefined) {
+            checkRewrite(c, `${path}.rewrite`, service.rewrite, spec);
+        }
+        if (service.headers !== undefined) {
+            checkHeaderModifiers(c, `${path}.headers`, service.headers);
+        }
+    } else {
+        if (service.retries !== undefined) {
+            checkRetries(c, `${path}.retries`, service.retries);
+        }
+        if (service.backends !== undefined) {
+            c.stringList(`${path}.backends`, service.backends);
+        }
     }
     if (service.apex !== undefined && c.object(`${path}.apex`, service.apex)) {
         c.keys(`${path}.apex`, service.apex, KNOWN_FIELDS.apex);
@@ -282,12 +304,12 @@ function checkServiceMatch(c: FailureCollector, path: string, match: unknown): v
     });
 }
 
-function checkAnalysis(c: FailureCollector, path: string, analysis: unknown, skipAnalysis: boolean): void {
+function checkAnalysis(c: FailureCollector, path: string, analysis: unknown, skipAnalysis: boolean, rules: RouterFieldRules): void {
     if (!c.object(path, analysis)) {
         return;
     }
     const a = analysis;
-    c.keys(path, a, KNOWN_FIELDS.analysis, IGNORED_FIELDS.analysis);
+    c.keys(path, a, [...KNOWN_FIELDS.analysis, ...rules.analysis.known], rules.analysis.ignored, rules.analysis.unsupported);
     if (a.interval !== undefined) {
         c.duration(`${path}.interval`, a.interval, MIN_INTERVAL_MS);
     }
@@ -316,7 +338,7 @@ function checkAnalysis(c: FailureCollector, path: string, analysis: unknown, ski
     }
     checkProgression(c, path, a, skipAnalysis);
     if (a.match !== undefined) {
-        checkAnalysisMatch(c, `${path}.match`, a.match, a.iterations);
+        checkAnalysisMatch(c, `${path}.match`, a.match, a.iterations, rules);
     }
     if (a.metrics !== undefined && c.array(`${path}.metrics`, a.metrics)) {
         c.uniqueNames(`${path}.metrics`, a.metrics);
@@ -370,7 +392,7 @@ function checkProgression(c: FailureCollector, path: string, a: Json, skipAnalys
     }
 }
 
-function checkAnalysisMatch(c: FailureCollector, path: string, match: unknown, iterations: unknown): void {
+function checkAnalysisMatch(c: FailureCollector, path: string, match: unknown, iterations: unknown, rules: RouterFieldRules): void {
     if (!c.array(path, match)) {
         return;
     }
@@ -385,29 +407,15 @@ function checkAnalysisMatch(c: FailureCollector, path: string, match: unknown, i
         }
         c.keys(at, entry, KNOWN_FIELDS.analysisMatch);
         if (!isObject(entry.headers) || Object.keys(entry.headers).length === 0) {
-            c.fail(`${at}.headers`, "must map at least one header name to {exact|prefix|suffix|regex: value} (App Mesh A/B routes match headers only)");
+            c.fail(`${at}.headers`, "must map at least one header name to {exact|prefix|suffix|regex: value} (A/B routes here match headers)");
             return;
         }
-        for (const [name, condition] of Object.entries(entry.headers)) {
-            const hp = `${at}.headers.${name}`;
+        for (const name of checkStringConditions(c, `${at}.headers`, entry.headers, "header")) {
             headers.add(name.toLowerCase());
-            if (!HEADER_NAME.test(name)) {
-                c.fail(hp, `is not a valid HTTP header name`);
-            }
-            if (!c.object(hp, condition)) {
-                continue;
-            }
-            c.keys(hp, condition, KNOWN_FIELDS.headerMatch);
-            const methods = KNOWN_FIELDS.headerMatch.filter((m) => condition[m] !== undefined);
-            if (methods.length !== 1) {
-                c.fail(hp, `must set exactly one of ${KNOWN_FIELDS.headerMatch.join(", ")}, got ${methods.length === 0 ? "none" : methods.join(", ")}`);
-            } else {
-                c.string(`${hp}.${methods[0]}`, condition[methods[0]]);
-            }
         }
     });
-    if (headers.size > MAX_ROUTE_HEADERS) {
-        c.fail(path, `matches ${headers.size} distinct headers; App Mesh allows at most ${MAX_ROUTE_HEADERS} on one route`);
+    if (headers.size > rules.maxHeaderMatches) {
+        c.fail(path, `matches ${headers.size} distinct headers; ${rules.label} allows at most ${rules.maxHeaderMatches} on one route match`);
     }
 }
 

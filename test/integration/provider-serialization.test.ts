@@ -2,7 +2,9 @@ import * as assert from "node:assert/strict";
 import requireFromString from "require-from-string";
 import { analysisProvider, finalizeProvider, rolloutFailure } from "../../analysis/provider/providers";
 import { withWeights } from "../../analysis/routers/appmesh/routes";
-import { routerNodes } from "../../analysis/spec/names";
+import { gatewayApiRouterInput } from "../../analysis/routers/gatewayapi/input";
+import { canaryNames, routerNodes } from "../../analysis/spec/names";
+import { parseCanarySpec } from "../../analysis/spec/validation";
 import type { CanarySpec } from "../../analysis/spec/canary";
 import { startApiProxy, type ApiProxy } from "../../playground/api-proxy";
 import { startControlPlane, type ControlPlane } from "../../playground/control-plane";
@@ -70,6 +72,25 @@ describe("dynamic providers survive Pulumi's function serialization", function (
                 };
                 const { failures } = await get().check({}, { ...inputs(), metricTemplates });
                 assert.deepEqual(failures.map((f: { property: string }) => f.property), ["metricTemplates.lattice.provider.region", "metricTemplates.lattice.query[0].MetricStat.Period"]);
+            });
+
+            it("check validates a Gateway API spec with its route input: a router of another kind, a missing Gateway, Lattice's limits", async () => {
+                // The App Mesh tutorial's retries have no Gateway API mapping (validation says so).
+                const { retries: _retries, ...service } = canary.service;
+                const gatewayCanary = { ...canary, provider: "gatewayapi:v1", service: { ...service, gatewayRefs: [{ name: "public", namespace: "gateway" }] } };
+                const parsed = parseCanarySpec(gatewayCanary);
+                const route = gatewayApiRouterInput(parsed, canaryNames("podinfo", parsed));
+                assert.deepEqual((await get().check({}, { ...inputs(), canary: gatewayCanary, router: route })).failures, []);
+                const wrongKind = await get().check({}, { ...inputs(), canary: gatewayCanary });
+                assert.deepEqual(wrongKind.failures, [{ property: "router.kind", reason: 'must be gatewayapi, the router of the spec\'s provider gatewayapi:v1, got "appmesh"' }]);
+                const noGateway = await get().check({}, { ...inputs(), canary: { ...gatewayCanary, service }, router: route });
+                assert.deepEqual(noGateway.failures.map((f: { property: string }) => f.property), ["canary.service.gatewayRefs"]);
+                const ab = { ...gatewayCanary, analysis: { interval: "1m", threshold: 5, iterations: 10, match: [{ headers: { cookie: { regex: "canary=always" } } }] } };
+                const abParsed = parseCanarySpec(ab);
+                const lattice = gatewayApiRouterInput(abParsed, canaryNames("podinfo", abParsed), true);
+                const latticeFailures = await get().check({}, { ...inputs(), canary: ab, router: lattice });
+                assert.deepEqual(latticeFailures.failures.map((f: { property: string }) => f.property), ["router.route.rules[0].matches[0].headers[0]"]);
+                assert.match(latticeFailures.failures[0].reason, /exact header matches only/);
             });
 
             it("check names an unknown router kind with the known ones", async () => {

@@ -74,8 +74,28 @@ describe("Gateway API router: the apex HTTPRoute", () => {
         assert.deepEqual(prefixOnly.rules[0].filters, [{ type: "URLRewrite", urlRewrite: { path: { type: "ReplacePrefixMatch", replacePrefixMatch: "/v2" } } }]);
         const exact = route(tutorial({ match: [{ uri: { exact: "/old" } }], rewrite: { uri: "/new" } }));
         assert.deepEqual(exact.rules[0].filters, [{ type: "URLRewrite", urlRewrite: { path: { type: "ReplaceFullPath", replaceFullPath: "/new" } } }]);
-        // Gateway API takes a prefix rewrite only on a rule with one match (the CRD's own rule).
-        assert.throws(() => route({ ...spec, service: { ...spec.service, rewrite: { uri: "/" } } }), /service\.rewrite needs exactly one match per route rule with the gatewayapi:v1 provider, got 3/);
+        // Gateway API takes a prefix rewrite only on a rule with one match (the CRD's own rule); whole-path rewrites of several exact matches are fine.
+        assert.throws(() => route({ ...spec, service: { ...spec.service, rewrite: { uri: "/" } } }), /rewrites a path prefix, which Gateway API allows only on a route rule with exactly one match; got 3/);
+        const exacts = route(tutorial({ match: [{ uri: { exact: "/a" } }, { uri: { regex: "/b.*" } }], rewrite: { uri: "/c", authority: "internal.example.com" } }));
+        assert.deepEqual(exacts.rules[0].filters, [{ type: "URLRewrite", urlRewrite: { hostname: "internal.example.com", path: { type: "ReplaceFullPath", replaceFullPath: "/c" } } }]);
+    });
+
+    it("maps service.headers to request and response header modifiers ahead of the rewrite, on every rule", () => {
+        const built = route(tutorial(
+            {
+                headers: { request: { add: { "x-from": "gateway" }, remove: ["x-debug"] }, response: { set: { "cache-control": "no-store" } } },
+                rewrite: { authority: "podinfo.internal" },
+            },
+            { interval: "1m", threshold: 5, iterations: 10, match: [{ headers: { "x-canary": { exact: "insider" } } }] },
+        ));
+        const filters = [
+            { type: "RequestHeaderModifier", requestHeaderModifier: { add: [{ name: "x-from", value: "gateway" }], remove: ["x-debug"] } },
+            { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "cache-control", value: "no-store" }] } },
+            { type: "URLRewrite", urlRewrite: { hostname: "podinfo.internal" } },
+        ];
+        assert.equal(built.rules.length, 2);
+        assert.deepEqual(built.rules[0].filters, filters);
+        assert.deepEqual(built.rules[1].filters, filters);
     });
 
     it("A/B testing: the analysis headers laid over each service match go to the weighted rule, the rest to the primary", () => {

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig } from "../../config/stack";
-import { IGNORED_FIELDS, WiredRefs, parseCanarySpec, validateCanarySpec } from "../../analysis/spec/validation";
+import { WiredRefs, parseCanarySpec, validateCanarySpec } from "../../analysis/spec/validation";
+import { ROUTER_FIELD_RULES } from "../../analysis/spec/router-fields";
 import { UNKNOWN_VALUE, ValidationFailure } from "../../analysis/spec/failures";
 import { PODINFO_PORTS } from "../../components/podinfo";
 import { stackFileConfig, stackFileValues } from "../../scripts/render";
@@ -25,7 +26,7 @@ const CANARY_RULES: [string, (s: any) => void, string, RegExp][] = [
     ["unknown top-level field", (s) => { s.servce = {}; }, "canary.servce", /not a known field/],
     ["unsupported Flagger field", (s) => { s.suspend = true; }, "canary.suspend", /does not support/],
     ["unsupported service field", (s) => { s.service.portDiscovery = true; }, "canary.service.portDiscovery", /does not support/],
-    ["other provider", (s) => { s.provider = "istio"; }, "canary.provider", /must be appmesh:v1beta2/],
+    ["other provider", (s) => { s.provider = "istio"; }, "canary.provider", /must be one of appmesh:v1beta2, gatewayapi:v1 \(the routers/],
     ["v1beta1 provider", (s) => { s.provider = "appmesh"; }, "canary.provider", /v1beta1 .* not supported/],
     ["metricsServer not a URL", (s) => { s.metricsServer = "prometheus:9090"; }, "canary.metricsServer", /absolute http/],
     ["progressDeadlineSeconds below 1", (s) => { s.progressDeadlineSeconds = 0; }, "canary.progressDeadlineSeconds", /integer >= 1/],
@@ -145,8 +146,8 @@ describe("validateCanarySpec", () => {
         spec.service.meshName = "global";
         spec.ingressRef = { apiVersion: "networking.k8s.io/v1", kind: "Ingress", name: "podinfo" };
         assert.deepEqual(validateCanarySpec(spec, "canary", REFS), []);
-        assert.ok(IGNORED_FIELDS.service.includes("rewrite"));
-        assert.ok(IGNORED_FIELDS.analysis.includes("mirror"));
+        assert.ok(ROUTER_FIELD_RULES["appmesh:v1beta2"].service.ignored.includes("rewrite"));
+        assert.ok(ROUTER_FIELD_RULES["appmesh:v1beta2"].analysis.ignored.includes("mirror"));
     });
 
     it("accepts a spec without targetRef/autoscalerRef, and any names when the caller wires none", () => {

@@ -38,10 +38,28 @@ export interface HTTPRouteMatch {
 
 export interface HTTPURLRewriteFilter {
     type: "URLRewrite";
-    urlRewrite: { path: { type: "ReplacePrefixMatch"; replacePrefixMatch: string } | { type: "ReplaceFullPath"; replaceFullPath: string } };
+    urlRewrite: {
+        hostname?: string;
+        path?: { type: "ReplacePrefixMatch"; replacePrefixMatch: string } | { type: "ReplaceFullPath"; replaceFullPath: string };
+    };
 }
 
-export type HTTPRouteFilter = HTTPURLRewriteFilter;
+export interface HTTPHeader {
+    name: string;
+    value: string;
+}
+
+export interface HTTPHeaderModifier {
+    add?: HTTPHeader[];
+    set?: HTTPHeader[];
+    remove?: string[];
+}
+
+export type HTTPHeaderModifierFilter =
+    | { type: "RequestHeaderModifier"; requestHeaderModifier: HTTPHeaderModifier }
+    | { type: "ResponseHeaderModifier"; responseHeaderModifier: HTTPHeaderModifier };
+
+export type HTTPRouteFilter = HTTPURLRewriteFilter | HTTPHeaderModifierFilter;
 
 export interface HTTPBackendRef {
     group: string;

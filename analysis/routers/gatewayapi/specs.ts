@@ -1,16 +1,16 @@
 /**
  * The apex HTTPRoute of one Canary as Flagger's `GatewayAPIRouter` generates it, as a pure spec builder: parent
  * Gateways from `service.gatewayRefs`, hostnames from `service.hosts`, matches from `service.match` (`PathPrefix /`
- * when none), the request timeout from `service.timeout`, a prefix rewrite from `service.rewrite.uri`, and one
- * rule to `<apex>-primary` / `<apex>-canary` at resting weights. With A/B testing (`iterations` and
+ * when none), the request timeout from `service.timeout`, header modifiers from `service.headers`, a path and
+ * Host rewrite from `service.rewrite`, and one rule to `<apex>-primary` / `<apex>-canary` at resting weights. With A/B testing (`iterations` and
  * `analysis.match`) the first rule takes the requests that also match `analysis.match` and a second rule sends
  * the rest to the primary only. The Pulumi component declares this spec and the analysis re-applies its rules
  * with other weights.
  */
 import { RESTING_WEIGHTS } from "../../engine/weights";
-import { strategyOf, type CanarySpec, type HeaderMatch, type ServiceMatch } from "../../spec/canary";
+import { strategyOf, type CanarySpec, type HeaderMatch, type HeaderOperations, type ServiceMatch } from "../../spec/canary";
 import type { CanaryNames } from "../../spec/names";
-import { serviceBackend, type HTTPHeaderMatch, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type HTTPRouteSpec, type ParentReference } from "./routes";
+import { serviceBackend, type HTTPHeaderMatch, type HTTPHeaderModifier, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type HTTPRouteSpec, type ParentReference } from "./routes";
 
 export function buildHTTPRouteSpec(spec: CanarySpec, names: CanaryNames): HTTPRouteSpec {
     const service = spec.service;
@@ -19,12 +19,15 @@ export function buildHTTPRouteSpec(spec: CanarySpec, names: CanaryNames): HTTPRo
         throw new Error("service.gatewayRefs is required for the gatewayapi:v1 provider: the Gateways the route attaches to");
     }
     const serviceMatches = (service.match ?? []).length > 0 ? service.match!.map(toRouteMatch) : [{ path: { type: "PathPrefix", value: "/" } } as HTTPRouteMatch];
-    const rule = (matches: HTTPRouteMatch[], backendRefs: HTTPRouteRule["backendRefs"]): HTTPRouteRule => ({
-        matches,
-        ...(service.rewrite?.uri ? { filters: [rewriteFilter(service.rewrite.uri, matches)] } : {}),
-        ...(service.timeout ? { timeouts: { request: service.timeout } } : {}),
-        backendRefs,
-    });
+    const rule = (matches: HTTPRouteMatch[], backendRefs: HTTPRouteRule["backendRefs"]): HTTPRouteRule => {
+        const filters = routeFilters(spec, matches);
+        return {
+            matches,
+            ...(filters.length > 0 ? { filters } : {}),
+            ...(service.timeout ? { timeouts: { request: service.timeout } } : {}),
+            backendRefs,
+        };
+    };
     const weighted = [serviceBackend(names.nodes.primary, service.port, RESTING_WEIGHTS.primary), serviceBackend(names.nodes.canary, service.port, RESTING_WEIGHTS.canary)];
     const rules =
         strategyOf(spec.analysis) === "ab-testing"
@@ -101,21 +104,54 @@ function abMatches(spec: CanarySpec, serviceMatches: HTTPRouteMatch[]): HTTPRout
     return matches;
 }
 
+/** A rule's filters: header modifiers (request, then response), then the rewrite, as Flagger orders them. */
+function routeFilters(spec: CanarySpec, matches: HTTPRouteMatch[]): HTTPRouteFilter[] {
+    const filters: HTTPRouteFilter[] = [];
+    const { headers, rewrite } = spec.service;
+    if (headers?.request) {
+        filters.push({ type: "RequestHeaderModifier", requestHeaderModifier: headerModifier(headers.request) });
+    }
+    if (headers?.response) {
+        filters.push({ type: "ResponseHeaderModifier", responseHeaderModifier: headerModifier(headers.response) });
+    }
+    if (rewrite?.uri || rewrite?.authority) {
+        filters.push({
+            type: "URLRewrite",
+            urlRewrite: {
+                ...(rewrite.authority ? { hostname: rewrite.authority } : {}),
+                ...(rewrite.uri ? { path: pathRewrite(rewrite.uri, matches) } : {}),
+            },
+        });
+    }
+    return filters;
+}
+
+function headerModifier(operations: HeaderOperations): HTTPHeaderModifier {
+    const headers = (values: Record<string, string>) => Object.entries(values).map(([name, value]) => ({ name, value }));
+    return {
+        ...(operations.add ? { add: headers(operations.add) } : {}),
+        ...(operations.set ? { set: headers(operations.set) } : {}),
+        ...(operations.remove ? { remove: [...operations.remove] } : {}),
+    };
+}
+
 /**
- * `service.rewrite.uri`: replaces the matched prefix of a `PathPrefix` match, or the whole path of an exact or
- * regular-expression one. Gateway API rewrites per rule and takes a prefix rewrite only on a rule with
- * exactly one match, so a rule with several cannot carry it.
+ * `service.rewrite.uri`: replaces the matched prefix of a `PathPrefix` match, or the whole path of exact and
+ * regular-expression matches. Gateway API takes a prefix rewrite only on a rule with exactly one match, which
+ * validation makes sure of.
  */
-function rewriteFilter(uri: string, matches: HTTPRouteMatch[]): HTTPRouteFilter {
+function pathRewrite(uri: string, matches: HTTPRouteMatch[]): NonNullable<HTTPRouteFilter & { type: "URLRewrite" }>["urlRewrite"]["path"] {
+    const prefixMatch = matches.some((match) => (match.path?.type ?? "PathPrefix") === "PathPrefix");
+    if (!prefixMatch) {
+        return { type: "ReplaceFullPath", replaceFullPath: uri };
+    }
     if (matches.length !== 1) {
         throw new Error(
-            `service.rewrite needs exactly one match per route rule with the gatewayapi:v1 provider, got ${matches.length} ` +
+            `service.rewrite.uri rewrites a path prefix, which Gateway API allows only on a route rule with exactly one match; got ${matches.length} ` +
                 "(service.match entries, times analysis.match entries for A/B testing)",
         );
     }
-    return matches[0].path?.type === "PathPrefix"
-        ? { type: "URLRewrite", urlRewrite: { path: { type: "ReplacePrefixMatch", replacePrefixMatch: uri } } }
-        : { type: "URLRewrite", urlRewrite: { path: { type: "ReplaceFullPath", replaceFullPath: uri } } };
+    return { type: "ReplacePrefixMatch", replacePrefixMatch: uri };
 }
 
 function escapeRegex(text: string): string {
