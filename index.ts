@@ -1,18 +1,22 @@
 /**
- * The stack: the mesh, one Canary per app (`apps`, or the one-app shorthand of Flagger's App Mesh tutorial:
- * podinfo), the ingress gateway in front of one app and the load tester, from stack config. Pulumi calls the exported function with no arguments; tests and `npm run render` call it with
+ * The stack: the namespace (with the mesh when an app routes through App Mesh), one Canary per app (`apps`, or
+ * the one-app shorthand of Flagger's App Mesh tutorial: podinfo), the ingress gateway (App Mesh's in front of one
+ * app, or a Gateway API Gateway for the apps' routes) and the load tester, from stack config. Pulumi calls the exported function with no arguments; tests and `npm run render` call it with
  * a config object. Logic lives in `components/`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import {
-    CONFIG_ERROR_TITLE, GATEWAY_NAME, GRAFANA_DASHBOARD_NAME, LOADTESTER_NAME, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig,
+    CONFIG_ERROR_TITLE, GATEWAY_API_NAME, GATEWAY_NAME, GRAFANA_DASHBOARD_NAME, LOADTESTER_NAME, StackConfig, parseStackConfig, projectConfigKeys, rawStackConfig, validateStackConfig,
 } from "./config/stack";
 import type { AppConfig } from "./config/apps";
 import { formatFailures } from "./analysis/spec/failures";
+import { AppMeshRouting } from "./components/appmesh";
 import { Canary, CanaryArgs } from "./components/canary";
 import { AppMeshCluster } from "./components/cluster";
 import { ClusterConfig, parseClusterConfig, validateClusterConfig } from "./config/cluster";
 import { Gateway } from "./components/gateway";
+import { GatewayApiGateway } from "./components/gatewayapi-gateway";
+import { StackNamespace } from "./components/namespace";
 import { GrafanaDashboard } from "./components/grafana-dashboard";
 import { KubeAccessConfig, providerKubeAccess } from "./components/kube-access";
 import { LoadTester } from "./components/loadtester";
@@ -68,12 +72,19 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
         // injection) and Prometheus; `pulumi destroy` removes it before them, while the controller still runs.
         opts = { ...opts, providers: { kubernetes: cluster.provider }, dependsOn: cluster.readyResources };
     }
-    // A fixed logical name: renaming the mesh in config must not replace the namespace and everything in it.
-    const mesh = new Mesh("appmesh", { meshName: config.mesh.name, namespace: config.namespace }, opts);
-    const namespace = mesh.namespaceName;
+    // A fixed logical name: renaming the mesh in config, or dropping it, must not replace the namespace and everything in it.
+    const namespace = (config.mesh
+        ? new Mesh("appmesh", { meshName: config.mesh.name, namespace: config.namespace }, opts)
+        : new StackNamespace("appmesh", { namespace: config.namespace }, opts)).namespaceName;
+    const { enabled: gatewayEnabled, app: frontedApp, className, lattice, ...gatewayArgs } = config.gateway;
+    const gatewayApiGateway = gatewayEnabled && className !== undefined
+        ? new GatewayApiGateway(GATEWAY_API_NAME, { namespace, className, port: gatewayArgs.port }, opts)
+        : undefined;
     const shared: SharedCanaryArgs = {
         namespace,
-        accessLog: config.mesh.accessLog,
+        accessLog: config.mesh?.accessLog,
+        lattice,
+        routeAfter: gatewayApiGateway ? [gatewayApiGateway] : undefined,
         // The analysis reaches the cluster exactly as the Kubernetes provider does.
         ...(cluster ? { kubeconfig: cluster.kubeconfig } : analysisKubeAccess(providerKubeAccess())),
         metricTemplates: secretUnlessEmpty(config.metricTemplates),
@@ -81,18 +92,21 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
         reportDirectory: config.reportDirectory,
     };
     const canaries = config.apps.map((app) => new Canary(app.name, canaryArgs(app, shared), opts));
-    const { enabled: gatewayEnabled, app: frontedApp, ...gatewayArgs } = config.gateway;
-    const fronted = canaries.find((canary) => canary.names.target === frontedApp) ?? canaries[0];
-    const gateway = gatewayEnabled
-        ? new Gateway(GATEWAY_NAME, { namespace, ...gatewayArgs, virtualService: fronted.names.apex, routeAfter: [fronted.routing] }, opts)
+    const meshCanaries = canaries.filter((canary) => canary.routing instanceof AppMeshRouting);
+    // Validation makes sure the App Mesh gateway has its App Mesh app.
+    const fronted = meshCanaries.find((canary) => canary.names.target === frontedApp);
+    const gateway = gatewayEnabled && !gatewayApiGateway && fronted
+        ? new Gateway(GATEWAY_NAME, { namespace, image: gatewayArgs.image, replicas: gatewayArgs.replicas, port: gatewayArgs.port, virtualService: fronted.names.apex, routeAfter: [fronted.routing] }, opts)
         : undefined;
     const { enabled: loadtesterEnabled, ...loadtesterArgs } = config.loadtester;
     const loadtester = loadtesterEnabled
         ? new LoadTester(LOADTESTER_NAME, {
             namespace,
             ...loadtesterArgs,
-            backends: canaries.flatMap((canary) => [canary.names.apex, canary.names.canaryRouter]),
-            backendsAfter: canaries.map((canary) => canary.routing),
+            ...(meshCanaries.length > 0 ? {
+                backends: meshCanaries.flatMap((canary) => [canary.names.apex, canary.names.canaryRouter]),
+                backendsAfter: meshCanaries.map((canary) => canary.routing),
+            } : {}),
         }, opts)
         : undefined;
     const { enabled: grafanaEnabled, namespace: grafanaNamespace, folder } = config.grafana;
@@ -101,16 +115,17 @@ function main(config?: StackConfig, opts: pulumi.ComponentResourceOptions = {}, 
     }
     return {
         namespace,
-        gatewayUrl: gateway?.url,
+        gatewayUrl: (gateway ?? gatewayApiGateway)?.url,
         loadtesterUrl: loadtester?.url,
-        apps: Object.fromEntries(canaries.map((canary) => [canary.names.target, { target: canary.target, restingApexRouterSpec: canary.restingApexRouterSpec }])),
+        apps: Object.fromEntries(canaries.map((canary) => [canary.names.target, { target: canary.target, restingRoute: canary.restingRoute }])),
         // Only a created cluster has one: an undefined output makes Pulumi warn on every run.
         ...(cluster ? { kubeconfig: cluster.kubeconfig } : {}),
     };
 }
 
-/** What every app's Canary shares: the namespace, the mesh's access logs, the cluster access, the stack's templates and providers, the report directory. */
-type SharedCanaryArgs = Pick<CanaryArgs, "namespace" | "accessLog" | "kubeconfig" | "kubeContext" | "metricTemplates" | "alertProviders" | "reportDirectory">;
+/** What every app's Canary shares: the namespace, the mesh's access logs, the Gateway, the cluster access, the stack's templates and providers, the report directory. */
+type SharedCanaryArgs = Pick<CanaryArgs,
+    "namespace" | "accessLog" | "lattice" | "routeAfter" | "kubeconfig" | "kubeContext" | "metricTemplates" | "alertProviders" | "reportDirectory">;
 
 /** One app's Canary arguments; Secret data stays a Pulumi secret all the way to the cluster. */
 function canaryArgs(app: AppConfig, shared: SharedCanaryArgs): CanaryArgs {

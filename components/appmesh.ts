@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
+import { appMeshRouterInput, type AppMeshRouterInput } from "../analysis/routers/appmesh/input";
 import type { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
 import { apexVirtualServiceAnnotations, buildVirtualNodeSpec, buildVirtualRouterSpec, buildVirtualServiceSpec } from "../analysis/routers/appmesh/specs";
 import type { CanarySpec } from "../analysis/spec/canary";
@@ -25,6 +26,10 @@ export interface AppMeshRoutingArgs {
 export class AppMeshRouting extends pulumi.ComponentResource {
     /** Both VirtualNodes; pods of either side must not be created before them (sidecar injection). */
     public readonly virtualNodes: k8s.apiextensions.CustomResource[];
+    /** What pods wait for: the VirtualNodes. */
+    public readonly podsAfter: pulumi.Resource[];
+    /** The apex router at resting weights, as the analysis takes it. */
+    public readonly routerInput: AppMeshRouterInput;
     public readonly apexRouter: k8s.apiextensions.CustomResource;
     public readonly canaryRouter: k8s.apiextensions.CustomResource;
     public readonly virtualServices: k8s.apiextensions.CustomResource[];
@@ -45,8 +50,10 @@ export class AppMeshRouting extends pulumi.ComponentResource {
         const primaryNode = node("primary", []);
         const canaryNode = node("canary", [primaryNode]);
         this.virtualNodes = [primaryNode, canaryNode];
+        this.podsAfter = this.virtualNodes;
 
-        this.restingApexRouterSpec = buildVirtualRouterSpec(spec, names, "apex");
+        this.routerInput = appMeshRouterInput(spec, names);
+        this.restingApexRouterSpec = this.routerInput.virtualRouter;
         const router = (suffix: string, routerName: string, routerSpec: VirtualRouterSpec, dependsOn: pulumi.Resource[]) =>
             new k8s.apiextensions.CustomResource(`${name}-${suffix}`, {
                 apiVersion: APPMESH_API_VERSION,

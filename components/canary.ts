@@ -1,6 +1,7 @@
 /**
- * The Canary component: everything Flagger generates for one Canary on App Mesh, composed in Flagger's order
- * (VirtualNodes and routers before any pod, target side, then the primary side).
+ * The Canary component: everything Flagger generates for one Canary, composed in Flagger's order: the routing of
+ * the spec's router (App Mesh: VirtualNodes and routers before any pod; Gateway API: the apex HTTPRoute), the
+ * target side, then the primary side.
  *
  * The primary runs the *promoted* revision: the outputs of the `Analysis` resource, which runs the canary
  * analysis when the target's template or tracked config data change. `Finalize` runs after the primary rolled
@@ -11,9 +12,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { Analysis, Finalize, RolloutArgs } from "../analysis/provider/resources";
 import { TrackedData } from "../analysis/provider/revision";
-import { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
-import { AlertProviderSpec, CanarySpec, CanaryTarget, MetricTemplateSpec } from "../analysis/spec/canary";
+import { routerKindOf } from "../analysis/routers/factory";
+import type { RouterInput } from "../analysis/routers/router";
+import { AlertProviderSpec, CanarySpec, CanaryTarget, DEFAULT_PROVIDER, MetricTemplateSpec } from "../analysis/spec/canary";
 import { AppMeshRouting } from "./appmesh";
+import { GatewayApiRouting } from "./gatewayapi";
 import { CanaryNames, canaryNames } from "../analysis/spec/names";
 import {
     AutoscalerSettings, DeploymentSettings, PodTemplate, PrimaryWorkload, TargetWorkload, TrackedConfigMap, TrackedSecret,
@@ -34,8 +37,12 @@ export interface CanaryArgs {
     readonly configMaps?: TrackedConfigMap[];
     /** Secrets the pod template references (tracked like ConfigMaps). */
     readonly secrets?: TrackedSecret[];
-    /** Envoy access logs of the canary's VirtualNodes. */
+    /** Envoy access logs of the canary's VirtualNodes (App Mesh). */
     readonly accessLog?: boolean;
+    /** The route's Gateways are VPC Lattice's, whose limits the analysis keeps to (Gateway API). */
+    readonly lattice?: boolean;
+    /** Resources the route waits for, such as a Gateway the stack creates (Gateway API). */
+    readonly routeAfter?: pulumi.Resource[];
     /** Kubeconfig the analysis reaches the cluster with (the Kubernetes provider's); `KUBECONFIG` when absent. Kept secret. */
     readonly kubeconfig?: pulumi.Input<string>;
     /** Kubeconfig context the analysis uses instead of the kubeconfig's current one (the provider's `context`). */
@@ -60,6 +67,9 @@ export interface PromotedRevision {
     secrets: TrackedSecret[];
 }
 
+/** The routing of one Canary, by its spec's router. */
+export type CanaryRouting = AppMeshRouting | GatewayApiRouting;
+
 /** The Canary component's children. The component name is the target Deployment's name (e.g. `podinfo`). */
 export class Canary extends pulumi.ComponentResource {
     /** The validated spec the analysis runs. */
@@ -67,16 +77,15 @@ export class Canary extends pulumi.ComponentResource {
     public readonly names: CanaryNames;
     /** `<name>.<namespace>` and the apex service, as the analysis identifies the rollout. */
     public readonly target: pulumi.Output<CanaryTarget>;
-    public readonly routing: AppMeshRouting;
+    /** The spec's router's objects: App Mesh VirtualNodes, routers and services, or the Gateway API HTTPRoute. */
+    public readonly routing: CanaryRouting;
     public readonly targetWorkload: TargetWorkload;
     public readonly primaryWorkload: PrimaryWorkload;
     /** The canary (target) Deployment; its replicas belong to the analysis. */
     public readonly canaryDeployment: k8s.apps.v1.Deployment;
     public readonly primaryDeployment: k8s.apps.v1.Deployment;
-    public readonly apexRouter: k8s.apiextensions.CustomResource;
-    public readonly canaryRouter: k8s.apiextensions.CustomResource;
-    /** The apex VirtualRouter spec at resting weights (primary 100 / canary 0). */
-    public readonly restingApexRouterSpec: pulumi.Output<VirtualRouterSpec>;
+    /** The apex route at resting weights (primary 100 / canary 0), as the analysis takes it. */
+    public readonly restingRoute: pulumi.Output<RouterInput>;
     /** The canary analysis; its outputs are the promoted revision. */
     public readonly analysis: Analysis;
     /** Returns traffic to the primary once it runs the promoted revision. */
@@ -90,12 +99,12 @@ export class Canary extends pulumi.ComponentResource {
         const namespace = args.namespace;
         this.target = pulumi.output(namespace).apply((ns) => ({ name: names.target, namespace: ns, service: names.apex }));
 
-        this.routing = new AppMeshRouting(name, { namespace, spec: args.spec, names, accessLog: args.accessLog }, { parent: this });
-        this.apexRouter = this.routing.apexRouter;
-        this.canaryRouter = this.routing.canaryRouter;
-        this.restingApexRouterSpec = pulumi.output(this.routing.restingApexRouterSpec);
+        this.routing = routerKindOf(args.spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi"
+            ? new GatewayApiRouting(name, { namespace, spec: args.spec, names, lattice: args.lattice, routeAfter: args.routeAfter }, { parent: this })
+            : new AppMeshRouting(name, { namespace, spec: args.spec, names, accessLog: args.accessLog }, { parent: this });
+        this.restingRoute = pulumi.output<RouterInput>(this.routing.routerInput);
 
-        const shared = { namespace, names, service: args.spec.service, deployment: args.deployment, autoscaler: args.autoscaler, podsAfter: this.routing.virtualNodes };
+        const shared = { namespace, names, service: args.spec.service, deployment: args.deployment, autoscaler: args.autoscaler, podsAfter: this.routing.podsAfter };
         this.targetWorkload = new TargetWorkload(name, {
             ...shared, podTemplate: args.podTemplate, configMaps: args.configMaps, secrets: args.secrets,
         }, { parent: this });
@@ -104,7 +113,7 @@ export class Canary extends pulumi.ComponentResource {
         const rollout: RolloutArgs = {
             target: this.target,
             canary: args.spec,
-            router: pulumi.output(this.restingApexRouterSpec).apply((virtualRouter) => ({ kind: "appmesh" as const, virtualRouter })),
+            router: this.restingRoute,
             kubeconfig: args.kubeconfig,
             kubeContext: args.kubeContext,
             metricTemplates: args.metricTemplates,
@@ -133,7 +142,7 @@ export class Canary extends pulumi.ComponentResource {
             target: this.target,
             canaryDeployment: this.canaryDeployment.metadata.name,
             primaryDeployment: this.primaryDeployment.metadata.name,
-            restingApexRouterSpec: this.restingApexRouterSpec,
+            restingRoute: this.restingRoute,
             revision: this.analysis.revision,
             plan: this.analysis.plan,
         });

@@ -4,8 +4,12 @@
  * before it reaches a component. `index.ts` at the top is this repository's own stack, not part of the library.
  */
 export { Mesh, type MeshArgs } from "./mesh";
-export { Canary, type CanaryArgs } from "./canary";
+export { Canary, type CanaryArgs, type CanaryRouting } from "./canary";
 export { Gateway, type GatewayArgs } from "./gateway";
+export { GatewayApiGateway, type GatewayApiGatewayArgs } from "./gatewayapi-gateway";
+export { GatewayApiRouting, type GatewayApiRoutingArgs } from "./gatewayapi";
+export { AppMeshRouting, type AppMeshRoutingArgs } from "./appmesh";
+export { StackNamespace, type StackNamespaceArgs } from "./namespace";
 export { LoadTester, type LoadTesterArgs } from "./loadtester";
 export { GrafanaDashboard, type GrafanaDashboardArgs } from "./grafana-dashboard";
 export { AppMeshCluster, type AppMeshClusterArgs } from "./cluster";
@@ -14,8 +18,8 @@ export { providerKubeAccess, type KubeAccessConfig } from "./kube-access";
 /** The images and sizes this repository's stack gives the gateway and the load tester by default (Flagger's tutorial). */
 export { GATEWAY_DEFAULTS, LOADTESTER_DEFAULTS } from "../config/stack";
 export type {
-    AlertProviderSpec, AlertProviderType, AlertSpec, AnalysisSpec, CanarySpec, CanaryTarget, HeaderMatch, MetricSpec,
-    MetricTemplateSpec, RetrySpec, RouteMatch, ServiceSpec, Severity, ThresholdRange, WebhookSpec, WebhookType,
+    AlertProviderSpec, AlertProviderType, AlertSpec, AnalysisSpec, CanarySpec, CanaryTarget, GatewayRef, HeaderMatch, HeaderOperations, MetricSpec,
+    MetricTemplateSpec, RetrySpec, RouteMatch, ServiceMatch, ServiceSpec, Severity, ThresholdRange, WebhookSpec, WebhookType,
 } from "../analysis/spec/canary";
 export type { CanaryNames } from "../analysis/spec/names";
 export { parseCanarySpec, validateCanarySpec, type WiredRefs } from "../analysis/spec/validation";

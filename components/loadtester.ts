@@ -1,5 +1,5 @@
 /**
- * flagger-loadtester, as its chart installs it on App Mesh: Deployment, Service (80 → 8080) and a VirtualNode
+ * flagger-loadtester, as its chart installs it: Deployment and Service (80 → 8080), and on App Mesh a VirtualNode
  * whose backends let it call the apex and `-canary` services. It speaks Flagger's webhook protocol.
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -24,8 +24,8 @@ export interface LoadTesterArgs {
     readonly image: pulumi.Input<string>;
     /** Load tester replicas. */
     readonly replicas: pulumi.Input<number>;
-    /** Virtual services the load tests call (the apex and `-canary` services). */
-    readonly backends: string[];
+    /** App Mesh virtual services the load tests call (the apex and `-canary` services); leave out in a stack without App Mesh, and no VirtualNode is made. */
+    readonly backends?: string[];
     /** Resources the backends need first (the Canary's routing, which declares those virtual services). */
     readonly backendsAfter?: pulumi.Resource[];
 }
@@ -47,7 +47,8 @@ export function buildLoadTesterNodeSpec(name: string, namespace: string, backend
 }
 
 export class LoadTester extends pulumi.ComponentResource {
-    public readonly virtualNode: k8s.apiextensions.CustomResource;
+    /** The mesh node, when the stack has App Mesh backends. */
+    public readonly virtualNode?: k8s.apiextensions.CustomResource;
     public readonly deployment: k8s.apps.v1.Deployment;
     public readonly service: k8s.core.v1.Service;
     /** In-cluster URL webhooks use, e.g. http://flagger-loadtester.test/. */
@@ -56,11 +57,12 @@ export class LoadTester extends pulumi.ComponentResource {
     constructor(name: string, args: LoadTesterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("appmesh-canary:index:LoadTester", name, {}, opts);
         const labels = loadTesterPodLabels();
-        this.virtualNode = new k8s.apiextensions.CustomResource(`${name}-node`, {
+        const backends = args.backends;
+        this.virtualNode = backends && new k8s.apiextensions.CustomResource(`${name}-node`, {
             apiVersion: APPMESH_API_VERSION,
             kind: "VirtualNode",
             metadata: { name, namespace: args.namespace },
-            spec: pulumi.output(args.namespace).apply((ns) => buildLoadTesterNodeSpec(name, ns, args.backends)),
+            spec: pulumi.output(args.namespace).apply((ns) => buildLoadTesterNodeSpec(name, ns, backends)),
         // The App Mesh controller resolves backend references when it reconciles the node.
         }, { parent: this, dependsOn: args.backendsAfter ?? [] });
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
@@ -69,7 +71,7 @@ export class LoadTester extends pulumi.ComponentResource {
                 replicas: args.replicas,
                 selector: { matchLabels: labels },
                 template: {
-                    metadata: { labels, annotations: { "appmesh.k8s.aws/ports": String(MESH_LISTENER_PORT) } },
+                    metadata: { labels, ...(this.virtualNode ? { annotations: { "appmesh.k8s.aws/ports": String(MESH_LISTENER_PORT) } } : {}) },
                     spec: {
                         containers: [{
                             name: "loadtester",
@@ -84,7 +86,7 @@ export class LoadTester extends pulumi.ComponentResource {
                 },
             },
         // Injection needs the node selecting these pods to exist first.
-        }, { parent: this, dependsOn: [this.virtualNode] });
+        }, { parent: this, dependsOn: this.virtualNode ? [this.virtualNode] : [] });
         this.service = new k8s.core.v1.Service(`${name}-service`, {
             metadata: { name, namespace: args.namespace, labels },
             spec: { type: "ClusterIP", selector: labels, ports: [{ name: "http", port: 80, targetPort: LOADTESTER_PORT, protocol: "TCP" }] },

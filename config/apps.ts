@@ -4,7 +4,9 @@
  * tutorial (top-level `image` and `canary`: podinfo). Validated per path (`apps.checkout.canary.service.port`),
  * then parsed into what one Canary component takes per app. Pure.
  */
-import { DEFAULT_METRICS_SERVER, type CanarySpec } from "../analysis/spec/canary";
+import { routerKindOf } from "../analysis/routers/factory";
+import type { RouterKind } from "../analysis/routers/router";
+import { DEFAULT_METRICS_SERVER, DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
 import { FailureCollector, isObject, show, type Json } from "../analysis/spec/failures";
 import { MAX_BASE_NAME } from "../analysis/spec/names";
 import { parseCanarySpec, validateCanarySpec, type WiredRefs } from "../analysis/spec/validation";
@@ -37,6 +39,8 @@ export const SHORTHAND_KEYS = ["image", "canary", "retryRevision"] as const;
 /** What every app's checks need from the rest of the stack config. */
 export interface AppContext {
     namespace?: unknown;
+    /** The Gateway API routes attach to VPC Lattice Gateways. */
+    lattice?: boolean;
     metricsServer?: unknown;
     /** Names defined in `metricTemplates` and `alertProviders`. */
     templates: string[];
@@ -78,6 +82,18 @@ function canarySource(c: FailureCollector, path: string, raw: unknown, namespace
     return c.dnsLabel(`${path}.metadata.name`, metadata.name, MAX_BASE_NAME) ? { spec: raw.spec, path: `${path}.spec`, name: metadata.name } : undefined;
 }
 
+/** The router of a raw `canary` value (bare spec or manifest), by its provider; undefined for a provider no router serves. */
+export function rawRouterKind(canary: unknown): RouterKind | undefined {
+    const spec = isObject(canary) && canary.kind !== undefined ? canary.spec : canary;
+    const provider = isObject(spec) && spec.provider !== undefined ? spec.provider : DEFAULT_PROVIDER;
+    return typeof provider === "string" ? routerKindOf(provider) : undefined;
+}
+
+/** The router of a validated app. */
+export function appRouterKind(app: AppConfig): RouterKind {
+    return routerKindOf(app.canary.provider ?? DEFAULT_PROVIDER)!;
+}
+
 /** Where the spec of a `canary` value at `path` is: the value, or a pasted manifest's `spec`. */
 export function canarySpecPath(canary: unknown, path: string): string {
     return isObject(canary) && canary.kind !== undefined ? `${path}.spec` : path;
@@ -106,7 +122,7 @@ function checkReferences(c: FailureCollector, path: string, spec: unknown, conte
 
 /** The canary spec's own checks, its references, and the one Prometheus address of the stack. */
 function checkCanary(c: FailureCollector, source: CanarySource, refs: WiredRefs, context: AppContext): void {
-    c.failures.push(...validateCanarySpec(source.spec, source.path, refs));
+    c.failures.push(...validateCanarySpec(source.spec, source.path, refs, { lattice: context.lattice }));
     checkReferences(c, source.path, source.spec, context);
     const inSpec = isObject(source.spec) ? source.spec.metricsServer : undefined;
     if (typeof context.metricsServer === "string" && inSpec !== undefined && inSpec !== context.metricsServer) {

@@ -4,7 +4,7 @@
  */
 import { canaryNames, primaryName } from "../analysis/spec/names";
 import { FailureCollector } from "../analysis/spec/failures";
-import type { AppConfig } from "./apps";
+import { appRouterKind, type AppConfig } from "./apps";
 
 /** One object a part of the stack creates, and the config path that names it. */
 export interface ClaimedName {
@@ -26,19 +26,31 @@ export function appObjectNames(app: AppConfig, path: string, specPath: string): 
         ...[names.target, names.primary].map(claim("Deployment", path)),
         ...(app.workload.autoscaler ? [names.target, names.primary].map(claim("HorizontalPodAutoscaler", path)) : []),
         ...[names.apex, names.nodes.primary, names.nodes.canary].map(claim("Service", servicePath)),
-        ...[names.nodes.primary, names.nodes.canary].map(claim("VirtualNode", servicePath)),
-        ...[names.apex, names.canaryRouter].map(claim("VirtualRouter", servicePath)),
-        ...[names.apex, names.canaryRouter].map(claim("VirtualService", servicePath)),
+        ...(appRouterKind(app) === "gatewayapi"
+            ? [claim("HTTPRoute", servicePath)(names.apex)]
+            : [
+                ...[names.nodes.primary, names.nodes.canary].map(claim("VirtualNode", servicePath)),
+                ...[names.apex, names.canaryRouter].map(claim("VirtualRouter", servicePath)),
+                ...[names.apex, names.canaryRouter].map(claim("VirtualService", servicePath)),
+            ]),
         ...app.workload.configMaps.flatMap((c) => [c.name, primaryName(c.name)].map(claim("ConfigMap", `${path}.configMaps.${c.name}`))),
         ...app.workload.secrets.flatMap((s) => [s.name, primaryName(s.name)].map(claim("Secret", `${path}.secrets.${s.name}`))),
     ];
 }
 
-/** The objects the stack's own components create beside the apps (the load tester is also a mesh backend). */
-export function sharedObjectNames(gateway: string | undefined, loadtester: string | undefined): ClaimedName[] {
+/**
+ * The objects the stack's own components create beside the apps: the App Mesh gateway's Deployment and Service
+ * (a Gateway API Gateway is one object; its controller names the rest), the load tester's (a mesh backend too
+ * when the stack has App Mesh apps).
+ */
+export function sharedObjectNames(
+    gateway: { name: string; gatewayApi: boolean } | undefined, loadtester: { name: string; meshNode: boolean } | undefined,
+): ClaimedName[] {
+    const gatewayKinds = gateway?.gatewayApi ? ["Gateway"] : ["Deployment", "Service"];
+    const loadtesterKinds = loadtester?.meshNode ? ["Deployment", "Service", "VirtualNode"] : ["Deployment", "Service"];
     return [
-        ...(gateway ? ["Deployment", "Service"].map((kind) => ({ kind, name: gateway, path: "gateway" })) : []),
-        ...(loadtester ? ["Deployment", "Service", "VirtualNode"].map((kind) => ({ kind, name: loadtester, path: "loadtester" })) : []),
+        ...(gateway ? gatewayKinds.map((kind) => ({ kind, name: gateway.name, path: "gateway" })) : []),
+        ...(loadtester ? loadtesterKinds.map((kind) => ({ kind, name: loadtester.name, path: "loadtester" })) : []),
     ];
 }
 

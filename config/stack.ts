@@ -6,7 +6,8 @@
 import { ALERT_PROVIDER_TYPES, AlertProviderSpec, MetricTemplateSpec } from "../analysis/spec/canary";
 import { FailureCollector, ValidationFailure, formatFailures, isObject, optional } from "../analysis/spec/failures";
 import { checkMetricTemplate } from "../analysis/spec/metric-templates";
-import { SHORTHAND_KEYS, canarySpecPath, parseApp, parseShorthand, validateApp, validateShorthand, type AppConfig, type AppContext } from "./apps";
+import { LATTICE_GATEWAY_CLASS } from "../analysis/routers/gatewayapi/api";
+import { SHORTHAND_KEYS, appRouterKind, canarySpecPath, parseApp, parseShorthand, rawRouterKind, validateApp, validateShorthand, type AppConfig, type AppContext } from "./apps";
 import { checkImage } from "./image";
 import { appObjectNames, checkUniqueObjectNames, sharedObjectNames, type ClaimedName } from "./object-names";
 
@@ -20,14 +21,18 @@ export interface MeshConfig {
 }
 
 export interface GatewayConfig {
-    /** Create the App Mesh ingress gateway (VirtualGateway, Envoy, NLB Service, GatewayRoute). */
+    /** Create the ingress gateway: App Mesh's (VirtualGateway, Envoy, NLB Service, GatewayRoute), or a Gateway API Gateway with `className`. */
     enabled: boolean;
-    /** The app the gateway sends requests to (required with several apps). */
+    /** Create a Gateway API Gateway of this GatewayClass (e.g. amazon-vpc-lattice, eg, istio) instead of the App Mesh gateway. */
+    className?: string;
+    /** The Gateway API routes attach to VPC Lattice Gateways, whose limits preview checks (implied by className amazon-vpc-lattice). */
+    lattice: boolean;
+    /** The app the App Mesh gateway sends requests to (required with several App Mesh apps). */
     app?: string;
-    /** Envoy image the gateway runs. */
+    /** Envoy image the App Mesh gateway runs. */
     image: string;
     replicas: number;
-    /** Port the VirtualGateway listens on (the NLB forwards port 80 to it). */
+    /** Port the gateway listens on: the VirtualGateway's (the NLB forwards port 80 to it), or the Gateway's HTTP listener. */
     port: number;
 }
 
@@ -49,7 +54,8 @@ export interface GrafanaConfig {
 
 export interface StackConfig {
     namespace: string;
-    mesh: MeshConfig;
+    /** The App Mesh; set when an app routes through App Mesh. */
+    mesh?: MeshConfig;
     gateway: GatewayConfig;
     loadtester: LoadTesterConfig;
     grafana: GrafanaConfig;
@@ -82,10 +88,17 @@ export function projectConfigKeys(allKeys: Iterable<string>): string[] {
 /** Defaults are the tutorial's values. */
 export const GATEWAY_DEFAULTS: GatewayConfig = {
     enabled: true,
+    lattice: false,
     image: "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.0-prod",
     replicas: 1,
     port: 8088,
 };
+
+/** The HTTP listener port of a Gateway API Gateway the stack creates, unless `gateway.port` says otherwise. */
+export const GATEWAY_API_DEFAULT_PORT = 80;
+const GATEWAY_KEYS = ["enabled", "className", "lattice", "app", "image", "replicas", "port"];
+/** A GatewayClass name: a DNS subdomain. */
+const CLASS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export const LOADTESTER_DEFAULTS: LoadTesterConfig = {
     enabled: true,
@@ -131,15 +144,14 @@ export function validateStackConfig(raw: Record<string, unknown>): ValidationFai
     } else {
         c.dnsLabel("namespace", raw.namespace);
     }
-    checkMesh(c, raw.mesh);
+    const routers = rawRouterKinds(raw);
+    const meshApps = Object.entries(routers).filter(([, kind]) => kind === "appmesh").map(([name]) => name);
+    checkMesh(c, raw.mesh, meshApps.length > 0);
     optional(raw.metricsServer, (v) => c.url("metricsServer", v));
     const gatewayEnabled = raw.gateway === undefined || (isObject(raw.gateway) && raw.gateway.enabled !== false);
+    const gatewayApiGateway = isObject(raw.gateway) && raw.gateway.className !== undefined;
     if (raw.gateway !== undefined && c.object("gateway", raw.gateway)) {
-        c.keys("gateway", raw.gateway, [...Object.keys(GATEWAY_DEFAULTS), "app"]);
-        optional(raw.gateway.enabled, (v) => c.boolean("gateway.enabled", v));
-        optional(raw.gateway.image, (v) => checkImage(c, "gateway.image", v));
-        optional(raw.gateway.replicas, (v) => c.integer("gateway.replicas", v, 1));
-        optional(raw.gateway.port, (v) => c.integer("gateway.port", v, 1, 65535));
+        checkGateway(c, raw.gateway);
     }
     if (raw.loadtester !== undefined && c.object("loadtester", raw.loadtester)) {
         c.keys("loadtester", raw.loadtester, Object.keys(LOADTESTER_DEFAULTS));
@@ -161,6 +173,7 @@ export function validateStackConfig(raw: Record<string, unknown>): ValidationFai
     optional(raw.reportDirectory, (v) => c.string("reportDirectory", v));
     const context: AppContext = {
         namespace: raw.namespace,
+        lattice: latticeGateway(raw.gateway),
         metricsServer: raw.metricsServer,
         templates: c.namedMap("metricTemplates", raw.metricTemplates, (path, template) => checkMetricTemplate(c, path, template)),
         providers: c.namedMap("alertProviders", raw.alertProviders, (path, provider) => checkAlertProvider(c, path, provider)),
@@ -174,18 +187,58 @@ export function validateStackConfig(raw: Record<string, unknown>): ValidationFai
                 const canary = raw.apps === undefined ? raw.canary : (raw.apps as Record<string, Record<string, unknown>>)[app.name].canary;
                 return appObjectNames(app, path, canarySpecPath(canary, raw.apps === undefined ? SHORTHAND_PATH : `${path}.canary`));
             }),
-            ...sharedObjectNames(gatewayEnabled ? GATEWAY_NAME : undefined, loadtesterEnabled(raw) ? LOADTESTER_NAME : undefined),
+            ...sharedObjectNames(gatewayEnabled ? { name: gatewayApiGateway ? GATEWAY_API_NAME : GATEWAY_NAME, gatewayApi: gatewayApiGateway } : undefined,
+                loadtesterEnabled(raw) ? { name: LOADTESTER_NAME, meshNode: meshApps.length > 0 } : undefined),
             ...dashboardObjectNames(raw),
         ]);
     }
-    if (gatewayEnabled) {
-        checkGatewayApp(c, isObject(raw.gateway) ? raw.gateway.app : undefined, names);
+    if (gatewayEnabled && !gatewayApiGateway) {
+        checkGatewayApp(c, isObject(raw.gateway) ? raw.gateway.app : undefined, names, meshApps, raw.apps === undefined);
     }
     return c.failures;
 }
 
+/** The router of every app whose provider can be read, by app name (the shorthand's app as `canary`). */
+function rawRouterKinds(raw: Record<string, unknown>): Record<string, string | undefined> {
+    if (raw.apps === undefined) {
+        return { [SHORTHAND_PATH]: rawRouterKind(raw.canary) };
+    }
+    return isObject(raw.apps) ? Object.fromEntries(Object.entries(raw.apps).map(([name, app]) => [name, rawRouterKind(isObject(app) ? app.canary : undefined)])) : {};
+}
+
+function checkGateway(c: FailureCollector, gateway: Record<string, unknown>): void {
+    c.keys("gateway", gateway, GATEWAY_KEYS);
+    optional(gateway.enabled, (v) => c.boolean("gateway.enabled", v));
+    optional(gateway.image, (v) => checkImage(c, "gateway.image", v));
+    optional(gateway.replicas, (v) => c.integer("gateway.replicas", v, 1));
+    optional(gateway.port, (v) => c.integer("gateway.port", v, 1, 65535));
+    optional(gateway.lattice, (v) => c.boolean("gateway.lattice", v));
+    if (gateway.className === undefined) {
+        return;
+    }
+    if (!(typeof gateway.className === "string" && CLASS_NAME.test(gateway.className))) {
+        c.fail("gateway.className", `must be a GatewayClass name (a DNS subdomain, e.g. ${LATTICE_GATEWAY_CLASS}, eg or istio), got ${JSON.stringify(gateway.className)}`);
+    }
+    for (const key of ["image", "replicas", "app"] as const) {
+        if (gateway[key] !== undefined) {
+            c.fail(`gateway.${key}`, `is a setting of the App Mesh gateway; with gateway.className the GatewayClass's controller runs the Gateway and each app's ` +
+                "route attaches to it through its canary's service.gatewayRefs: remove it");
+        }
+    }
+    if (gateway.className === LATTICE_GATEWAY_CLASS && gateway.lattice === false) {
+        c.fail("gateway.lattice", `cannot be false with gateway.className ${LATTICE_GATEWAY_CLASS}: that Gateway is VPC Lattice's`);
+    }
+}
+
+/** Whether the apps' Gateway API routes attach to VPC Lattice Gateways: said so, or the stack creates one. */
+function latticeGateway(gateway: unknown): boolean {
+    return isObject(gateway) && (gateway.lattice === true || gateway.className === LATTICE_GATEWAY_CLASS);
+}
+
 /** Logical and object names of the stack's own components. */
 export const GATEWAY_NAME = "appmesh-gateway";
+/** The Gateway API Gateway the stack creates with `gateway.className`; the apps' `service.gatewayRefs` name it. */
+export const GATEWAY_API_NAME = "canary-gateway";
 export const LOADTESTER_NAME = "flagger-loadtester";
 export const GRAFANA_DASHBOARD_NAME = "appmesh-canary-dashboard";
 /** Where the one-app shorthand's objects come from, for messages. */
@@ -224,16 +277,26 @@ function checkApps(c: FailureCollector, raw: Record<string, unknown>, context: A
     return names;
 }
 
-/** With several apps the gateway must be told which one it fronts; with one it fronts that one. */
-function checkGatewayApp(c: FailureCollector, app: unknown, names: string[]): void {
+/**
+ * The App Mesh gateway fronts one App Mesh app: with several the config must say which; with one it fronts that
+ * one. An app routed by the Gateway API is reached through its own Gateway instead.
+ */
+function checkGatewayApp(c: FailureCollector, app: unknown, names: string[], meshApps: string[], shorthand: boolean): void {
+    if (meshApps.length === 0) {
+        c.fail("gateway", "creates the App Mesh ingress gateway, and no app routes through App Mesh: set gateway.className to create a Gateway API Gateway " +
+            `(e.g. ${LATTICE_GATEWAY_CLASS}), or gateway.enabled: false to attach the routes to Gateways that exist`);
+        return;
+    }
     if (app === undefined) {
-        if (names.length > 1) {
-            c.fail("gateway.app", `is required with several apps: the app the ingress gateway sends requests to, one of ${names.join(", ")}`);
+        if (meshApps.length > 1) {
+            c.fail("gateway.app", `is required with several apps: the App Mesh app the ingress gateway sends requests to, one of ${meshApps.join(", ")}`);
         }
-    } else if (!(typeof app === "string" && (names.length === 0 ? false : names.includes(app)))) {
-        c.fail("gateway.app", names.length === 0
-            ? "is used only with apps (the shorthand's one app is the gateway's)"
-            : `must name an app of apps, one of ${names.join(", ")}; got ${JSON.stringify(app)}`);
+    } else if (shorthand || names.length === 0) {
+        c.fail("gateway.app", "is used only with apps (the shorthand's one app is the gateway's)");
+    } else if (!(typeof app === "string" && names.includes(app))) {
+        c.fail("gateway.app", `must name an app of apps, one of ${meshApps.join(", ")}; got ${JSON.stringify(app)}`);
+    } else if (!meshApps.includes(app)) {
+        c.fail("gateway.app", `names ${app}, whose canary routes through the Gateway API: the App Mesh gateway fronts an App Mesh app, one of ${meshApps.join(", ")}`);
     }
 }
 
@@ -265,13 +328,20 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
     if (failures.length > 0) {
         throw new Error(formatFailures(CONFIG_ERROR_TITLE, failures));
     }
-    const mesh = typeof raw.mesh === "string" ? { name: raw.mesh } : (raw.mesh as Partial<MeshConfig>);
+    const mesh = typeof raw.mesh === "string" ? { name: raw.mesh } : (raw.mesh as Partial<MeshConfig> | undefined);
     const apps = parseApps(raw);
-    const gateway = { ...GATEWAY_DEFAULTS, ...(raw.gateway as Partial<GatewayConfig> | undefined) };
+    const given = (raw.gateway as Partial<GatewayConfig> | undefined) ?? {};
+    const gateway: GatewayConfig = {
+        ...GATEWAY_DEFAULTS,
+        ...(given.className !== undefined ? { port: GATEWAY_API_DEFAULT_PORT } : {}),
+        ...given,
+        lattice: latticeGateway(raw.gateway),
+    };
+    const meshApps = apps.filter((app) => appRouterKind(app) === "appmesh");
     return {
         namespace: raw.namespace as string,
-        mesh: { name: mesh.name!, accessLog: mesh.accessLog ?? false },
-        gateway: { ...gateway, app: gateway.app ?? apps[0].name },
+        ...(mesh && meshApps.length > 0 ? { mesh: { name: mesh.name!, accessLog: mesh.accessLog ?? false } } : {}),
+        gateway: { ...gateway, ...(gateway.className === undefined && meshApps.length > 0 ? { app: gateway.app ?? meshApps[0].name } : {}) },
         loadtester: { ...LOADTESTER_DEFAULTS, ...(raw.loadtester as Partial<LoadTesterConfig> | undefined) },
         grafana: { ...GRAFANA_DEFAULTS, ...(raw.grafana as Partial<GrafanaConfig> | undefined) },
         apps,
@@ -281,9 +351,13 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
     };
 }
 
-function checkMesh(c: FailureCollector, mesh: unknown): void {
+function checkMesh(c: FailureCollector, mesh: unknown, required: boolean): void {
     if (mesh === undefined) {
-        c.fail("mesh", "is required: the App Mesh name (e.g. global), or {name, accessLog}");
+        if (required) {
+            c.fail("mesh", "is required when an app routes through App Mesh: the App Mesh name (e.g. global), or {name, accessLog}");
+        }
+    } else if (!required) {
+        c.fail("mesh", "is set, and no app routes through App Mesh (every canary's provider is gatewayapi:v1): remove it; `pulumi up` then deletes the Mesh and keeps the namespace");
     } else if (typeof mesh === "string") {
         c.dnsLabel("mesh", mesh);
     } else if (c.object("mesh", mesh)) {

@@ -1,15 +1,20 @@
 /**
- * Validates App Mesh objects against the v1beta2 CustomResourceDefinitions the repository carries in
- * `crds/appmesh-v1beta2.yaml` (appmesh-controller chart 1.13.3), the way a strict API server would: schema types, enums, bounds and
- * required fields, plus unknown fields rejected (Kubernetes' strict field validation) so a typo cannot pass.
+ * Validates objects against the CustomResourceDefinitions the repository carries in `crds/` (App Mesh v1beta2
+ * from appmesh-controller chart 1.13.3, Gateway API v1.5.1 standard), the way a strict API server would: schema
+ * types, enums, bounds, patterns and required fields, plus unknown fields rejected (Kubernetes' strict field
+ * validation) so a typo cannot pass. CEL rules are the API server's own: the tests that apply objects to the
+ * local cluster cover them.
  */
 import Ajv, { ValidateFunction } from "ajv";
 import * as fs from "fs";
+import { isIPv4, isIPv6 } from "net";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
 import { APPMESH_VERSION } from "../analysis/routers/appmesh/api";
+import { GATEWAY_API_VERSION } from "../analysis/routers/gatewayapi/api";
 
 export const APPMESH_CRDS_FILE = path.resolve(__dirname, "..", "crds", "appmesh-v1beta2.yaml");
+export const GATEWAY_API_CRDS_FILE = path.resolve(__dirname, "..", "crds", "gateway-api-v1.5.1-standard.yaml");
 
 export type AppMeshKind = "Mesh" | "VirtualNode" | "VirtualRouter" | "VirtualService" | "VirtualGateway" | "GatewayRoute" | "BackendGroup";
 
@@ -35,18 +40,24 @@ function closeObjects(schema: Schema): Schema {
     return out;
 }
 
-export class AppMeshSchemas {
+/** The schemas of one file of CRDs at one version. */
+export class CrdSchemas<Kind extends string = string> {
     private readonly validators = new Map<string, ValidateFunction>();
 
-    constructor(crdsFile: string = APPMESH_CRDS_FILE) {
+    constructor(crdsFile: string, servedVersion: string) {
         const ajv = new Ajv({ allErrors: true, strict: false });
         // The formats Kubernetes' OpenAPI schemas use.
         ajv.addFormat("int64", { type: "number", validate: Number.isSafeInteger });
         ajv.addFormat("int32", { type: "number", validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 });
         ajv.addFormat("date-time", { type: "string", validate: (s: string) => !Number.isNaN(Date.parse(s)) });
+        ajv.addFormat("ipv4", { type: "string", validate: (s: string) => isIPv4(s) });
+        ajv.addFormat("ipv6", { type: "string", validate: (s: string) => isIPv6(s) });
         for (const doc of parseAllDocuments(fs.readFileSync(crdsFile, "utf8"))) {
             const crd = doc.toJS();
-            const version = crd.spec.versions.find((v: Schema) => v.name === APPMESH_VERSION);
+            const version = crd.spec.versions.find((v: Schema) => v.name === servedVersion);
+            if (!version) {
+                continue;
+            }
             const schema: Schema = closeObjects(version.schema.openAPIV3Schema);
             // metadata is validated by the API server itself, not the CRD schema.
             schema.properties.metadata = { type: "object" };
@@ -59,10 +70,10 @@ export class AppMeshSchemas {
     }
 
     /** Problems with an object of the given kind, as `<path> <message>` lines; empty when it is valid. */
-    problems(kind: AppMeshKind, object: unknown): string[] {
+    problems(kind: Kind, object: unknown): string[] {
         const validate = this.validators.get(kind);
         if (!validate) {
-            throw new Error(`no App Mesh CRD for kind ${kind}; known: ${this.kinds().join(", ")}`);
+            throw new Error(`no CRD for kind ${kind}; known: ${this.kinds().join(", ")}`);
         }
         if (validate(object)) {
             return [];
@@ -71,5 +82,19 @@ export class AppMeshSchemas {
             const extra = e.keyword === "additionalProperties" ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : "";
             return `${e.instancePath || "/"} ${e.message}${extra}`;
         });
+    }
+}
+
+export class AppMeshSchemas extends CrdSchemas<AppMeshKind> {
+    constructor(crdsFile: string = APPMESH_CRDS_FILE) {
+        super(crdsFile, APPMESH_VERSION);
+    }
+}
+
+export type GatewayApiKind = "GatewayClass" | "Gateway" | "HTTPRoute";
+
+export class GatewayApiSchemas extends CrdSchemas<GatewayApiKind> {
+    constructor(crdsFile: string = GATEWAY_API_CRDS_FILE) {
+        super(crdsFile, GATEWAY_API_VERSION);
     }
 }

@@ -10,6 +10,7 @@ import { ANALYSIS_FIELD_MANAGER } from "../../analysis/adapters/kubernetes/clien
 import { GATEWAY_API_API_VERSION } from "../../analysis/routers/gatewayapi/api";
 import { KubeHTTPRoute } from "../../analysis/routers/gatewayapi/kube-route";
 import { buildHTTPRouteSpec } from "../../analysis/routers/gatewayapi/specs";
+import { buildGatewaySpec } from "../../components/gatewayapi-gateway";
 import type { HTTPRouteSpec } from "../../analysis/routers/gatewayapi/routes";
 import type { CanarySpec } from "../../analysis/spec/canary";
 import { canaryNames } from "../../analysis/spec/names";
@@ -102,6 +103,22 @@ describe("Gateway API router against a real kube-apiserver", function () {
             assert.match(String(error.body), /path.replacePrefixMatch, exactly one PathPrefix match must be specified/);
             return true;
         });
+    });
+
+    it("the stack's Gateway, and routes with header modifiers, a Host rewrite and whole-path rewrites of several matches, pass them too", async () => {
+        const create = (plural: string, body: Record<string, unknown>) =>
+            custom.createNamespacedCustomObject({ group: "gateway.networking.k8s.io", version: "v1", namespace: NS, plural, body, fieldValidation: "Strict" });
+        await create("gateways", { apiVersion: GATEWAY_API_API_VERSION, kind: "Gateway", metadata: { name: "canary-gateway", namespace: NS }, spec: buildGatewaySpec("eg", 80) });
+        const filtered = canary();
+        filtered.service = {
+            ...filtered.service,
+            match: [{ uri: { exact: "/healthz" } }, { uri: { regex: "/v[0-9]+/.*" }, method: { exact: "GET" }, queryParams: { debug: { prefix: "tr" } } }],
+            rewrite: { uri: "/status", authority: "podinfo.internal" },
+            headers: { request: { add: { "x-from": "gateway" }, remove: ["x-debug"] }, response: { set: { "cache-control": "no-store" } } },
+        };
+        const built = buildHTTPRouteSpec(filtered, canaryNames("podinfo", filtered));
+        assert.deepEqual(built.rules[0].filters?.map((f) => f.type), ["RequestHeaderModifier", "ResponseHeaderModifier", "URLRewrite"]);
+        await create("httproutes", route("podinfo-filtered", built));
     });
 
     it("a read waits for the Gateway to accept the current generation, and says why it gave up", async () => {

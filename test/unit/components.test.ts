@@ -238,7 +238,9 @@ describe("stack under mocks", function () {
 
     it("exposes the resting apex router spec the analysis re-applies, equal to the declared one", async () => {
         assert.deepEqual(Object.keys(dev.outputs.apps), ["podinfo"]);
-        const resting = await value(dev.outputs.apps.podinfo.restingApexRouterSpec as pulumi.Output<any>);
+        const route = await value(dev.outputs.apps.podinfo.restingRoute as pulumi.Output<any>);
+        assert.equal(route.kind, "appmesh");
+        const resting = route.virtualRouter;
         assert.deepEqual(resting, find(dev.objects, "VirtualRouter", "podinfo").spec);
         const nodes = routerNodes("podinfo");
         assert.deepEqual(readWeights(resting, "podinfo", nodes), { primary: 100, canary: 0 });

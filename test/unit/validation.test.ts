@@ -292,7 +292,7 @@ describe("stack config", () => {
         assert.equal(config.apps[0].name, "podinfo");
         assert.equal(config.apps[0].workload.podTemplate.spec?.containers[0].image, "ghcr.io/stefanprodan/podinfo:6.0.0");
         assert.equal(config.apps[0].canary.metricsServer, "http://appmesh-prometheus.appmesh-system:9090");
-        assert.deepEqual(config.gateway, { enabled: true, image: "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.0-prod", replicas: 1, port: 8088, app: "podinfo" });
+        assert.deepEqual(config.gateway, { enabled: true, lattice: false, image: "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.0-prod", replicas: 1, port: 8088, app: "podinfo" });
     });
 
     it("reads every key the stack sets under the project, so a misspelt one is reported", () => {
@@ -328,7 +328,7 @@ describe("stack config", () => {
         ["metricsServer not a URL", (c) => { c.metricsServer = "appmesh-prometheus:9090"; }, "metricsServer", /absolute http/],
         ["metricsServer in two places", (c) => { c.canary.metricsServer = "http://prometheus:9090"; }, "canary.metricsServer", /disagrees with metricsServer/],
         ["gateway port out of range", (c) => { c.gateway.port = 80800; }, "gateway.port", /from 1 to 65535/],
-        ["gateway unknown field", (c) => { c.gateway.replica = 2; }, "gateway.replica", /allowed: enabled, image, replicas, port/],
+        ["gateway unknown field", (c) => { c.gateway.replica = 2; }, "gateway.replica", /allowed: enabled, className, lattice, app, image, replicas, port/],
         ["gateway enabled not boolean", (c) => { c.gateway.enabled = "true"; }, "gateway.enabled", /true or false/],
         ["loadtester replicas 0", (c) => { c.loadtester.replicas = 0; }, "loadtester.replicas", /integer >= 1/],
         ["canary missing", (c) => { delete c.canary; }, "canary", /is required/],
