@@ -4,6 +4,7 @@
  * `envoy_cluster_upstream_rq_time` histogram with Envoy's default millisecond buckets. The built-in App Mesh
  * queries read exactly these series.
  */
+import { histogramLines } from "./histogram-text";
 
 /** Envoy's default histogram bucket bounds, in milliseconds. */
 export const ENVOY_TIME_BUCKETS_MS = [
@@ -51,14 +52,7 @@ export class EnvoyStats {
             lines.push(`envoy_cluster_upstream_rq{envoy_response_code="${code}",${cluster}} ${n}`);
         }
         lines.push("# TYPE envoy_cluster_upstream_rq_time histogram");
-        let cumulative = 0;
-        ENVOY_TIME_BUCKETS_MS.forEach((bound, i) => {
-            cumulative += this.buckets[i];
-            lines.push(`envoy_cluster_upstream_rq_time_bucket{${cluster},le="${bound}"} ${cumulative}`);
-        });
-        lines.push(`envoy_cluster_upstream_rq_time_bucket{${cluster},le="+Inf"} ${this.count}`);
-        lines.push(`envoy_cluster_upstream_rq_time_sum{${cluster}} ${this.sumMs}`);
-        lines.push(`envoy_cluster_upstream_rq_time_count{${cluster}} ${this.count}`);
+        lines.push(...histogramLines("envoy_cluster_upstream_rq_time", cluster, ENVOY_TIME_BUCKETS_MS, this.buckets, this.count, this.sumMs));
         return lines.join("\n") + "\n";
     }
 }

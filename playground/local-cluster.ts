@@ -1,6 +1,7 @@
 /**
  * The whole local cluster: the real control plane, the playground node with its pod runners, the mesh data
- * plane (and the ingress gateway's routes) programmed from the API server, and appmesh-prometheus as a pod in
+ * plane (and the ingress gateway's routes) programmed from the API server, on request the Gateway API's CRDs
+ * with the playground's Gateway controller, and appmesh-prometheus as a pod in
  * `appmesh-system` (the real `prometheus` binary scraping the pods' sidecars). Objects go in as Pulumi's Kubernetes provider puts them:
  * server-side apply under a `pulumi-kubernetes-<suffix>` field manager.
  */
@@ -8,6 +9,8 @@ import axios from "axios";
 import { randomBytes } from "crypto";
 import { parseAllDocuments } from "yaml";
 import { startControlPlane, type ControlPlane } from "./control-plane";
+import { GATEWAY_API_API_VERSION } from "../analysis/routers/gatewayapi/api";
+import { PLAYGROUND_GATEWAY_CLASSES, PLAYGROUND_GATEWAY_CONTROLLER, startGatewayController, type GatewayDataPlane } from "./gateway-api";
 import { MeshRouter } from "./mesh-router";
 import { startMeshSync } from "./mesh-sync";
 import { startNodeAgent, type NodeAgent, type RunningPod } from "./node-agent";
@@ -23,6 +26,8 @@ const PROMETHEUS_IMAGE = "prom/prometheus:v2.53.0";
 export interface LocalClusterOptions {
     /** Where the control plane keeps its files; a new temporary directory by default. */
     dir?: string;
+    /** Install the Gateway API CRDs and run the playground's Gateway controller for its GatewayClasses (`eg`). */
+    gatewayApi?: boolean;
     podinfo?: PodinfoRunnerOptions;
     log?: (line: string) => void;
 }
@@ -32,6 +37,8 @@ export interface LocalCluster {
     kubeconfig: string;
     node: NodeAgent;
     mesh: MeshRouter;
+    /** The Gateway API data plane, with `gatewayApi`. */
+    gateways?: GatewayDataPlane;
     /** The field manager objects are applied with, named as Pulumi's Kubernetes provider names its own. */
     fieldManager: string;
     /** Server-side apply objects in order (force only where `pulumi.com/patchForce` says so, as Pulumi does). */
@@ -46,13 +53,33 @@ export function parseObjects(text: string): KubeObject[] {
     return parseAllDocuments(text).map((doc) => doc.toJS()).filter((o) => o && typeof o === "object" && o.kind);
 }
 
-/** Scrape targets of the node's pods that have an Envoy sidecar, labelled as the appmesh-prometheus chart labels them. */
-function sidecarTargets(pods: RunningPod[]): ScrapeTarget[] {
-    return pods.flatMap((pod) =>
-        pod.container.sidecarAdmin
-            ? [{ address: pod.container.sidecarAdmin, metricsPath: "/stats/prometheus", labels: { kubernetes_namespace: pod.namespace, kubernetes_pod_name: pod.name } }]
-            : [],
-    );
+/**
+ * Scrape targets of the node's pods: Envoy sidecars and apps' own `/metrics`, labelled as the
+ * appmesh-prometheus chart (and Flagger's docs for other Prometheus setups) label pod series.
+ */
+function podTargets(pods: RunningPod[]): ScrapeTarget[] {
+    return pods.flatMap((pod) => {
+        const labels = { kubernetes_namespace: pod.namespace, kubernetes_pod_name: pod.name };
+        return [
+            ...(pod.container.sidecarAdmin ? [{ address: pod.container.sidecarAdmin, metricsPath: "/stats/prometheus", labels }] : []),
+            ...(pod.container.appMetrics ? [{ address: pod.container.appMetrics, metricsPath: "/metrics", labels }] : []),
+        ];
+    });
+}
+
+/** The pod's scrape targets, for the readiness gate. */
+function scrapeAddresses(pod: RunningPod): string[] {
+    return [pod.container.sidecarAdmin, pod.container.appMetrics].filter((address): address is string => address !== undefined);
+}
+
+/** The GatewayClasses the playground's controller serves, as a Gateway implementation's install creates them. */
+function gatewayClasses(): KubeObject[] {
+    return PLAYGROUND_GATEWAY_CLASSES.map((name) => ({
+        apiVersion: GATEWAY_API_API_VERSION,
+        kind: "GatewayClass",
+        metadata: { name },
+        spec: { controllerName: PLAYGROUND_GATEWAY_CONTROLLER },
+    }));
 }
 
 function prometheusObjects(): KubeObject[] {
@@ -129,7 +156,7 @@ export async function waitForRollout(kubeconfig: string, namespace: string, name
 
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
     const log = opts.log ?? (() => undefined);
-    const controlPlane = await startControlPlane({ dir: opts.dir, log });
+    const controlPlane = await startControlPlane({ dir: opts.dir, log, crds: opts.gatewayApi ? ["appmesh", "gatewayapi"] : ["appmesh"] });
     const stops: (() => Promise<void>)[] = [() => controlPlane.stop()];
     // One stop, however many callers ask (a Ctrl-C handler and a run's own cleanup may both).
     let stopping: Promise<void> | undefined;
@@ -143,7 +170,10 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         let pods: RunningPod[] = [];
         const podsChanged: (() => void)[] = [];
         let sync: Awaited<ReturnType<typeof startMeshSync>> | undefined;
-        const mesh = new MeshRouter({ endpoints: (namespace, virtualNode) => sync?.endpoints(namespace, virtualNode) ?? [] });
+        const mesh = new MeshRouter({
+            endpoints: (namespace, virtualNode) => sync?.endpoints(namespace, virtualNode) ?? [],
+            serviceEndpoints: (namespace, service, port) => sync?.serviceEndpoints(namespace, service, port),
+        });
         await mesh.start();
         stops.push(() => mesh.stop());
         const node = await startNodeAgent({
@@ -153,15 +183,15 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
                 podinfoRunner(opts.podinfo),
                 loadtesterRunner(() => mesh.proxyUrl, (line) => log(`loadtester: ${line}`)),
                 gatewayRunner((namespace) => sync?.gatewayTargets(namespace) ?? [], () => mesh.proxyUrl),
-                prometheusRunner(() => sidecarTargets(pods), (onChange) => podsChanged.push(onChange), log),
+                prometheusRunner(() => podTargets(pods), (onChange) => podsChanged.push(onChange), log),
             ],
             onPodsChanged: (running) => {
                 pods = running;
                 podsChanged.forEach((notify) => notify());
             },
-            // A pod with a sidecar counts as ready once Prometheus has scraped it, so the first checks after a
+            // A pod with metrics counts as ready once Prometheus has scraped them, so the first checks after a
             // scale-up see it (Prometheus hands discovery changes to its scrapers only every 5 s).
-            readinessGate: (pod) => (pod.container.sidecarAdmin ? scrapedBy(() => pods, pod.container.sidecarAdmin) : Promise.resolve()),
+            readinessGate: (pod) => Promise.all(scrapeAddresses(pod).map((address) => scrapedBy(() => pods, address))).then(() => undefined),
             log,
         });
         stops.push(() => node.stop());
@@ -169,12 +199,24 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         await sync.attach(mesh);
         stops.push(() => sync!.stop());
 
+        let gateways: GatewayDataPlane | undefined;
+        if (opts.gatewayApi) {
+            await serverSideApply(controlPlane.kubeconfig, gatewayClasses(), "playground");
+            gateways = await startGatewayController({
+                kubeconfig: controlPlane.kubeconfig,
+                serviceEndpoints: (namespace, service, port) => sync?.serviceEndpoints(namespace, service, port),
+                log,
+            });
+            stops.push(() => gateways!.stop());
+        }
+
         const fieldManager = `pulumi-kubernetes-${randomBytes(4).toString("hex")}`;
         const cluster: LocalCluster = {
             controlPlane,
             kubeconfig: controlPlane.kubeconfig,
             node,
             mesh,
+            gateways,
             fieldManager,
             apply: (list) => serverSideApply(controlPlane.kubeconfig, list, fieldManager),
             waitForRollout: (namespace, name, timeoutMs) => waitForRollout(controlPlane.kubeconfig, namespace, name, timeoutMs),

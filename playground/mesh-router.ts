@@ -2,7 +2,9 @@
  * The mesh data plane: an HTTP forward proxy standing in for the caller's Envoy sidecar. It routes by Host
  * (`podinfo.test:9898`, `podinfo-canary.test:9898`, also `*.svc.cluster.local`) through the VirtualRouter
  * spec of the matching VirtualService, picks a weighted target, balances over the ready pods of the target
- * VirtualNode, and applies the route's retry policy and timeouts.
+ * VirtualNode, and applies the route's retry policy and timeouts. A host no VirtualService answers that names
+ * a Service (`<service>.<namespace>:<port>`) goes to the Service's ready pods, as kube-proxy sends it: what a
+ * pod outside the mesh (a Gateway API stack's load tester) reaches.
  */
 import * as http from "http";
 import type { RouteSpec, VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
@@ -48,6 +50,8 @@ export interface RouteChange {
 export interface MeshRouterOptions {
     /** The ready pods behind a VirtualNode. */
     endpoints(namespace: string, virtualNode: string): Endpoint[];
+    /** The ready pods behind a Service's port; undefined for no such Service port. */
+    serviceEndpoints?(namespace: string, service: string, port: number): Endpoint[] | undefined;
     random?: () => number;
     /** Access log entries kept (oldest dropped first). */
     accessLogLimit?: number;
@@ -163,7 +167,7 @@ export class MeshRouter {
         const service = virtualServiceName(url.hostname);
         const routerKey = this.services.get(service);
         if (!routerKey) {
-            return plain(404, `no virtual service ${service} in the mesh (known: ${[...this.services.keys()].join(", ")})`);
+            return this.routeToService(service, url, req, body, entry);
         }
         const spec = this.routers.get(routerKey);
         if (!spec) {
@@ -227,12 +231,33 @@ export class MeshRouter {
         return last;
     }
 
+    /** kube-proxy's part: a `<service>.<namespace>` host goes to one of the Service's ready pods, no retries, the default timeout. */
+    private async routeToService(host: string, url: URL, req: http.IncomingMessage, body: Buffer, entry: AccessLogEntry): Promise<Answer> {
+        const [name, namespace, ...rest] = host.split(".");
+        const port = Number(url.port || 80);
+        const endpoints = rest.length === 0 && namespace ? this.opts.serviceEndpoints?.(namespace, name, port) : undefined;
+        if (endpoints === undefined) {
+            return plain(404, `no virtual service ${host} in the mesh (known: ${[...this.services.keys()].join(", ")}), and no Service of that name`);
+        }
+        const endpoint = this.pick(`service/${namespace}/${name}:${port}`, endpoints);
+        entry.attempts = 1;
+        if (!endpoint) {
+            return plain(503, `no ready endpoint of Service ${namespace}/${name} port ${port}`);
+        }
+        entry.pod = endpoint.pod;
+        const { result, answer } = await this.attempt(endpoint, url, req, body, DEFAULT_PER_REQUEST_TIMEOUT_MS);
+        return result.kind === "timeout" ? plain(504, "upstream request timeout") : answer;
+    }
+
     private nextEndpoint(namespace: string, node: string): Endpoint | undefined {
-        const endpoints = this.opts.endpoints(namespace, node);
+        return this.pick(`${namespace}/${node}`, this.opts.endpoints(namespace, node));
+    }
+
+    /** Round robin over the endpoints, per key. */
+    private pick(key: string, endpoints: Endpoint[]): Endpoint | undefined {
         if (endpoints.length === 0) {
             return undefined;
         }
-        const key = `${namespace}/${node}`;
         const index = (this.nextPod.get(key) ?? 0) % endpoints.length;
         this.nextPod.set(key, index + 1);
         return endpoints[index];

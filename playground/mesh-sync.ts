@@ -2,7 +2,8 @@
  * Programs the mesh data plane from the real API server, as the App Mesh controller and Envoy would: every
  * VirtualService names its VirtualRouter, every VirtualRouter's spec is installed as it is stored, and a
  * VirtualNode's endpoints are what its DNS service discovery resolves to in a cluster: the ready addresses of
- * the named Service's EndpointSlices, which the node maps to the pods' local ports.
+ * the named Service's EndpointSlices, which the node maps to the pods' local ports. A call to a Service that
+ * no VirtualService answers goes to the Service's ready endpoints, as kube-proxy sends it.
  */
 import type { VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
 import { APPMESH_GROUP, APPMESH_VERSION } from "../analysis/routers/appmesh/api";
@@ -21,6 +22,8 @@ export interface MeshSyncOptions {
 export interface MeshSync {
     /** The ready pods behind a VirtualNode right now (the MeshRouter's `endpoints`). */
     endpoints(namespace: string, virtualNode: string): Endpoint[];
+    /** The ready pods behind a Service's port right now, as kube-proxy picks from them; undefined for no such Service port. */
+    serviceEndpoints(namespace: string, service: string, port: number): Endpoint[] | undefined;
     /** Where the GatewayRoutes of a namespace send requests (the ingress gateway's routes). */
     gatewayTargets(namespace: string): GatewayTarget[];
     /** Start programming `router` and keep it in step until `stop`; resolves after the first full sync. */
@@ -67,8 +70,11 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
     kc.loadFromString(opts.kubeconfig);
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
     /** `<namespace>/<virtual node>` → `podIP:port` of its ready endpoints. */
     let nodeEndpoints = new Map<string, string[]>();
+    /** `<namespace>/<service>:<port>` → `podIP:port` of its ready endpoints. */
+    let servicePortEndpoints = new Map<string, string[]>();
     /** `<namespace>` → its GatewayRoutes' prefixes and virtual services. */
     let gatewayRoutes = new Map<string, GatewayTarget[]>();
     let router: MeshRouter | undefined;
@@ -77,12 +83,13 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
         ((await custom.listClusterCustomObject({ group: APPMESH_GROUP, version: APPMESH_VERSION, plural })) as Json).items ?? [];
 
     async function sync(): Promise<void> {
-        const [routers, services, nodes, gateways, slices] = await Promise.all([
+        const [routers, services, nodes, gateways, slices, kubeServices] = await Promise.all([
             list("virtualrouters"),
             list("virtualservices"),
             list("virtualnodes"),
             list("gatewayroutes"),
             discovery.listEndpointSliceForAllNamespaces(),
+            core.listServiceForAllNamespaces(),
         ]);
         for (const r of routers) {
             router?.setRouter(r.metadata.namespace, r.metadata.name, r.spec as VirtualRouterSpec);
@@ -109,8 +116,30 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
             next.set(`${n.metadata.namespace}/${n.metadata.name}`, ready);
         }
         nodeEndpoints = next;
+        const byServicePort = new Map<string, string[]>();
+        for (const service of kubeServices.items) {
+            const namespace = service.metadata!.namespace!;
+            const name = service.metadata!.name!;
+            const serviceSlices = slices.items.filter((slice) => slice.metadata?.namespace === namespace && slice.metadata?.labels?.["kubernetes.io/service-name"] === name);
+            for (const servicePort of service.spec?.ports ?? []) {
+                byServicePort.set(`${namespace}/${name}:${servicePort.port}`, serviceSlices.flatMap((slice) => {
+                    const slicePort = slice.ports?.find((p) => p.name === (servicePort.name ?? ""))?.port ?? slice.ports?.[0]?.port;
+                    return (slice.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses.map((address) => `${address}:${slicePort}`));
+                }));
+            }
+        }
+        servicePortEndpoints = byServicePort;
         gatewayRoutes = gatewayTargets(gateways, services, routers);
     }
+
+    /** Pod addresses as the node serves them on this machine, ready pods only. */
+    const localEndpoints = (addresses: string[] | undefined): Endpoint[] =>
+        (addresses ?? []).flatMap((address) => {
+            const [ip, port] = address.split(":");
+            const pod = opts.node.podAt(ip);
+            const local = pod?.ports.get(Number(port));
+            return pod && local && pod.container.isReady() ? [{ pod: pod.name, url: `http://${local}` }] : [];
+        });
 
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
@@ -118,13 +147,10 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
 
     return {
         gatewayTargets: (namespace) => gatewayRoutes.get(namespace) ?? [],
-        endpoints(namespace, virtualNode) {
-            return (nodeEndpoints.get(`${namespace}/${virtualNode}`) ?? []).flatMap((address) => {
-                const [ip, port] = address.split(":");
-                const pod = opts.node.podAt(ip);
-                const local = pod?.ports.get(Number(port));
-                return pod && local && pod.container.isReady() ? [{ pod: pod.name, url: `http://${local}` }] : [];
-            });
+        endpoints: (namespace, virtualNode) => localEndpoints(nodeEndpoints.get(`${namespace}/${virtualNode}`)),
+        serviceEndpoints(namespace, service, port) {
+            const addresses = servicePortEndpoints.get(`${namespace}/${service}:${port}`);
+            return addresses && localEndpoints(addresses);
         },
         async attach(meshRouter) {
             router = meshRouter;

@@ -1,6 +1,6 @@
 /**
  * What the playground node runs for each image, in place of a container: podinfo versions as in-process
- * servers with their Envoy sidecar's statistics, the flagger-loadtester protocol with real `hey` and `curl`
+ * servers with their own request metrics and their Envoy sidecar's statistics, the flagger-loadtester protocol with real `hey` and `curl`
  * through the mesh proxy, the App Mesh ingress gateway's Envoy as the mesh proxy's ingress (by the GatewayRoutes
  * in the API), and Prometheus as the real binary scraping the sidecars of the node's pods, labelled as the
  * appmesh-prometheus chart labels them.
@@ -24,6 +24,8 @@ export interface RunningContainer {
     isReady(): boolean;
     /** `host:port` of an Envoy sidecar admin interface, when the pod has one (a Prometheus target). */
     sidecarAdmin?: string;
+    /** `host:port` serving the app's own `/metrics` (a Prometheus target), when it has them. */
+    appMetrics?: string;
     stop(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function podinfoRunner(opts: PodinfoRunnerOptions = {}): PodRunner {
                 ready: started.ready,
                 isReady: started.isReady,
                 sidecarAdmin: started.adminAddress,
+                appMetrics: local(started.url),
                 stop: () => started.stop(),
             };
         },

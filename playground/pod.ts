@@ -1,11 +1,13 @@
 /**
- * One "pod": the podinfo app on its own port plus its sidecar's admin port serving Envoy statistics on
- * `/stats/prometheus`. The sidecar counts what the app actually answered, with the time it took.
+ * One "pod": the podinfo app on its own port, serving its own request metrics on `/metrics` as podinfo does,
+ * plus its sidecar's admin port serving Envoy statistics on `/stats/prometheus`. Both count what the app
+ * actually answered, with the time it took.
  */
 import * as http from "http";
 import { EnvoyStats, ingressClusterName } from "./envoy-stats";
 import { closeServer, drainServer, listenOnFreePort, readBody } from "./http-util";
 import { AppInfo, Fault, podinfoHandler } from "./podinfo-app";
+import { HttpRequestMetrics } from "./podinfo-metrics";
 
 /**
  * How long a stopping pod lets requests in flight finish (Kubernetes allows 30s by default; shorter here so
@@ -35,6 +37,8 @@ export interface Pod {
     /** `127.0.0.1:<port>` of the sidecar admin (Prometheus scrape target). */
     readonly adminAddress: string;
     readonly stats: EnvoyStats;
+    /** podinfo's own `http_request_duration_seconds`, served on the app's `/metrics`. */
+    readonly metrics: HttpRequestMetrics;
     readonly version: string;
     /** Resolves once the pod's readiness probe (`/readyz` over HTTP) passes. */
     readonly ready: Promise<void>;
@@ -43,6 +47,7 @@ export interface Pod {
 }
 
 const PROBES = new Set(["/readyz", "/healthz"]);
+const METRICS_PATH = "/metrics";
 
 async function probeUntilReady(url: string, stopped: () => boolean): Promise<void> {
     for (;;) {
@@ -65,13 +70,22 @@ async function probeUntilReady(url: string, stopped: () => boolean): Promise<voi
 export async function startPod(opts: PodOptions): Promise<Pod> {
     const stats = new EnvoyStats(ingressClusterName(opts.mesh, opts.virtualNode, opts.port));
     const readyAt = Date.now() + opts.readyDelayMs;
+    const metrics = new HttpRequestMetrics();
     const handle = podinfoHandler({ ...opts.app, hostname: opts.name }, opts.fault, () => Date.now() >= readyAt);
     const app = http.createServer(async (req, res) => {
         const started = performance.now();
         const body = await readBody(req);
-        // Probes reach the app directly, not through the sidecar, so they are not counted.
+        if (req.url === METRICS_PATH) {
+            res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metrics.render());
+            return;
+        }
+        // Probes reach the app directly, not through the sidecar, and their answers say nothing of the canary: not counted.
         if (!PROBES.has(req.url ?? "")) {
-            res.on("finish", () => stats.record(res.statusCode, performance.now() - started));
+            res.on("finish", () => {
+                const elapsed = performance.now() - started;
+                stats.record(res.statusCode, elapsed);
+                metrics.record(req.method ?? "GET", req.url ?? "/", res.statusCode, elapsed / 1000);
+            });
         }
         await handle(req, res, body);
     });
@@ -99,6 +113,7 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
         url,
         adminAddress: `127.0.0.1:${adminPort}`,
         stats,
+        metrics,
         version: opts.app.version,
         ready: readyPromise,
         isReady: () => ready && !stopped,

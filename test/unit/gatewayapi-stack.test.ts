@@ -4,7 +4,11 @@
  * limits at preview named by field) and the objects it registers under mocks, checked against the carried CRDs.
  */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { renderQuery } from "../../analysis/adapters/promql";
 import { parseStackConfig, validateStackConfig } from "../../config/stack";
 import { GatewayApiSchemas } from "../../playground/crd-schemas";
 import { installMocks, manifests, settle, stackFileValues, type RecordingMocks } from "../../scripts/render";
@@ -79,6 +83,25 @@ describe("a Gateway API stack: config", () => {
 
     itRejects(CONFIG_RULES, gatewayStack, validateStackConfig);
     itRejects(MIXED_RULES, mixedStack, validateStackConfig);
+
+    it("accepts the README's Gateway API excerpt and its Istio and Envoy metric templates, whose queries render", () => {
+        const readme = fs.readFileSync(path.resolve(__dirname, "..", "..", "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("### Routing through the Gateway API"), readme.indexOf("### Several apps in one stack"));
+        const [excerpt, istio, envoy] = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]));
+        const stack = gatewayStack();
+        stack.gateway = { ...stack.gateway, ...excerpt.config["appmesh-canary:gateway"] };
+        stack.canary = { ...stack.canary, ...excerpt.config["appmesh-canary:canary"], service: { ...stack.canary.service, ...excerpt.config["appmesh-canary:canary"].service } };
+        stack.metricTemplates = { ...istio["appmesh-canary:metricTemplates"], ...envoy["appmesh-canary:metricTemplates"] };
+        const names = Object.keys(stack.metricTemplates);
+        assert.deepEqual(names, ["istio-error-rate", "istio-latency", "envoy-error-rate", "envoy-latency"]);
+        stack.canary.analysis.metrics = names.map((name) => ({ name, templateRef: { name }, thresholdRange: { max: name.endsWith("latency") ? 500 : 1 }, interval: "1m" }));
+        assert.deepEqual(validateStackConfig(stack), []);
+        for (const name of names) {
+            const query = renderQuery(stack.metricTemplates[name].query, { namespace: "test", name: "podinfo", target: "podinfo", service: "podinfo", interval: "1m" });
+            assert.doesNotMatch(query, /\{\{/, name);
+            assert.match(query, /"test"|test\.\*/, name);
+        }
+    });
 
     it("checks Lattice's limits only where the Gateway is Lattice's", () => {
         const stack = gatewayStack();
