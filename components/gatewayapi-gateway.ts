@@ -40,7 +40,8 @@ export class GatewayApiGateway extends pulumi.ComponentResource {
         this.gateway = new k8s.apiextensions.CustomResource(`${name}-gateway`, {
             apiVersion: GATEWAY_API_API_VERSION,
             kind: "Gateway",
-            metadata: { name, namespace: args.namespace },
+            // Pulumi waits until the controller has programmed the Gateway, so its address is an output of this update.
+            metadata: { name, namespace: args.namespace, annotations: { "pulumi.com/waitFor": "condition=Programmed" } },
             spec: pulumi.all([args.className, args.port]).apply(([className, port]) => buildGatewaySpec(className, port)),
             // Named so that the controller's status becomes an output of the resource.
             status: undefined,

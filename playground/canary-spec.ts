@@ -12,6 +12,8 @@ import { PROJECT } from "../config/stack";
 import { parseCanarySpec } from "../analysis/spec/validation";
 
 export const DEV_STACK_FILE = path.resolve(__dirname, "..", "Pulumi.dev.yaml");
+/** The tutorial on the Gateway API. */
+export const GATEWAYAPI_STACK_FILE = path.resolve(__dirname, "..", "Pulumi.gatewayapi.yaml");
 
 /** Prometheus needs a few scrapes in a `rate()` window; shorter windows would read "no values". */
 export const MIN_METRIC_WINDOW_MS = 4000;
@@ -41,8 +43,8 @@ export function canaryFromDocument(doc: unknown, source: string, defaults = { ta
     }
 }
 
-/** The canary from `--canary FILE`, or the dev stack's `appmesh-canary:canary`. */
-export function loadCanary(file?: string): LoadedCanary {
+/** The canary from `--canary FILE`, or a stack file's `appmesh-canary:canary` (the dev stack's by default). */
+export function loadCanary(file?: string, stackFile = DEV_STACK_FILE): LoadedCanary {
     if (file) {
         if (!fs.existsSync(file)) {
             throw new Error(`--canary ${file}: no such file`);
@@ -55,17 +57,17 @@ export function loadCanary(file?: string): LoadedCanary {
         }
         return canaryFromDocument(document, file);
     }
-    if (!fs.existsSync(DEV_STACK_FILE)) {
-        throw new Error(`${DEV_STACK_FILE} not found: pass --canary FILE with a Canary manifest or spec`);
+    if (!fs.existsSync(stackFile)) {
+        throw new Error(`${stackFile} not found: pass --canary FILE with a Canary manifest or spec`);
     }
-    const stack = parse(fs.readFileSync(DEV_STACK_FILE, "utf8")) as { config?: Record<string, unknown> };
+    const stack = parse(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> };
     const key = `${PROJECT}:canary`;
     const raw = stack?.config?.[key];
     if (raw === undefined) {
-        throw new Error(`${DEV_STACK_FILE} has no ${key}: pass --canary FILE`);
+        throw new Error(`${stackFile} has no ${key}: pass --canary FILE`);
     }
     const namespace = stack.config?.[`${PROJECT}:namespace`];
-    return canaryFromDocument(raw, `${DEV_STACK_FILE} ${key}`, { target: "podinfo", namespace: typeof namespace === "string" ? namespace : "test" });
+    return canaryFromDocument(raw, `${stackFile} ${key}`, { target: "podinfo", namespace: typeof namespace === "string" ? namespace : "test" });
 }
 
 /** The tutorial's A/B analysis (header `x-canary: insider`, 10 iterations), as it is written there. */
@@ -83,10 +85,15 @@ webhooks:
     metadata:
       cmd: "hey -z 1m -q 10 -c 2 -H 'X-Canary: insider' http://podinfo.test:9898/"
 `;
+const TUTORIAL_AB_URL = "http://podinfo.test:9898/";
 
-/** The A/B variant: the tutorial's A/B analysis, keeping the spec's metrics and pre-rollout hooks. */
-export function abVariant(spec: CanarySpec): CanarySpec {
-    const ab = parse(TUTORIAL_AB_ANALYSIS) as AnalysisSpec;
+/**
+ * The A/B variant: the tutorial's A/B analysis, keeping the spec's metrics and pre-rollout hooks. Its load test
+ * calls `loadTestUrl`: the apex service in the mesh (App Mesh), or the Gateway that holds the A/B rule (the
+ * Gateway API tutorial calls its Gateway's Service).
+ */
+export function abVariant(spec: CanarySpec, loadTestUrl = TUTORIAL_AB_URL): CanarySpec {
+    const ab = parse(TUTORIAL_AB_ANALYSIS.replace(TUTORIAL_AB_URL, loadTestUrl)) as AnalysisSpec;
     const preRollout = (spec.analysis?.webhooks ?? []).filter((w) => w.type === "pre-rollout");
     return {
         ...spec,

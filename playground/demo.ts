@@ -1,5 +1,5 @@
 /**
- * `npm run demo -- [--scenario healthy|errors|latency|ab] [--interval 2s] [--canary FILE] [--out DIR] [--driver pulumi|provider-host|engine]`
+ * `npm run demo -- [--scenario healthy|errors|latency|ab] [--router appmesh|gatewayapi] [--interval 2s] [--canary FILE] [--out DIR] [--driver pulumi|provider-host|engine]`
  *
  * Starts the local cluster (the real control plane), deploys podinfo 6.0.0 as the primary with `pulumi up` of
  * the `playground` stack, switches on the scenario's fault for the new version, then `pulumi config set image
@@ -7,6 +7,8 @@
  * comes, with each interval's metric values against their thresholds. Without a Pulumi CLI (or with
  * `--driver provider-host|engine`) the playground is installed as `pulumi up` would and the providers run
  * through Pulumi's dynamic-provider host (or the engine in this process).
+ * `--router gatewayapi` runs the tutorial of `Pulumi.gatewayapi.yaml`: an HTTPRoute on the playground's Gateway
+ * instead of the mesh (with `--canary FILE`, the file's `provider` decides).
  * Exits 0 when promoted, 3 when rolled back, 1 on an error; writes report.html and report.json.
  */
 import { spawnSync } from "child_process";
@@ -15,7 +17,7 @@ import * as path from "path";
 import { describePlan } from "../analysis/engine/plan";
 import { formatTrafficRow, renderReportHtml, reportJson, type RolloutResult } from "../analysis/report/report";
 import { formatDuration, parseDuration } from "../analysis/spec/canary";
-import { loadCanary } from "./canary-spec";
+import { DEV_STACK_FILE, GATEWAYAPI_STACK_FILE, loadCanary } from "./canary-spec";
 import { missingKubeBinaries } from "./control-plane";
 import { DRIVER_NAMES, startDriver, type DriverName } from "./drivers";
 import type { Playground } from "./playground";
@@ -35,12 +37,17 @@ export interface DemoArgs {
     out: string;
     /** Unset: the real CLI when there is one. */
     driver?: DriverName;
+    /** Whose tutorial stack the canary comes from, when no `--canary` file gives it. */
+    router: DemoRouter;
 }
 
-const USAGE = `usage: npm run demo -- [--scenario ${SCENARIO_NAMES.join("|")}] [--interval 2s] [--canary FILE] [--out DIR] [--driver ${DRIVER_NAMES.join("|")}]`;
+export const DEMO_ROUTERS = ["appmesh", "gatewayapi"] as const;
+export type DemoRouter = (typeof DEMO_ROUTERS)[number];
+
+const USAGE = `usage: npm run demo -- [--scenario ${SCENARIO_NAMES.join("|")}] [--router ${DEMO_ROUTERS.join("|")}] [--interval 2s] [--canary FILE] [--out DIR] [--driver ${DRIVER_NAMES.join("|")}]`;
 
 export function parseDemoArgs(argv: string[]): DemoArgs {
-    const args: DemoArgs = { scenario: "healthy", interval: "2s", out: "." };
+    const args: DemoArgs = { scenario: "healthy", interval: "2s", out: ".", router: "appmesh" };
     for (let i = 0; i < argv.length; i++) {
         const flag = argv[i];
         const [name, inline] = flag.startsWith("--") && flag.includes("=") ? flag.split(/=(.*)/s, 2) : [flag, undefined];
@@ -59,6 +66,12 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
             args.canary = value();
         } else if (name === "--out") {
             args.out = value();
+        } else if (name === "--router") {
+            const router = value();
+            if (!(DEMO_ROUTERS as readonly string[]).includes(router)) {
+                throw new Error(`--router ${router}: must be one of ${DEMO_ROUTERS.join(", ")}`);
+            }
+            args.router = router as DemoRouter;
         } else if (name === "--driver") {
             const driver = value();
             if (!(DRIVER_NAMES as readonly string[]).includes(driver)) {
@@ -94,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
     const args = parseDemoArgs(argv);
     const scenario = scenarioNamed(args.scenario);
     const intervalMs = parseDuration(args.interval)!;
-    const loaded = loadCanary(args.canary);
+    const loaded = loadCanary(args.canary, args.router === "gatewayapi" ? GATEWAYAPI_STACK_FILE : DEV_STACK_FILE);
     const say = (line: string) => process.stdout.write(line + "\n");
     say(`scenario ${scenario.name}: ${scenario.description}`);
     say(`canary spec from ${loaded.source}; analysis interval ${formatDuration(intervalMs)} (metric windows and load tests scaled with it)`);

@@ -4,7 +4,9 @@
  * each of its Gateways' HTTP listeners on a local port, publishes the Gateway's address, and accepts the
  * HTTPRoutes attached to them in their parent status with the generation it read, as a real controller does
  * (so the analysis's readiness gate is exercised). Requests to a listener are routed by the accepted routes'
- * rules (`http-route-match.ts`) to the backend Services' ready pods, as kube-proxy reaches them.
+ * rules (`http-route-match.ts`) to the backend Services' ready pods, as kube-proxy reaches them. As Istio's
+ * Gateway controller does, it fronts each Gateway with a Service `<gateway>-<class>` in the Gateway's namespace,
+ * through which in-cluster callers (the load tester) reach the listeners.
  */
 import * as http from "http";
 import { GATEWAY_API_GROUP, GATEWAY_API_VERSION } from "../analysis/routers/gatewayapi/api";
@@ -47,7 +49,9 @@ export interface GatewayDataPlane {
     listenerUrl(namespace: string, gateway: string, listener?: string): string | undefined;
     /** The address the Gateway's status publishes (what users call), once it is published. */
     address(namespace: string, gateway: string): string | undefined;
-    /** Every request the listeners answered; `virtualNode` is the backend Service. */
+    /** The listener behind a Gateway's Service `<gateway>-<class>` port, as an endpoint; undefined for any other Service. */
+    serviceEndpoints(namespace: string, service: string, port: number): Endpoint[] | undefined;
+    /** Every request the listeners answered; `route` is `<namespace>/<name>#<rule index>`, `virtualNode` the backend Service. */
     readonly accessLog: AccessLogEntry[];
     /** Every change of an accepted route's spec, when the data plane started using it. */
     readonly routeChanges: HTTPRouteChange[];
@@ -88,6 +92,9 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
     const kc = new k8s.KubeConfig();
     kc.loadFromString(opts.kubeconfig);
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+    /** `<namespace>/<gateway>-<class>` → the Gateway's listeners by port. */
+    const gatewayServices = new Map<string, Map<number, string>>();
     const applyStatus = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     const listeners = new Map<string, Listener>();
@@ -149,7 +156,8 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
         if (!selected) {
             return plain(404, `no route of ${key} takes ${request.host}${request.path}`);
         }
-        entry.route = `${selected.route.namespace}/${selected.route.name}`;
+        // The rule that took it, so a report can tell the A/B rule from the fallback.
+        entry.route = `${selected.route.namespace}/${selected.route.name}#${selected.route.spec.rules.indexOf(selected.rule)}`;
         const backend = pickBackend(selected.rule.backendRefs, random());
         if (!backend) {
             return plain(500, `route ${entry.route} has no backend with weight > 0`);
@@ -220,6 +228,7 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
             if (!addresses.has(gatewayKey)) {
                 addresses.set(gatewayKey, `${ADDRESS_BASE}${addresses.size + 1}`);
             }
+            await provisionService(gateway);
             await publishGatewayStatus(gateway, routes);
         }
         for (const [key, listener] of listeners) {
@@ -232,6 +241,24 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
             await acceptRoute(routeObject, served);
         }
         recordRouteChanges(routes, served);
+    }
+
+    /** The Gateway's Service `<gateway>-<class>`, with the HTTP listeners' ports; its traffic reaches the listeners. */
+    async function provisionService(gateway: Json): Promise<void> {
+        const name = `${gateway.metadata.name}-${gateway.spec.gatewayClassName}`;
+        const key = `${gateway.metadata.namespace}/${name}`;
+        const httpListeners = (gateway.spec?.listeners ?? []).filter((l: Json) => l.protocol === "HTTP");
+        const ports = new Map<number, string>(httpListeners.map((l: Json) => [l.port, `${gateway.metadata.namespace}/${gateway.metadata.name}/${l.name}`]));
+        if (JSON.stringify([...(gatewayServices.get(key) ?? new Map()).entries()]) === JSON.stringify([...ports.entries()])) {
+            return;
+        }
+        await objects.patch({
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name, namespace: gateway.metadata.namespace, labels: { "gateway.networking.k8s.io/gateway-name": gateway.metadata.name } },
+            spec: { type: "ClusterIP", ports: httpListeners.map((l: Json) => ({ name: l.name, port: l.port, protocol: "TCP" })) },
+        } as any, undefined, undefined, "playground-gateway", true, k8s.PatchStrategy.ServerSideApply);
+        gatewayServices.set(key, ports);
     }
 
     async function publishGatewayStatus(gateway: Json, routes: Json[]): Promise<void> {
@@ -322,6 +349,11 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
             return served ? `http://127.0.0.1:${served.port}` : undefined;
         },
         address: (namespace, gateway) => addresses.get(`${namespace}/${gateway}`),
+        serviceEndpoints(namespace, service, port) {
+            const listenerKey = gatewayServices.get(`${namespace}/${service}`)?.get(port);
+            const listener = listenerKey ? listeners.get(listenerKey) : undefined;
+            return listener ? [{ pod: `gateway ${listenerKey}`, url: `http://127.0.0.1:${listener.port}` }] : undefined;
+        },
         accessLog,
         routeChanges,
         async stop() {

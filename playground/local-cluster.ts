@@ -166,13 +166,14 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
                 await stop().catch((e) => log(`stopping the local cluster: ${(e as Error).message}`));
             }
         })());
+    let gateways: GatewayDataPlane | undefined;
     try {
         let pods: RunningPod[] = [];
         const podsChanged: (() => void)[] = [];
         let sync: Awaited<ReturnType<typeof startMeshSync>> | undefined;
         const mesh = new MeshRouter({
             endpoints: (namespace, virtualNode) => sync?.endpoints(namespace, virtualNode) ?? [],
-            serviceEndpoints: (namespace, service, port) => sync?.serviceEndpoints(namespace, service, port),
+            serviceEndpoints: (namespace, service, port) => gateways?.serviceEndpoints(namespace, service, port) ?? sync?.serviceEndpoints(namespace, service, port),
         });
         await mesh.start();
         stops.push(() => mesh.stop());
@@ -199,7 +200,6 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         await sync.attach(mesh);
         stops.push(() => sync!.stop());
 
-        let gateways: GatewayDataPlane | undefined;
         if (opts.gatewayApi) {
             await serverSideApply(controlPlane.kubeconfig, gatewayClasses(), "playground");
             gateways = await startGatewayController({

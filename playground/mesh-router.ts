@@ -123,6 +123,16 @@ export class MeshRouter {
         this.services.set(host, `${namespace}/${routerName}`);
     }
 
+    /** Forget the VirtualRouters (`<namespace>/<name>`) and VirtualServices (hosts) the API no longer holds. */
+    retainOnly(routers: Set<string>, services: Set<string>): void {
+        for (const key of [...this.routers.keys()].filter((k) => !routers.has(k))) {
+            this.routers.delete(key);
+        }
+        for (const host of [...this.services.keys()].filter((h) => !services.has(h))) {
+            this.services.delete(host);
+        }
+    }
+
     async stop(): Promise<void> {
         await closeServer(this.server);
         this.agent.destroy();

@@ -100,6 +100,8 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
                 router?.setVirtualService(virtualServiceHost(s), s.metadata.namespace, target);
             }
         }
+        // Deleted mesh objects stop routing, as the controller removes them from Envoy's configuration.
+        router?.retainOnly(new Set(routers.map((r) => `${r.metadata.namespace}/${r.metadata.name}`)), new Set(services.map(virtualServiceHost)));
         const next = new Map<string, string[]>();
         for (const n of nodes) {
             const service = serviceOfHostname(n.spec?.serviceDiscovery?.dns?.hostname ?? "");

@@ -4,7 +4,9 @@
  * canaries installed the way the first `pulumi up` leaves them: the objects the product's components render,
  * server-side applied under Pulumi's field manager; primary running, canary scaled to zero, routers at rest.
  */
-import type { CanarySpec } from "../analysis/spec/canary";
+import { DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
+import { routerKindOf } from "../analysis/routers/factory";
+import { GATEWAY_API_NAME } from "../config/stack";
 import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
 import { canaryNames, type CanaryNames } from "../analysis/spec/names";
 import { prometheusAddress, startLocalCluster, PROMETHEUS_NAME, type LocalCluster } from "./local-cluster";
@@ -56,11 +58,16 @@ export interface Playground {
     canaries: InstalledCanary[];
     /** The appmesh-prometheus pod's address on this machine (for the report's own queries). */
     prometheusUrl: string;
-    /** The ingress gateway's pod on this machine, and the address its LoadBalancer Service got (what users call). */
+    /**
+     * The ingress gateway on this machine, and the address users call: the App Mesh gateway's pod and its
+     * LoadBalancer Service's address, or the Gateway API Gateway's listener and its published address.
+     */
     gateway: { localUrl: string; loadBalancerUrl: string };
     /** The fault switch of an app version, read by its pods on every request. */
     setFault(version: string, fault: Partial<Fault>): void;
     virtualRouter(namespace: string, name: string): Promise<KubeObject>;
+    /** A namespaced custom object, e.g. an HTTPRoute. */
+    customObject(group: string, version: string, plural: string, namespace: string, name: string): Promise<KubeObject>;
     deployment(namespace: string, name: string): Promise<KubeObject>;
     /** `pulumi up` with a new image: the target Deployment's template changes, its replicas stay as they are. */
     updateCanaryTemplate(canary: InstalledCanary, version: string): Promise<void>;
@@ -88,6 +95,39 @@ async function loadBalancerAddress(readService: () => Promise<KubeObject>, timeo
     }
 }
 
+/** Whether a canary routes through the Gateway API (else App Mesh). */
+function usesGatewayApi(spec: CanarySpec): boolean {
+    return routerKindOf(spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi";
+}
+
+/** The App Mesh ingress gateway: its Envoy pod's local listener and its LoadBalancer Service's address. */
+async function appMeshGateway(cluster: LocalCluster, namespace: string, readService: () => Promise<KubeObject>): Promise<Playground["gateway"]> {
+    await cluster.waitForRollout(namespace, GATEWAY_NAME);
+    const gatewayPod = cluster.node.pods().find((p) => p.namespace === namespace && p.labels["app.kubernetes.io/name"] === GATEWAY_NAME);
+    const gatewayIngress = await loadBalancerAddress(readService);
+    const gatewayListener = gatewayPod?.ports.values().next().value;
+    if (!gatewayListener || !gatewayIngress) {
+        throw new Error(`the ${GATEWAY_NAME} pod or its LoadBalancer address is missing in ${namespace}`);
+    }
+    return { localUrl: `http://${gatewayListener}`, loadBalancerUrl: `http://${gatewayIngress}` };
+}
+
+/** The stack's Gateway API Gateway: its listener on this machine and the address its status publishes. */
+async function gatewayApiGateway(cluster: LocalCluster, namespace: string, timeoutMs = 30_000): Promise<Playground["gateway"]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const listener = cluster.gateways?.listenerUrl(namespace, GATEWAY_API_NAME);
+        const address = cluster.gateways?.address(namespace, GATEWAY_API_NAME);
+        if (listener && address) {
+            return { localUrl: listener, loadBalancerUrl: `http://${address}` };
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`the Gateway ${namespace}/${GATEWAY_API_NAME} is not served by the playground's controller after ${timeoutMs / 1000}s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+}
+
 export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
     // Fail before starting anything when a program is missing.
     requireExecutable("prometheus");
@@ -97,7 +137,7 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     const apps = opts.canaries.map((c) => ({ target: c.target, spec: c.spec, image: `${PODINFO_IMAGE}:${c.version}`, replicas: c.primaryReplicas }));
     const rendering = renderApps({ namespace, mesh: opts.mesh ?? "global", apps });
     rendering.catch(() => undefined);
-    const cluster = await startLocalCluster({ podinfo: { faults: fault }, log: opts.log });
+    const cluster = await startLocalCluster({ podinfo: { faults: fault }, gatewayApi: apps.some((app) => usesGatewayApi(app.spec)), log: opts.log });
     try {
         const objects = await rendering;
         await cluster.apply(objects);
@@ -135,6 +175,7 @@ export async function attachPlayground(opts: AttachOptions): Promise<Playground>
     const kc = new k8s.KubeConfig();
     kc.loadFromString(cluster.kubeconfig);
     const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const read = (apiVersion: string, kind: string, ns: string, name: string) => api.read({ apiVersion, kind, metadata: { name, namespace: ns } }) as Promise<KubeObject>;
     const declared = opts.declared ?? (() => undefined);
     const canaries = await Promise.all(
@@ -147,13 +188,9 @@ export async function attachPlayground(opts: AttachOptions): Promise<Playground>
         }),
     );
     await cluster.waitForRollout(namespace, LOADTESTER_NAME);
-    await cluster.waitForRollout(namespace, GATEWAY_NAME);
-    const gatewayPod = cluster.node.pods().find((p) => p.namespace === namespace && p.labels["app.kubernetes.io/name"] === GATEWAY_NAME);
-    const gatewayIngress = await loadBalancerAddress(() => read("v1", "Service", namespace, GATEWAY_NAME));
-    const gatewayListener = gatewayPod?.ports.values().next().value;
-    if (!gatewayListener || !gatewayIngress) {
-        throw new Error(`the ${GATEWAY_NAME} pod or its LoadBalancer address is missing in ${namespace}`);
-    }
+    const gateway = opts.canaries.some((c) => !usesGatewayApi(c.spec))
+        ? await appMeshGateway(cluster, namespace, () => read("v1", "Service", namespace, GATEWAY_NAME))
+        : await gatewayApiGateway(cluster, namespace);
     const prometheus = prometheusAddress(cluster.node.pods());
     if (!prometheus) {
         throw new Error(`the ${PROMETHEUS_NAME} pod is not running on the playground node`);
@@ -163,11 +200,12 @@ export async function attachPlayground(opts: AttachOptions): Promise<Playground>
         cluster,
         canaries,
         prometheusUrl: `http://${prometheus}`,
-        gateway: { localUrl: `http://${gatewayListener}`, loadBalancerUrl: `http://${gatewayIngress}` },
+        gateway,
         setFault(version, change) {
             Object.assign(fault(version), change);
         },
         virtualRouter: (ns, name) => read(APPMESH_API_VERSION, "VirtualRouter", ns, name),
+        customObject: (group, version, plural, ns, name) => custom.getNamespacedCustomObject({ group, version, plural, namespace: ns, name }) as Promise<KubeObject>,
         deployment: (ns, name) => read("apps/v1", "Deployment", ns, name),
         async updateCanaryTemplate(canary, version) {
             canary.declared = withVersion(canary.declared, version);

@@ -1,13 +1,17 @@
 /**
  * Rollouts through the real `pulumi up`, as a user runs them: the local cluster, a `playground` stack from
- * `Pulumi.playground.yaml` (its Kubernetes provider pointed at the local cluster), a first `pulumi up` that
+ * `Pulumi.playground.yaml` (`Pulumi.gatewayapi.yaml` for a Gateway API canary, its metrics from the
+ * playground's Prometheus; its Kubernetes provider pointed at the local cluster), a first `pulumi up` that
  * creates everything, then `pulumi config set image ...` and `pulumi up` for each new version. What the CLI
  * prints goes to the log as it comes; the canary events are also read from its engine event log, for the report.
  */
 import * as fs from "fs";
 import * as path from "path";
 import type { CanaryEvent } from "../analysis/engine/ports";
+import { routerKindOf } from "../analysis/routers/factory";
+import { DEFAULT_METRICS_SERVER, DEFAULT_PROVIDER } from "../analysis/spec/canary";
 import { PROJECT } from "../config/stack";
+import { GATEWAYAPI_STACK_FILE } from "./canary-spec";
 import { startLocalCluster } from "./local-cluster";
 import { attachPlayground, PODINFO_IMAGE, type InstalledCanary, type Playground, type PlaygroundOptions } from "./playground";
 import { faultSwitches } from "./podinfo-app";
@@ -126,10 +130,13 @@ export function pulumiStackDriver(opts: { toolchain: PulumiToolchain; dir: strin
             const [app] = install.canaries;
             const namespace = install.namespace ?? "test";
             const fault = faultSwitches();
-            const cluster = await startLocalCluster({ podinfo: { faults: fault } });
+            const gatewayApi = routerKindOf(app.spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi";
+            const cluster = await startLocalCluster({ podinfo: { faults: fault }, gatewayApi });
             stopCluster = () => cluster.stop();
             const config = {
-                ...readStackConfig(PLAYGROUND_STACK_FILE),
+                ...(gatewayApi
+                    ? { ...readStackConfig(GATEWAYAPI_STACK_FILE), [`${PROJECT}:metricsServer`]: DEFAULT_METRICS_SERVER }
+                    : readStackConfig(PLAYGROUND_STACK_FILE)),
                 [`${PROJECT}:namespace`]: namespace,
                 [`${PROJECT}:image`]: `${PODINFO_IMAGE}:${app.version}`,
                 [`${PROJECT}:canary`]: app.spec,

@@ -6,7 +6,9 @@
  */
 import { execFile } from "child_process";
 import * as path from "path";
-import type { CanarySpec } from "../analysis/spec/canary";
+import { routerKindOf } from "../analysis/routers/factory";
+import { DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
+import { PLAYGROUND_GATEWAY_CLASSES } from "./gateway-api";
 import { PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } from "../components/podinfo";
 
 export interface PlaygroundApp {
@@ -42,12 +44,16 @@ function podinfoApp(app: PlaygroundApp): Record<string, unknown> {
     };
 }
 
-/** The stack config of a request: its apps, the first behind the gateway, every tool at the tutorial's defaults. */
+/**
+ * The stack config of a request: its apps, every tool at the tutorial's defaults. With App Mesh apps, the mesh
+ * and the App Mesh gateway in front of the first of them; with none, a Gateway API Gateway of the playground's
+ * class (`eg`) for the apps' routes.
+ */
 export function playgroundStackConfig(request: RenderRequest): Record<string, unknown> {
+    const meshApps = request.apps.filter((app) => routerKindOf(app.spec.provider ?? DEFAULT_PROVIDER) === "appmesh");
     return {
         namespace: request.namespace,
-        mesh: request.mesh,
-        gateway: { app: request.apps[0].target },
+        ...(meshApps.length > 0 ? { mesh: request.mesh, gateway: { app: meshApps[0].target } } : { gateway: { className: PLAYGROUND_GATEWAY_CLASSES[0] } }),
         apps: Object.fromEntries(request.apps.map((app) => [app.target, podinfoApp(app)])),
     };
 }

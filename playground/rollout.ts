@@ -2,22 +2,18 @@
  * One rollout in the playground, in the order `pulumi up` runs it: the canary Deployment gets the new pod
  * template, the Analysis resource is updated (the canary analysis), and on success the primary rolls to
  * the promoted template and the Finalize resource is updated. A driver runs the two provider updates; a
- * monitor samples the canary's metrics with the built-in App Mesh queries for the report.
+ * monitor samples the canary's metrics with its router's built-in queries for the report.
  */
 import type { CanaryEvent } from "../analysis/engine/ports";
 import type { AnalysisInputs, FinalizeInputs } from "../analysis/provider/providers";
 import { describePlan } from "../analysis/engine/plan";
 import { PrometheusMetrics } from "../analysis/adapters/metrics";
-import { describeHeaderMatch, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult, type TrafficRow, type WeightSample } from "../analysis/report/report";
+import { describeHeaderMatch, formatMetricLine, metricBounds, type MetricSample, type RolloutRecord, type RolloutResult } from "../analysis/report/report";
 import { formatEventLine } from "../analysis/report/event-line";
 import { computeRevision } from "../analysis/provider/revision";
-import { readWeights, type VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
-import { routerNodes } from "../analysis/spec/names";
 import { resolveAnalysis, type CanaryTarget } from "../analysis/spec/canary";
-import { appMeshRouterInput } from "../analysis/routers/appmesh/input";
-import { APPMESH_QUERIES } from "../analysis/routers/appmesh/queries";
-import type { AccessLogEntry } from "./mesh-router";
 import type { InstalledCanary, Playground } from "./playground";
+import { routerView, type RouterView } from "./router-view";
 import type { StackDriver } from "./pulumi-driver";
 import { startTraffic, type TrafficResult } from "./traffic";
 
@@ -54,7 +50,7 @@ export interface PlaygroundRolloutResult {
 
 function rolloutInputs(pg: Playground, canary: InstalledCanary) {
     const target: CanaryTarget = { name: canary.target, namespace: canary.namespace, service: canary.names.apex };
-    return { target, canary: canary.spec, router: appMeshRouterInput(canary.spec, canary.names), kubeconfig: pg.cluster.kubeconfig, targetUid: canary.targetUid };
+    return { target, canary: canary.spec, router: routerView(pg, canary).input, kubeconfig: pg.cluster.kubeconfig, targetUid: canary.targetUid };
 }
 
 /** The Analysis inputs for the canary Deployment's pod template as the program declares it now. */
@@ -68,40 +64,10 @@ function finalizeInputs(analysis: AnalysisInputs, status: FinalizeInputs["status
     return { target, canary, router, kubeconfig, targetUid, revision, status };
 }
 
-/** The apex router's weights after every change the mesh data plane took up. */
-export function weightHistory(pg: Playground, canary: InstalledCanary, since: number): WeightSample[] {
-    const nodes = routerNodes(canary.names.apex);
-    return pg.cluster.mesh.routeChanges
-        .filter((w) => w.namespace === canary.namespace && w.name === canary.names.apex && w.time >= since)
-        .map((w) => ({ time: w.time, ...readWeights(w.spec, canary.names.apex, nodes) }));
-}
-
-/**
- * The apex service's requests grouped by the route that took them and the canary weight that route had at
- * that moment (from the data plane's route changes), with how many the canary actually served.
- */
-export function trafficByWeight(entries: AccessLogEntry[], changes: { time: number; spec: VirtualRouterSpec }[], canaryNode: string): TrafficRow[] {
-    const rows = new Map<string, TrafficRow>();
-    for (const entry of entries) {
-        const spec = changes.filter((c) => c.time <= entry.time).pop()?.spec;
-        const route = spec?.routes.find((r) => r.name === entry.route);
-        if (!route) {
-            continue;
-        }
-        const canaryWeight = route.httpRoute.action.weightedTargets.find((t) => t.virtualNodeRef.name === canaryNode)?.weight ?? 0;
-        const key = `${route.name}\u0000${canaryWeight}`;
-        const row = rows.get(key) ?? { route: route.name, canaryWeight, requests: 0, toCanary: 0 };
-        row.requests += 1;
-        row.toCanary += entry.virtualNode === canaryNode ? 1 : 0;
-        rows.set(key, row);
-    }
-    return [...rows.values()];
-}
-
 /** Sample the canary's metrics every interval with the same queries the analysis runs. */
-function startMonitor(pg: Playground, canary: InstalledCanary, onSamples: (samples: MetricSample[]) => void): { stop(): Promise<void> } {
+function startMonitor(pg: Playground, canary: InstalledCanary, view: RouterView, onSamples: (samples: MetricSample[]) => void): { stop(): Promise<void> } {
     const analysis = resolveAnalysis(canary.spec.analysis);
-    const metrics = new PrometheusMetrics({ address: pg.prometheusUrl, builtinQueries: APPMESH_QUERIES });
+    const metrics = new PrometheusMetrics({ address: pg.prometheusUrl, builtinQueries: view.queries });
     const context = { namespace: canary.namespace, name: canary.target, target: canary.target, service: canary.names.apex };
     let running: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
@@ -155,15 +121,16 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
             log(formatEventLine(event, startedAt));
         }
     };
-    const currentWeight = () => weightHistory(pg, canary, 0).pop()?.canary;
+    const view = routerView(pg, canary);
+    const currentWeight = () => view.weightHistory(0).pop()?.canary;
     const headerMatch = analysis.match.length > 0 ? describeHeaderMatch(analysis.match) : undefined;
-    const monitor = startMonitor(pg, canary, (samples) => {
+    const monitor = startMonitor(pg, canary, view, (samples) => {
         metrics.push(...samples);
         log(formatMetricLine(samples, bounds, currentWeight(), startedAt, headerMatch));
     });
-    // Users call the NLB's address; the playground reaches it through the gateway pod's local port.
+    // Users call the gateway's public address; the playground reaches it through the gateway's local port.
     const traffic = startTraffic({ proxyUrl: pg.gateway.localUrl, url: `${pg.gateway.loadBalancerUrl}/`, ratePerSecond: opts.userTrafficPerSecond ?? 0 });
-    const initialWeights = weightHistory(pg, canary, 0).pop();
+    const initialWeights = view.weightHistory(0).pop();
     let result: RolloutResult;
     let reason: string | undefined;
     try {
@@ -177,9 +144,6 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
     }
     const userTraffic = await traffic.stop();
     const finishedAt = Date.now();
-    const host = `${canary.names.apex}.${canary.namespace}:${canary.spec.service.port}`;
-    const served = pg.cluster.mesh.accessLog.filter((e) => e.host === host && e.time >= startedAt);
-    const changes = pg.cluster.mesh.routeChanges.filter((c) => c.namespace === canary.namespace && c.name === canary.names.apex);
     const record: RolloutRecord = {
         canary: `${canary.target}.${canary.namespace}`,
         title: opts.title,
@@ -190,10 +154,10 @@ export async function runPlaygroundRollout(opts: PlaygroundRolloutOptions): Prom
         reason,
         intervalMs: analysis.intervalMs,
         events,
-        weights: [...(initialWeights ? [{ ...initialWeights, time: startedAt }] : []), ...weightHistory(pg, canary, startedAt)],
+        weights: [...(initialWeights ? [{ ...initialWeights, time: startedAt }] : []), ...view.weightHistory(startedAt)],
         metrics,
         bounds,
-        traffic: trafficByWeight(served, changes, canary.names.nodes.canary),
+        traffic: view.traffic(startedAt),
         ...(headerMatch ? { headerMatch } : {}),
     };
     return { record, userTraffic };

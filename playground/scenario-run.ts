@@ -4,12 +4,16 @@
  * everything again (after `inspect` has looked at the live playground).
  */
 import type { RolloutRecord } from "../analysis/report/report";
-import type { CanarySpec } from "../analysis/spec/canary";
+import { routerKindOf } from "../analysis/routers/factory";
+import { DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
+import { GATEWAY_API_NAME } from "../config/stack";
+import { PLAYGROUND_GATEWAY_CLASSES } from "./gateway-api";
 import { parseCanarySpec } from "../analysis/spec/validation";
 import { abVariant, withInterval, type LoadedCanary } from "./canary-spec";
 import { startPlayground, type InstalledCanary, type Playground } from "./playground";
 import type { StackDriver } from "./pulumi-driver";
 import { runPlaygroundRollout, type RolloutDriver } from "./rollout";
+import { routerView } from "./router-view";
 import type { Scenario } from "./scenarios";
 import type { TrafficResult } from "./traffic";
 
@@ -18,7 +22,10 @@ export const TO_VERSION = "6.0.1";
 
 /** The spec a scenario runs: the A/B variant when it needs one, sped up to the interval. */
 export function scenarioSpec(loaded: LoadedCanary, scenario: Scenario, intervalMs: number): CanarySpec {
-    const base = scenario.abTesting && !(loaded.spec.analysis?.match?.length ?? 0) ? abVariant(loaded.spec) : loaded.spec;
+    const viaGateway = routerKindOf(loaded.spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi";
+    // Through the Gateway API, A/B requests must pass the Gateway that holds the header rule.
+    const loadTestUrl = viaGateway ? `http://${GATEWAY_API_NAME}-${PLAYGROUND_GATEWAY_CLASSES[0]}.${loaded.namespace}/` : undefined;
+    const base = scenario.abTesting && !(loaded.spec.analysis?.match?.length ?? 0) ? abVariant(loaded.spec, loadTestUrl) : loaded.spec;
     return parseCanarySpec(withInterval(base, intervalMs));
 }
 
@@ -39,7 +46,7 @@ export interface ScenarioRunOptions {
 export interface ScenarioRun {
     record: RolloutRecord;
     userTraffic: TrafficResult;
-    /** The apex router's weighted targets and the canary's replicas when the rollout ended. */
+    /** The apex route's primary and canary weights and the canary's replicas when the rollout ended. */
     final: { weightedTargets: string; canaryReplicas: number };
 }
 
@@ -67,10 +74,7 @@ export async function runScenario(opts: ScenarioRunOptions): Promise<ScenarioRun
             userTrafficPerSecond: opts.userTrafficPerSecond ?? 10,
             log,
         });
-        const router = await playground.virtualRouter(canary.namespace, canary.names.apex);
-        const weightedTargets = (router.spec.routes[0].httpRoute.action.weightedTargets ?? [])
-            .map((t: { virtualNodeRef: { name: string }; weight: number }) => `${t.virtualNodeRef.name} ${t.weight}`)
-            .join(", ");
+        const weightedTargets = await routerView(playground, canary).describeLive();
         const canaryReplicas = (await playground.deployment(canary.namespace, canary.target)).spec.replicas ?? -1;
         await opts.inspect?.(playground, canary);
         return { record, userTraffic, final: { weightedTargets, canaryReplicas } };

@@ -26,7 +26,7 @@ import {
 } from "../../playground/pulumi-cli";
 import { tearDownStack } from "./teardown";
 import { PLAYGROUND_STACK_FILE, upWithEvents } from "../../playground/pulumi-driver";
-import { renderStackObjects, waitFor } from "../integration/rollout-fixtures";
+import { objectReader, renderStackObjects, waitFor } from "../integration/rollout-fixtures";
 
 type KubeObject = Record<string, any>;
 
@@ -71,11 +71,7 @@ describe("pulumi preview / up / refresh / destroy with the real CLI on the local
         const kc = new k8s.KubeConfig();
         kc.loadFromString(cluster.kubeconfig);
         const api = k8s.KubernetesObjectApi.makeApiClient(kc);
-        read = (apiVersion, kind, name, namespace = NAMESPACE) =>
-            api.read({ apiVersion, kind, metadata: kind === "Namespace" ? { name } : { name, namespace } }).then(
-                (o) => o as KubeObject,
-                (error: { code?: number }) => (error.code === 404 ? undefined : Promise.reject(error)),
-            );
+        read = await objectReader(cluster.kubeconfig, NAMESPACE);
         list = async (apiVersion, kind, namespace) => ((await api.list(apiVersion, kind, namespace)).items as KubeObject[]) ?? [];
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "appmesh-canary-e2e-"));
         workspace = await createPulumiWorkspace({ dir, stack: "e2e", config: readStackConfig(PLAYGROUND_STACK_FILE), toolchain });

@@ -12,7 +12,7 @@ import { APPMESH_QUERIES } from "../../analysis/routers/appmesh/queries";
 import { loadCanary } from "../../playground/canary-spec";
 import { inProcessDriver } from "../../playground/engine-driver";
 import type { InstalledCanary, Playground } from "../../playground/playground";
-import { weightHistory } from "../../playground/rollout";
+import { routerView } from "../../playground/router-view";
 import { runScenario } from "../../playground/scenario-run";
 import { SCENARIOS } from "../../playground/scenarios";
 import { applyVariableRegex, interpolate, loadDashboard, parseLabelValues } from "../unit/dashboard-queries";
@@ -71,7 +71,7 @@ describe("the Grafana dashboard's queries against the playground's Prometheus du
      */
     async function probeDuringRollout(pg: Playground, rolloutOver: () => boolean): Promise<Probe> {
         const canary = pg.canaries[0];
-        const weight = () => weightHistory(pg, canary, 0).pop()?.canary ?? 0;
+        const weight = () => routerView(pg, canary).weightHistory(0).pop()?.canary ?? 0;
         while (weight() < PROBE_AT_WEIGHT) {
             assert.ok(!rolloutOver(), `the rollout ended without reaching canary weight ${PROBE_AT_WEIGHT}`);
             await sleep(POLL_MS);

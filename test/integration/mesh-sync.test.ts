@@ -51,7 +51,10 @@ describe("the mesh data plane over the real control plane", function () {
         cp = await startControlPlane();
         node = await startNodeAgent({ kubeconfig: cp.kubeconfig, egressSocket: cp.egressSocket, runners: [podinfoRunner()] });
         sync = await startMeshSync({ kubeconfig: cp.kubeconfig, node });
-        mesh = new MeshRouter({ endpoints: (namespace, virtualNode) => sync.endpoints(namespace, virtualNode) });
+        mesh = new MeshRouter({
+            endpoints: (namespace, virtualNode) => sync.endpoints(namespace, virtualNode),
+            serviceEndpoints: (namespace, service, port) => sync.serviceEndpoints(namespace, service, port),
+        });
         await mesh.start();
         await sync.attach(mesh);
 
@@ -99,5 +102,24 @@ describe("the mesh data plane over the real control plane", function () {
         await settle(async () => (await versions())["6.0.1"] === 20, "all traffic on the canary");
         await router.setWeights({ primary: 100, canary: 0 });
         await settle(async () => (await versions())["6.0.0"] === 20, "all traffic back on the primary");
+    });
+
+    it("stops routing deleted mesh objects: the host then reaches its Service's pods, as kube-proxy sends it", async () => {
+        const k8s = await import("@kubernetes/client-node");
+        const kc = new k8s.KubeConfig();
+        kc.loadFromString(cp.kubeconfig);
+        const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+        const core = kc.makeApiClient(k8s.CoreV1Api);
+        // The apex Service, as the program declares it: it selects the primary's pods.
+        await core.createNamespacedService({ namespace: NS, body: { metadata: { name: names.apex }, spec: { selector: podSelector(names, "primary"), ports: [{ name: "http", port: 9898, targetPort: "http" }] } } });
+        const router = new KubeRouter({ access: { kubeconfig: cp.kubeconfig }, namespace: NS, name: names.apex, restingSpec: buildVirtualRouterSpec(spec, names, "apex") });
+        await router.setWeights({ primary: 0, canary: 100 });
+        await settle(async () => (await versions())["6.0.1"] === 20, "all traffic on the canary through the VirtualRouter");
+        for (const plural of ["virtualservices", "virtualrouters"]) {
+            await custom.deleteNamespacedCustomObject({ group: "appmesh.k8s.aws", version: "v1beta2", namespace: NS, plural, name: names.apex });
+        }
+        await settle(async () => (await versions())["6.0.0"] === 20, "the deleted router's weights no longer apply: the apex Service's primary pods answer");
+        const unknown = await requestThroughProxy(mesh.proxyUrl, "http://nothing.test:9898/");
+        assert.equal(unknown.status, 404);
     });
 });

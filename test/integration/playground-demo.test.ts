@@ -16,14 +16,16 @@ const ROOT = path.resolve(__dirname, "..", "..");
 
 describe("playground demo: arguments, canary spec and prerequisites", () => {
     it("parses the demo's flags and names the allowed values of a bad one", () => {
-        assert.deepStrictEqual(parseDemoArgs([]), { scenario: "healthy", interval: "2s", out: "." });
-        assert.deepStrictEqual(parseDemoArgs(["--scenario", "ab", "--interval=1s", "--canary", "c.yaml", "--driver", "engine", "--out", "/tmp/x"]), {
+        assert.deepStrictEqual(parseDemoArgs([]), { scenario: "healthy", interval: "2s", out: ".", router: "appmesh" });
+        assert.deepStrictEqual(parseDemoArgs(["--scenario", "ab", "--interval=1s", "--canary", "c.yaml", "--driver", "engine", "--out", "/tmp/x", "--router", "gatewayapi"]), {
             scenario: "ab",
             interval: "1s",
             canary: "c.yaml",
             driver: "engine",
             out: "/tmp/x",
+            router: "gatewayapi",
         });
+        assert.throws(() => parseDemoArgs(["--router", "istio"]), /--router istio: must be one of appmesh, gatewayapi/);
         assert.throws(() => parseDemoArgs(["--scenario", "chaos"]), /--scenario chaos: must be one of healthy, errors, latency, ab/);
         assert.throws(() => parseDemoArgs(["--interval", "500ms"]), /--interval 500ms: must be a duration of at least 1s/);
         assert.throws(() => parseDemoArgs(["--interval", "fast"]), /--interval fast/);

@@ -1,6 +1,5 @@
 import * as assert from "node:assert";
 import { isDeepStrictEqual } from "node:util";
-import type { CanaryEvent } from "../../analysis/engine/ports";
 import { readWeights } from "../../analysis/routers/appmesh/routes";
 import { routerNodes } from "../../analysis/spec/names";
 import { buildVirtualRouterSpec } from "../../analysis/routers/appmesh/specs";
@@ -9,8 +8,9 @@ import { inProcessDriver } from "../../playground/engine-driver";
 import { providerHostDriver } from "../../playground/host-driver";
 import type { RolloutDriver } from "../../playground/rollout";
 import type { AccessLogEntry } from "../../playground/mesh-router";
-import { runScenario, type ScenarioRun } from "../../playground/scenario-run";
+import { runScenario } from "../../playground/scenario-run";
 import { SCENARIOS, type ScenarioName } from "../../playground/scenarios";
+import { type RestingObservation, assertAtRest, assertAbTesting, assertHalfAtFifty, assertPromotedInSteps, assertRolledBackOnLatency, assertRolledBackOnSuccessRate, messages } from "./scenario-checks";
 
 /**
  * Integration: the four demo scenarios as `npm run demo` runs them, through Pulumi's dynamic-provider host
@@ -20,17 +20,7 @@ import { SCENARIOS, type ScenarioName } from "../../playground/scenarios";
 describe("playground scenarios through Pulumi's provider host on the real control plane (1s interval)", function () {
     this.timeout(180_000);
 
-    const messages = (events: CanaryEvent[]) => events.map((e) => e.message);
-    const advances = (events: CanaryEvent[]) =>
-        messages(events)
-            .map((m) => /^Advance podinfo\.test canary weight (\d+)$/.exec(m)?.[1])
-            .filter((w): w is string => w !== undefined)
-            .map(Number);
-
-    interface Observed {
-        run: ScenarioRun;
-        restingMatches: boolean;
-        canaryStatusReplicas: number;
+    interface Observed extends RestingObservation {
         /** User requests to the apex while routes[0] sent 50% to the canary. */
         atFifty: AccessLogEntry[];
         apexRequests: AccessLogEntry[];
@@ -65,27 +55,15 @@ describe("playground scenarios through Pulumi's provider host on the real contro
         return { run: result, ...observed! };
     }
 
-    function assertResting(o: Observed): void {
-        assert.ok(o.restingMatches, "the apex router is back at its declared resting spec");
-        assert.strictEqual(o.run.final.weightedTargets, "podinfo-canary 0, podinfo-primary 100");
-        assert.strictEqual(o.run.final.canaryReplicas, 0);
-        assert.strictEqual(o.canaryStatusReplicas, 0, "no canary pod runs any more");
-    }
+    const assertResting = (o: Observed) => assertAtRest(o, "the apex router", "podinfo-canary 0, podinfo-primary 100");
 
     it("healthy: steps 5..50, promotes, and at weight 50 about half the user requests reach the canary", async () => {
         const o = await run("healthy");
         const { record } = o.run;
-        assert.strictEqual(record.result, "promoted", record.reason);
-        const m = messages(record.events);
-        assert.strictEqual(m[0], "New revision detected! Scaling up podinfo.test");
-        assert.ok(m.includes("Starting canary analysis for podinfo.test"));
-        assert.ok(m.some((x) => x.startsWith("Pre-rollout check acceptance-test passed")));
-        assert.deepStrictEqual([...new Set(advances(record.events))], [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]);
-        assert.deepStrictEqual(m.slice(-3), ["Copying podinfo.test template spec to podinfo-primary.test", "Routing all traffic to primary", "Promotion completed! Scaling down podinfo.test"]);
+        assertPromotedInSteps(record);
+        assert.ok(messages(record.events).includes("Starting canary analysis for podinfo.test"));
         assertResting(o);
-        assert.ok(o.atFifty.length >= 40, `enough user requests at weight 50 (${o.atFifty.length})`);
-        const share = o.atFifty.filter((e) => e.virtualNode === "podinfo-canary").length / o.atFifty.length;
-        assert.ok(share > 0.3 && share < 0.7, `about half reach the canary at weight 50, got ${(share * 100).toFixed(0)}% of ${o.atFifty.length}`);
+        assertHalfAtFifty(o.atFifty);
         assert.ok(Math.max(...record.weights.map((w) => w.canary)) === 50);
         assert.ok(record.metrics.some((s) => s.name === "request-success-rate" && s.value === 100));
         const checked = record.events.find((e) => e.message === "Advance podinfo.test canary weight 50")!.checks ?? [];
@@ -100,12 +78,8 @@ describe("playground scenarios through Pulumi's provider host on the real contro
     it("errors: halts on the success rate and rolls back at the threshold", async () => {
         const o = await run("errors");
         const { record } = o.run;
-        assert.strictEqual(record.result, "rolled back");
-        const m = messages(record.events);
-        assert.ok(m.filter((x) => /^Halt podinfo\.test advancement success rate \d+\.\d\d% < 99%$/.test(x)).length >= 1, m.join("\n"));
-        assert.deepStrictEqual(m.slice(-2), ["Rolling back podinfo.test failed checks threshold reached 5", "Canary failed! Scaling down podinfo.test"]);
-        assert.ok(!m.some((x) => x.startsWith("Promotion completed")));
-        assert.match(record.reason ?? "", /Traffic is back on podinfo-primary/);
+        assertRolledBackOnSuccessRate(record);
+        assert.ok(!messages(record.events).some((x) => x.startsWith("Promotion completed")));
         assert.ok(record.metrics.some((s) => s.name === "request-success-rate" && s.value !== null && s.value < 99));
         const halts = record.events.filter((e) => e.check?.name === "request-success-rate" && e.check.outcome === "fail");
         assert.ok(halts.length >= 1 && halts.every((e) => e.check!.value! < 99 && e.check!.threshold === "min 99%"), "each halt carries the value and threshold the provider printed");
@@ -127,10 +101,7 @@ describe("playground scenarios through Pulumi's provider host on the real contro
     it("latency: halts on the request duration P99 and rolls back", async () => {
         const o = await run("latency");
         const { record } = o.run;
-        assert.strictEqual(record.result, "rolled back");
-        const m = messages(record.events);
-        assert.ok(m.some((x) => /^Halt podinfo\.test advancement request duration [\d.]+m?s > 500ms$/.test(x)), m.join("\n"));
-        assert.strictEqual(m[m.length - 1], "Canary failed! Scaling down podinfo.test");
+        assertRolledBackOnLatency(record);
         assert.ok(record.metrics.some((s) => s.name === "request-duration" && s.value !== null && s.value > 500));
         assertResting(o);
     });
@@ -157,17 +128,7 @@ describe("playground scenarios through Pulumi's provider host on the real contro
 
     it("ab: header-matched requests reach the canary for 10 iterations, others never do, then promotion", async () => {
         const o = await run("ab");
-        const { record } = o.run;
-        assert.strictEqual(record.result, "promoted", record.reason);
-        const m = messages(record.events);
-        const iterations = m.map((x) => /^Advance podinfo\.test canary iteration (\d+)\/10$/.exec(x)?.[1]).filter(Boolean);
-        assert.deepStrictEqual([...new Set(iterations)].map(Number), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        assert.strictEqual(m[m.length - 1], "Promotion completed! Scaling down podinfo.test");
-        const withoutHeader = o.apexRequests.filter((e) => e.headers["x-canary"] !== "insider");
-        const withHeader = o.apexRequests.filter((e) => e.headers["x-canary"] === "insider");
-        assert.ok(withoutHeader.length > 100, `user traffic without the header was sent (${withoutHeader.length})`);
-        assert.deepStrictEqual(withoutHeader.filter((e) => e.virtualNode === "podinfo-canary"), [], "no request without the header reached the canary");
-        assert.ok(withHeader.filter((e) => e.virtualNode === "podinfo-canary").length > 50, "the load test's insider requests reached the canary");
+        assertAbTesting(o.run.record, o.apexRequests);
         assertResting(o);
     });
 });

@@ -225,3 +225,16 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
         await new Promise((resolve) => setTimeout(resolve, 50));
     }
 }
+
+/** Reads an object of the cluster by kind and name (cluster-scoped for a Namespace); undefined when it does not exist. */
+export async function objectReader(kubeconfig: string, defaultNamespace: string): Promise<(apiVersion: string, kind: string, name: string, namespace?: string) => Promise<Record<string, any> | undefined>> {
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+    return (apiVersion, kind, name, namespace = defaultNamespace) =>
+        api.read({ apiVersion, kind, metadata: kind === "Namespace" ? { name } : { name, namespace } }).then(
+            (o) => o as Record<string, any>,
+            (error: { code?: number }) => (error.code === 404 ? undefined : Promise.reject(error)),
+        );
+}

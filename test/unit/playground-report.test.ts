@@ -4,7 +4,7 @@ import { describeHeaderMatch, formatBound, formatMetricLine, formatTrafficRow, m
 import { formatEventChecks, formatEventLine, parseEventChecks } from "../../analysis/report/event-line";
 import type { VirtualRouterSpec } from "../../analysis/routers/appmesh/routes";
 import type { AccessLogEntry } from "../../playground/mesh-router";
-import { trafficByWeight } from "../../playground/rollout";
+import { appMeshRuleOf, trafficRows } from "../../playground/router-view";
 import type { CanarySpec } from "../../analysis/spec/canary";
 
 const spec: CanarySpec = {
@@ -169,7 +169,8 @@ describe("playground report (analysis/report.ts)", () => {
         });
         const writes = [{ time: 0, spec: router(0) }, { time: 100, spec: router(50) }];
         const entry = (time: number, virtualNode: string): AccessLogEntry => ({ time, host: "podinfo.test:9898", method: "GET", path: "/", headers: {}, route: "podinfo", virtualNode, status: 200, attempts: 1, durationMs: 1 });
-        const rows = trafficByWeight([entry(50, "podinfo-primary"), entry(150, "podinfo-canary"), entry(160, "podinfo-primary"), entry(170, "podinfo-canary")], writes, "podinfo-canary");
+        const entries = [entry(50, "podinfo-primary"), entry(150, "podinfo-canary"), entry(160, "podinfo-primary"), entry(170, "podinfo-canary")];
+        const rows = trafficRows(entries, appMeshRuleOf(writes, "podinfo-canary"), "podinfo-canary");
         assert.deepStrictEqual(rows, [
             { route: "podinfo", canaryWeight: 0, requests: 1, toCanary: 0 },
             { route: "podinfo", canaryWeight: 50, requests: 3, toCanary: 2 },
