@@ -69,12 +69,14 @@ export function podinfoRunner(opts: PodinfoRunnerOptions = {}): PodRunner {
                 fault: (opts.faults ?? (() => ({ errorRate: 0, latencyMs: 0 })))(version),
                 readyDelayMs: opts.readyDelayMs ?? 300,
             });
+            // podinfo's metrics port when the pod declares it (the tutorial's template scrapes 9797), else the app port's /metrics.
+            const metricsPort = pod.ports.find((p) => p.name === "http-metrics")?.containerPort;
             return {
-                ports: new Map([[appPort, local(started.url)], [SIDECAR_ADMIN_PORT, started.adminAddress]]),
+                ports: new Map([[appPort, local(started.url)], [SIDECAR_ADMIN_PORT, started.adminAddress], ...(metricsPort ? [[metricsPort, started.metricsAddress] as [number, string]] : [])]),
                 ready: started.ready,
                 isReady: started.isReady,
                 sidecarAdmin: started.adminAddress,
-                appMetrics: local(started.url),
+                appMetrics: metricsPort ? started.metricsAddress : local(started.url),
                 stop: () => started.stop(),
             };
         },

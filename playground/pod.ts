@@ -1,6 +1,7 @@
 /**
- * One "pod": the podinfo app on its own port, serving its own request metrics on `/metrics` as podinfo does,
- * plus its sidecar's admin port serving Envoy statistics on `/stats/prometheus`. Both count what the app
+ * One "pod": the podinfo app on its own port, serving its own request metrics on `/metrics` there and on a
+ * metrics port of its own as podinfo does (`--port-metrics`), plus its sidecar's admin port serving Envoy
+ * statistics on `/stats/prometheus`. Both count what the app
  * actually answered, with the time it took.
  */
 import * as http from "http";
@@ -36,6 +37,8 @@ export interface Pod {
     readonly url: string;
     /** `127.0.0.1:<port>` of the sidecar admin (Prometheus scrape target). */
     readonly adminAddress: string;
+    /** `127.0.0.1:<port>` of the app's metrics port (podinfo's 9797, a Prometheus scrape target). */
+    readonly metricsAddress: string;
     readonly stats: EnvoyStats;
     /** podinfo's own `http_request_duration_seconds`, served on the app's `/metrics`. */
     readonly metrics: HttpRequestMetrics;
@@ -89,6 +92,13 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
         }
         await handle(req, res, body);
     });
+    const metricsServer = http.createServer((req, res) => {
+        if (req.url === METRICS_PATH) {
+            res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metrics.render());
+        } else {
+            res.writeHead(404).end();
+        }
+    });
     const admin = http.createServer((req, res) => {
         if (req.url === "/stats/prometheus") {
             const text = stats.render();
@@ -100,6 +110,7 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
     });
     const appPort = await listenOnFreePort(app);
     const adminPort = await listenOnFreePort(admin);
+    const metricsPort = await listenOnFreePort(metricsServer);
     const url = `http://127.0.0.1:${appPort}`;
     let stopped = false;
     let ready = false;
@@ -112,6 +123,7 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
         name: opts.name,
         url,
         adminAddress: `127.0.0.1:${adminPort}`,
+        metricsAddress: `127.0.0.1:${metricsPort}`,
         stats,
         metrics,
         version: opts.app.version,
@@ -119,7 +131,7 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
         isReady: () => ready && !stopped,
         async stop() {
             stopped = true;
-            await Promise.all([drainServer(app, TERMINATION_GRACE_MS), closeServer(admin)]);
+            await Promise.all([drainServer(app, TERMINATION_GRACE_MS), closeServer(admin), closeServer(metricsServer)]);
         },
     };
 }

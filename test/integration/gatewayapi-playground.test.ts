@@ -119,6 +119,10 @@ describe("the Gateway API stack on the local cluster, through the playground's G
             await new Promise((resolve) => setTimeout(resolve, 1000));
         }
         assert.ok(rate !== undefined && rate > 70 && rate < 90, `canary success rate ${rate} with 20% of its answers 500s`);
+        // Scraped from podinfo's metrics port (9797, as the tutorial's template annotates it for Prometheus).
+        const canaryPod = cluster.node.pods().find((p) => p.namespace === NS && p.labels.app === "podinfo")!;
+        const up = await query(`up{instance="${canaryPod.ports.get(9797)}"}`);
+        assert.equal(up[0]?.value[1], "1", `the canary pod's metrics port ${canaryPod.ports.get(9797)} is scraped`);
         const duration = await query(builtinQuery(HTTP_QUERIES, "request-duration", model));
         assert.equal(duration.length, 1);
         // In milliseconds, as Flagger turns the histogram's seconds into them; the playground answers in a few.
