@@ -15,6 +15,7 @@ import { parseDuration } from "../analysis/spec/canary";
 import { closeServer, listenOnFreePort, readBody } from "./http-util";
 import { answeredHeaders, forwardedRequest, pickBackend, selectRule, type AttachedRoute } from "./http-route-match";
 import type { AccessLogEntry, Endpoint } from "./mesh-router";
+import { callUpstream, HOP_BY_HOP, plainAnswer, type UpstreamAnswer } from "./upstream";
 
 /** The playground's controller name; a GatewayClass naming it is served here. */
 export const PLAYGROUND_GATEWAY_CONTROLLER = "appmesh-canary.local/playground-gateway";
@@ -85,6 +86,12 @@ function admits(listener: Json, gateway: Json, routeNamespace: string): boolean 
     return from === "All" || (from === "Same" && routeNamespace === gateway.metadata.namespace);
 }
 
+/** The routes a listener takes: admitted from their namespace, and naming the Gateway (and this listener, if any). */
+function attachedRoutes(routes: Json[], gateway: Json, listener: Json): Json[] {
+    return routes.filter((r) => admits(listener, gateway, r.metadata.namespace)
+        && (r.spec?.parentRefs ?? []).some((ref: ParentReference) => refersTo(ref, r.metadata.namespace, gateway, listener.name)));
+}
+
 export async function startGatewayController(opts: GatewayApiOptions): Promise<GatewayDataPlane> {
     const log = opts.log ?? (() => undefined);
     const random = opts.random ?? Math.random;
@@ -149,24 +156,23 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
         res.end(answer.body);
     }
 
-    async function route(key: string, url: URL, req: http.IncomingMessage, body: Buffer, entry: AccessLogEntry): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {
-        const plain = (status: number, text: string) => ({ status, headers: { "content-type": "text/plain" }, body: Buffer.from(text) });
+    async function route(key: string, url: URL, req: http.IncomingMessage, body: Buffer, entry: AccessLogEntry): Promise<UpstreamAnswer> {
         const request = { host: url.hostname.toLowerCase(), method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers };
         const selected = selectRule(listeners.get(key)?.routes ?? [], request);
         if (!selected) {
-            return plain(404, `no route of ${key} takes ${request.host}${request.path}`);
+            return plainAnswer(404, `no route of ${key} takes ${request.host}${request.path}`);
         }
         // The rule that took it, so a report can tell the A/B rule from the fallback.
         entry.route = `${selected.route.namespace}/${selected.route.name}#${selected.route.spec.rules.indexOf(selected.rule)}`;
         const backend = pickBackend(selected.rule.backendRefs, random());
         if (!backend) {
-            return plain(500, `route ${entry.route} has no backend with weight > 0`);
+            return plainAnswer(500, `route ${entry.route} has no backend with weight > 0`);
         }
         entry.virtualNode = backend.name;
         const namespace = (backend as { namespace?: string }).namespace ?? selected.route.namespace;
         const endpoints = opts.serviceEndpoints(namespace, backend.name, backend.port);
         if (!endpoints || endpoints.length === 0) {
-            return plain(503, `no healthy upstream: Service ${namespace}/${backend.name} port ${backend.port}`);
+            return plainAnswer(503, `no healthy upstream: Service ${namespace}/${backend.name} port ${backend.port}`);
         }
         const index = (nextPod.get(`${namespace}/${backend.name}`) ?? 0) % endpoints.length;
         nextPod.set(`${namespace}/${backend.name}`, index + 1);
@@ -176,25 +182,10 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
         const forwarded = forwardedRequest(selected, request);
         const requestTimeout = selected.rule.timeouts?.request;
         const timeoutMs = (requestTimeout ? parseDuration(requestTimeout) : undefined) ?? DEFAULT_REQUEST_TIMEOUT_MS;
-        const answer = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve) => {
-            const headers = { ...forwarded.headers, ...(forwarded.host ? { host: forwarded.host } : {}), "content-length": String(body.length) } as http.OutgoingHttpHeaders;
-            delete headers.connection;
-            const upstream = http.request(`${endpoint.url}${forwarded.path}${url.search}`, { method: request.method, headers, agent }, (answered) => {
-                readBody(answered).then(
-                    (data) => resolve({ status: answered.statusCode ?? 502, headers: answered.headers, body: data }),
-                    () => resolve(plain(503, "upstream reset before the body ended")),
-                );
-            });
-            const timer = setTimeout(() => {
-                upstream.destroy();
-                resolve(plain(504, "upstream request timeout"));
-            }, timeoutMs);
-            upstream.on("close", () => clearTimeout(timer));
-            upstream.on("error", () => resolve(plain(503, "upstream connect error or disconnect/reset before headers")));
-            upstream.end(body);
-        });
-        const headers = answeredHeaders(selected, answer.headers) as http.OutgoingHttpHeaders;
-        for (const name of ["connection", "keep-alive", "transfer-encoding", "content-length"]) {
+        const requestHeaders = { ...forwarded.headers, ...(forwarded.host ? { host: forwarded.host } : {}) } as http.IncomingHttpHeaders;
+        const { answer } = await callUpstream(agent, `${endpoint.url}${forwarded.path}${url.search}`, request.method, requestHeaders, body, timeoutMs);
+        const headers = answeredHeaders(selected, answer.headers) as http.IncomingHttpHeaders;
+        for (const name of [...HOP_BY_HOP, "content-length"]) {
             delete headers[name];
         }
         return { status: answer.status, headers, body: answer.body };
@@ -221,8 +212,7 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
                     listeners.set(key, { server, port: await listenOnFreePort(server), routes: [] });
                     log(`gateway ${key} listens on 127.0.0.1:${listeners.get(key)!.port}`);
                 }
-                const accepted = routes.filter((r) => admits(listener, gateway, r.metadata.namespace)
-                    && (r.spec?.parentRefs ?? []).some((ref: ParentReference) => refersTo(ref, r.metadata.namespace, gateway, listener.name)));
+                const accepted = attachedRoutes(routes, gateway, listener);
                 listeners.get(key)!.routes = accepted.map((r) => ({ namespace: r.metadata.namespace, name: r.metadata.name, created: Date.parse(r.metadata.creationTimestamp ?? "") || 0, spec: r.spec }));
             }
             if (!addresses.has(gatewayKey)) {
@@ -268,8 +258,7 @@ export async function startGatewayController(opts: GatewayApiOptions): Promise<G
             return {
                 name: listener.name,
                 supportedKinds: isHttp ? [{ group: GATEWAY_API_GROUP, kind: "HTTPRoute" }] : [],
-                attachedRoutes: routes.filter((r) => admits(listener, gateway, r.metadata.namespace)
-                    && (r.spec?.parentRefs ?? []).some((ref: ParentReference) => refersTo(ref, r.metadata.namespace, gateway, listener.name))).length,
+                attachedRoutes: attachedRoutes(routes, gateway, listener).length,
                 conditions: [
                     condition("Accepted", isHttp, isHttp ? "Accepted" : "UnsupportedProtocol", generation),
                     condition("Programmed", isHttp, isHttp ? "Programmed" : "Invalid", generation),

@@ -9,6 +9,7 @@
 import * as http from "http";
 import type { RouteSpec, VirtualRouterSpec } from "../analysis/routers/appmesh/routes";
 import { closeServer, listenOnFreePort, readBody } from "./http-util";
+import { callUpstream, HOP_BY_HOP, plainAnswer, type UpstreamAnswer } from "./upstream";
 import {
     AttemptResult,
     DEFAULT_PER_REQUEST_TIMEOUT_MS,
@@ -57,18 +58,9 @@ export interface MeshRouterOptions {
     accessLogLimit?: number;
 }
 
-interface Answer {
-    status: number;
-    headers: http.IncomingHttpHeaders;
-    body: Buffer;
-}
+type Answer = UpstreamAnswer;
 
-const HOP_BY_HOP = ["connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "proxy-authorization"];
 const RETRY_BACKOFF_MS = 25;
-
-function plain(status: number, text: string): Answer {
-    return { status, headers: { "content-type": "text/plain" }, body: Buffer.from(text) };
-}
 
 /** `podinfo.test`, `podinfo.test.svc`, `podinfo.test.svc.cluster.local` → `podinfo.test`. */
 export function virtualServiceName(hostname: string): string {
@@ -181,20 +173,20 @@ export class MeshRouter {
         }
         const spec = this.routers.get(routerKey);
         if (!spec) {
-            return plain(503, `virtual router ${routerKey} for ${service} is not programmed`);
+            return plainAnswer(503, `virtual router ${routerKey} for ${service} is not programmed`);
         }
         const port = Number(url.port || 80);
         if (!spec.listeners.some((l) => l.portMapping.port === port)) {
-            return plain(404, `${service} listens on port ${spec.listeners.map((l) => l.portMapping.port).join(", ")}, not ${port}`);
+            return plainAnswer(404, `${service} listens on port ${spec.listeners.map((l) => l.portMapping.port).join(", ")}, not ${port}`);
         }
         const route = selectRoute(spec, { path: url.pathname, headers: req.headers });
         if (!route) {
-            return plain(404, `no route of virtual router ${routerKey} matches ${url.pathname}`);
+            return plainAnswer(404, `no route of virtual router ${routerKey} matches ${url.pathname}`);
         }
         entry.route = route.name;
         const target = pickWeightedTarget(route.httpRoute.action.weightedTargets, this.random());
         if (!target) {
-            return plain(503, `route ${route.name} has no target with weight > 0`);
+            return plainAnswer(503, `route ${route.name} has no target with weight > 0`);
         }
         const namespace = target.virtualNodeRef.namespace ?? routerKey.split("/")[0];
         entry.virtualNode = target.virtualNodeRef.name;
@@ -214,23 +206,23 @@ export class MeshRouter {
         const perRequestMs = route.httpRoute.timeout?.perRequest ? durationMs(route.httpRoute.timeout.perRequest) : DEFAULT_PER_REQUEST_TIMEOUT_MS;
         const deadline = Date.now() + perRequestMs;
         const maxAttempts = 1 + (policy?.maxRetries ?? 0);
-        let last: Answer = plain(503, "no healthy upstream");
+        let last: Answer = plainAnswer(503, "no healthy upstream");
         for (let attempt = 1; attempt <= maxAttempts; attempt++) {
             const remaining = deadline - Date.now();
             if (remaining <= 0) {
-                return plain(504, "upstream request timeout");
+                return plainAnswer(504, "upstream request timeout");
             }
             const endpoint = this.nextEndpoint(namespace, node);
             entry.attempts = attempt;
             if (!endpoint) {
-                return plain(503, "no healthy upstream");
+                return plainAnswer(503, "no healthy upstream");
             }
             entry.pod = endpoint.pod;
             const perTryMs = policy ? durationMs(policy.perRetryTimeout) : Infinity;
             const timeoutMs = Math.min(remaining, perTryMs);
             const { result, answer } = await this.attempt(endpoint, url, req, body, timeoutMs);
             if (result.kind === "timeout" && timeoutMs === remaining) {
-                return plain(504, "upstream request timeout");
+                return plainAnswer(504, "upstream request timeout");
             }
             last = answer;
             if (!policy || attempt === maxAttempts || !isRetriable(result, policy.httpRetryEvents ?? [])) {
@@ -247,16 +239,16 @@ export class MeshRouter {
         const port = Number(url.port || 80);
         const endpoints = rest.length === 0 && namespace ? this.opts.serviceEndpoints?.(namespace, name, port) : undefined;
         if (endpoints === undefined) {
-            return plain(404, `no virtual service ${host} in the mesh (known: ${[...this.services.keys()].join(", ")}), and no Service of that name`);
+            return plainAnswer(404, `no virtual service ${host} in the mesh (known: ${[...this.services.keys()].join(", ")}), and no Service of that name`);
         }
         const endpoint = this.pick(`service/${namespace}/${name}:${port}`, endpoints);
         entry.attempts = 1;
         if (!endpoint) {
-            return plain(503, `no ready endpoint of Service ${namespace}/${name} port ${port}`);
+            return plainAnswer(503, `no ready endpoint of Service ${namespace}/${name} port ${port}`);
         }
         entry.pod = endpoint.pod;
         const { result, answer } = await this.attempt(endpoint, url, req, body, DEFAULT_PER_REQUEST_TIMEOUT_MS);
-        return result.kind === "timeout" ? plain(504, "upstream request timeout") : answer;
+        return result.kind === "timeout" ? plainAnswer(504, "upstream request timeout") : answer;
     }
 
     private nextEndpoint(namespace: string, node: string): Endpoint | undefined {
@@ -274,26 +266,6 @@ export class MeshRouter {
     }
 
     private attempt(endpoint: Endpoint, url: URL, req: http.IncomingMessage, body: Buffer, timeoutMs: number): Promise<{ result: AttemptResult; answer: Answer }> {
-        return new Promise((resolve) => {
-            const headers: http.OutgoingHttpHeaders = { ...req.headers, "content-length": String(body.length) };
-            for (const name of HOP_BY_HOP) {
-                delete headers[name];
-            }
-            const upstream = http.request(`${endpoint.url}${url.pathname}${url.search}`, { method: req.method, headers, agent: this.agent }, (res) => {
-                readBody(res).then(
-                    (data) => resolve({ result: { kind: "status", status: res.statusCode ?? 502 }, answer: { status: res.statusCode ?? 502, headers: res.headers, body: data } }),
-                    () => resolve({ result: { kind: "reset" }, answer: plain(503, "upstream connect error or disconnect/reset before headers") }),
-                );
-            });
-            const timer = Number.isFinite(timeoutMs)
-                ? setTimeout(() => {
-                      upstream.destroy();
-                      resolve({ result: { kind: "timeout" }, answer: plain(504, "upstream request timeout") });
-                  }, timeoutMs)
-                : undefined;
-            upstream.on("close", () => clearTimeout(timer));
-            upstream.on("error", () => resolve({ result: { kind: "reset" }, answer: plain(503, "upstream connect error or disconnect/reset before headers") }));
-            upstream.end(body);
-        });
+        return callUpstream(this.agent, `${endpoint.url}${url.pathname}${url.search}`, req.method, req.headers, body, timeoutMs);
     }
 }
