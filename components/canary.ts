@@ -12,9 +12,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { Analysis, Finalize, RolloutArgs } from "../analysis/provider/resources";
 import { TrackedData } from "../analysis/provider/revision";
-import { routerKindOf } from "../analysis/routers/factory";
+import { routerKindOfSpec } from "../analysis/routers/factory";
 import type { RouterInput } from "../analysis/routers/router";
-import { AlertProviderSpec, CanarySpec, CanaryTarget, DEFAULT_PROVIDER, MetricTemplateSpec } from "../analysis/spec/canary";
+import { AlertProviderSpec, CanarySpec, CanaryTarget, MetricTemplateSpec } from "../analysis/spec/canary";
 import { AppMeshRouting } from "./appmesh";
 import { GatewayApiRouting } from "./gatewayapi";
 import { CanaryNames, canaryNames } from "../analysis/spec/names";
@@ -99,7 +99,7 @@ export class Canary extends pulumi.ComponentResource {
         const namespace = args.namespace;
         this.target = pulumi.output(namespace).apply((ns) => ({ name: names.target, namespace: ns, service: names.apex }));
 
-        this.routing = routerKindOf(args.spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi"
+        this.routing = routerKindOfSpec(args.spec) === "gatewayapi"
             ? new GatewayApiRouting(name, { namespace, spec: args.spec, names, lattice: args.lattice, routeAfter: args.routeAfter }, { parent: this })
             : new AppMeshRouting(name, { namespace, spec: args.spec, names, accessLog: args.accessLog }, { parent: this });
         this.restingRoute = pulumi.output<RouterInput>(this.routing.routerInput);

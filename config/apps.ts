@@ -4,7 +4,7 @@
  * tutorial (top-level `image` and `canary`: podinfo). Validated per path (`apps.checkout.canary.service.port`),
  * then parsed into what one Canary component takes per app. Pure.
  */
-import { routerKindOf } from "../analysis/routers/factory";
+import { routerKindOf, routerKindOfSpec } from "../analysis/routers/factory";
 import type { RouterKind } from "../analysis/routers/router";
 import { DEFAULT_METRICS_SERVER, DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
 import { FailureCollector, isObject, show, type Json } from "../analysis/spec/failures";
@@ -91,7 +91,7 @@ export function rawRouterKind(canary: unknown): RouterKind | undefined {
 
 /** The router of a validated app. */
 export function appRouterKind(app: AppConfig): RouterKind {
-    return routerKindOf(app.canary.provider ?? DEFAULT_PROVIDER)!;
+    return routerKindOfSpec(app.canary);
 }
 
 /** Where the spec of a `canary` value at `path` is: the value, or a pasted manifest's `spec`. */

@@ -4,7 +4,7 @@
  * allowed values. Pure: the caller hands in the raw values (from `pulumi.Config` or a stack file).
  */
 import { ALERT_PROVIDER_TYPES, AlertProviderSpec, MetricTemplateSpec } from "../analysis/spec/canary";
-import { FailureCollector, ValidationFailure, formatFailures, isObject, optional } from "../analysis/spec/failures";
+import { DNS_SUBDOMAIN, FailureCollector, ValidationFailure, formatFailures, isObject, optional } from "../analysis/spec/failures";
 import { checkMetricTemplate } from "../analysis/spec/metric-templates";
 import { LATTICE_GATEWAY_CLASS } from "../analysis/routers/gatewayapi/api";
 import { SHORTHAND_KEYS, appRouterKind, canarySpecPath, parseApp, parseShorthand, rawRouterKind, validateApp, validateShorthand, type AppConfig, type AppContext } from "./apps";
@@ -97,8 +97,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
 /** The HTTP listener port of a Gateway API Gateway the stack creates, unless `gateway.port` says otherwise. */
 export const GATEWAY_API_DEFAULT_PORT = 80;
 const GATEWAY_KEYS = ["enabled", "className", "lattice", "app", "image", "replicas", "port"];
-/** A GatewayClass name: a DNS subdomain. */
-const CLASS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 
 export const LOADTESTER_DEFAULTS: LoadTesterConfig = {
     enabled: true,
@@ -216,7 +215,7 @@ function checkGateway(c: FailureCollector, gateway: Record<string, unknown>): vo
     if (gateway.className === undefined) {
         return;
     }
-    if (!(typeof gateway.className === "string" && CLASS_NAME.test(gateway.className))) {
+    if (!(typeof gateway.className === "string" && DNS_SUBDOMAIN.test(gateway.className))) {
         c.fail("gateway.className", `must be a GatewayClass name (a DNS subdomain, e.g. ${LATTICE_GATEWAY_CLASS}, eg or istio), got ${JSON.stringify(gateway.className)}`);
     }
     for (const key of ["image", "replicas", "app"] as const) {

@@ -4,8 +4,8 @@
  * canaries installed the way the first `pulumi up` leaves them: the objects the product's components render,
  * server-side applied under Pulumi's field manager; primary running, canary scaled to zero, routers at rest.
  */
-import { DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
-import { routerKindOf } from "../analysis/routers/factory";
+import type { CanarySpec } from "../analysis/spec/canary";
+import { routerKindOfSpec } from "../analysis/routers/factory";
 import { GATEWAY_API_NAME } from "../config/stack";
 import { APPMESH_API_VERSION } from "../analysis/routers/appmesh/api";
 import { canaryNames, type CanaryNames } from "../analysis/spec/names";
@@ -97,7 +97,7 @@ async function loadBalancerAddress(readService: () => Promise<KubeObject>, timeo
 
 /** Whether a canary routes through the Gateway API (else App Mesh). */
 function usesGatewayApi(spec: CanarySpec): boolean {
-    return routerKindOf(spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi";
+    return routerKindOfSpec(spec) === "gatewayapi";
 }
 
 /** The App Mesh ingress gateway: its Envoy pod's local listener and its LoadBalancer Service's address. */

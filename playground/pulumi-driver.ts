@@ -8,8 +8,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { CanaryEvent } from "../analysis/engine/ports";
-import { routerKindOf } from "../analysis/routers/factory";
-import { DEFAULT_METRICS_SERVER, DEFAULT_PROVIDER } from "../analysis/spec/canary";
+import { routerKindOfSpec } from "../analysis/routers/factory";
+import { DEFAULT_METRICS_SERVER } from "../analysis/spec/canary";
 import { PROJECT } from "../config/stack";
 import { GATEWAYAPI_STACK_FILE } from "./canary-spec";
 import { startLocalCluster } from "./local-cluster";
@@ -130,7 +130,7 @@ export function pulumiStackDriver(opts: { toolchain: PulumiToolchain; dir: strin
             const [app] = install.canaries;
             const namespace = install.namespace ?? "test";
             const fault = faultSwitches();
-            const gatewayApi = routerKindOf(app.spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi";
+            const gatewayApi = routerKindOfSpec(app.spec) === "gatewayapi";
             const cluster = await startLocalCluster({ podinfo: { faults: fault }, gatewayApi });
             stopCluster = () => cluster.stop();
             const config = {

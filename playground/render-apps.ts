@@ -6,8 +6,8 @@
  */
 import { execFile } from "child_process";
 import * as path from "path";
-import { routerKindOf } from "../analysis/routers/factory";
-import { DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
+import { routerKindOfSpec } from "../analysis/routers/factory";
+import type { CanarySpec } from "../analysis/spec/canary";
 import { PLAYGROUND_GATEWAY_CLASSES } from "./gateway-api";
 import { PODINFO_AUTOSCALER, PODINFO_DEPLOYMENT, podinfoPodTemplate } from "../components/podinfo";
 
@@ -50,7 +50,7 @@ function podinfoApp(app: PlaygroundApp): Record<string, unknown> {
  * class (`eg`) for the apps' routes.
  */
 export function playgroundStackConfig(request: RenderRequest): Record<string, unknown> {
-    const meshApps = request.apps.filter((app) => routerKindOf(app.spec.provider ?? DEFAULT_PROVIDER) === "appmesh");
+    const meshApps = request.apps.filter((app) => routerKindOfSpec(app.spec) === "appmesh");
     return {
         namespace: request.namespace,
         ...(meshApps.length > 0 ? { mesh: request.mesh, gateway: { app: meshApps[0].target } } : { gateway: { className: PLAYGROUND_GATEWAY_CLASSES[0] } }),

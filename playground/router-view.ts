@@ -10,10 +10,9 @@ import { readWeights as readRouterWeights, type VirtualRouterSpec } from "../ana
 import { GATEWAY_API_GROUP, GATEWAY_API_VERSION } from "../analysis/routers/gatewayapi/api";
 import { gatewayApiRouterInput } from "../analysis/routers/gatewayapi/input";
 import { readWeights as readRouteWeights, type HTTPRouteSpec } from "../analysis/routers/gatewayapi/routes";
-import { routerFor, routerKindOf } from "../analysis/routers/factory";
+import { routerFor, routerKindOfSpec } from "../analysis/routers/factory";
 import type { RouterInput } from "../analysis/routers/router";
 import type { TrafficRow, WeightSample } from "../analysis/report/report";
-import { DEFAULT_PROVIDER } from "../analysis/spec/canary";
 import { routerNodes } from "../analysis/spec/names";
 import type { AccessLogEntry } from "./mesh-router";
 import type { InstalledCanary, Playground } from "./playground";
@@ -75,7 +74,7 @@ export function gatewayRuleOf(changes: { time: number; spec: HTTPRouteSpec }[], 
 }
 
 export function routerView(pg: Playground, canary: InstalledCanary): RouterView {
-    const kind = routerKindOf(canary.spec.provider ?? DEFAULT_PROVIDER);
+    const kind = routerKindOfSpec(canary.spec);
     const nodes = routerNodes(canary.names.apex);
     const queries = routerFor(kind)!.builtinQueries;
     const describe = (weights: { primary: number; canary: number }) => `${nodes.primary} ${weights.primary}, ${nodes.canary} ${weights.canary}`;

@@ -4,8 +4,8 @@
  * everything again (after `inspect` has looked at the live playground).
  */
 import type { RolloutRecord } from "../analysis/report/report";
-import { routerKindOf } from "../analysis/routers/factory";
-import { DEFAULT_PROVIDER, type CanarySpec } from "../analysis/spec/canary";
+import { routerKindOfSpec } from "../analysis/routers/factory";
+import type { CanarySpec } from "../analysis/spec/canary";
 import { GATEWAY_API_NAME } from "../config/stack";
 import { PLAYGROUND_GATEWAY_CLASSES } from "./gateway-api";
 import { parseCanarySpec } from "../analysis/spec/validation";
@@ -22,7 +22,7 @@ export const TO_VERSION = "6.0.1";
 
 /** The spec a scenario runs: the A/B variant when it needs one, sped up to the interval. */
 export function scenarioSpec(loaded: LoadedCanary, scenario: Scenario, intervalMs: number): CanarySpec {
-    const viaGateway = routerKindOf(loaded.spec.provider ?? DEFAULT_PROVIDER) === "gatewayapi";
+    const viaGateway = routerKindOfSpec(loaded.spec) === "gatewayapi";
     // Through the Gateway API, A/B requests must pass the Gateway that holds the header rule.
     const loadTestUrl = viaGateway ? `http://${GATEWAY_API_NAME}-${PLAYGROUND_GATEWAY_CLASSES[0]}.${loaded.namespace}/` : undefined;
     const base = scenario.abTesting && !(loaded.spec.analysis?.match?.length ?? 0) ? abVariant(loaded.spec, loadTestUrl) : loaded.spec;

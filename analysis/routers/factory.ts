@@ -7,6 +7,7 @@ import { appMeshRouter } from "./appmesh/router";
 import { GATEWAYAPI_PROVIDER } from "./gatewayapi/api";
 import { gatewayApiRouter } from "./gatewayapi/router";
 import type { Router, RouterInput, RouterKind } from "./router";
+import { DEFAULT_PROVIDER, type CanarySpec } from "../spec/canary";
 
 /** Every router, by kind. A plain object: the providers' serialized code captures it. */
 const ROUTERS: { [K in RouterKind]: Router<Extract<RouterInput, { kind: K }>> } = {
@@ -25,6 +26,11 @@ export const ROUTER_KINDS = Object.keys(ROUTERS) as RouterKind[];
 /** The router of a `kind`, or undefined for one this program does not have. */
 export function routerFor(kind: unknown): Router | undefined {
     return typeof kind === "string" && Object.prototype.hasOwnProperty.call(ROUTERS, kind) ? (ROUTERS[kind as RouterKind] as Router) : undefined;
+}
+
+/** The router of a validated spec: its `provider`'s, App Mesh's when it names none. */
+export function routerKindOfSpec(spec: Pick<CanarySpec, "provider">): RouterKind {
+    return routerKindOf(spec.provider ?? DEFAULT_PROVIDER)!;
 }
 
 /** The router kind serving a Canary `provider`, e.g. `appmesh:v1beta2` → `appmesh`. */

@@ -12,6 +12,8 @@ export interface ValidationFailure {
 
 /** A DNS-1035 label: the names of Services, VirtualNodes and the like. */
 export const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** A DNS subdomain (RFC 1123): the names of Gateways and GatewayClasses. */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export type Json = Record<string, unknown>;
 
 export function isObject(value: unknown): value is Json {

@@ -4,14 +4,13 @@
  * route's Gateway is Lattice's. Pure.
  */
 import { LATTICE_MAX_HEADER_MATCHES } from "../routers/gatewayapi/api";
-import { FailureCollector, isObject, show, type Json } from "./failures";
+import { DNS_SUBDOMAIN, FailureCollector, isObject, show, type Json } from "./failures";
 import { checkStringConditions, hasInexactCondition } from "./header-match";
 
 /** Gateway API's duration format (GEP-2257). */
 const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 /** A route hostname: a DNS name, optionally a wildcard's `*.` prefix. */
 const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Characters an Exact or PathPrefix path may hold (CRD rule). */
 const PATH_CHARACTERS = /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$/;
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"] as const;
@@ -158,13 +157,17 @@ export function checkRewrite(c: FailureCollector, path: string, rewrite: unknown
     const service = isObject(spec.service) ? spec.service : {};
     const serviceMatches = Array.isArray(service.match) && service.match.length > 0 ? service.match : [{}];
     const prefixMatch = serviceMatches.some((m) => !isObject(m) || !isObject(m.uri) || (m.uri.exact === undefined && m.uri.regex === undefined));
-    const analysis = isObject(spec.analysis) ? spec.analysis : {};
-    const abEntries = Array.isArray(analysis.match) && typeof analysis.iterations === "number" && analysis.iterations > 0 ? analysis.match.length : 1;
-    const perRule = serviceMatches.length * Math.max(abEntries, 1);
+    const perRule = serviceMatches.length * Math.max(abMatchEntries(spec).length, 1);
     if (prefixMatch && perRule !== 1) {
         c.fail(`${path}.uri`, `rewrites a path prefix, which Gateway API allows only on a route rule with exactly one match; this spec gives ${perRule} ` +
             "(service.match entries, times analysis.match entries for A/B testing): match exact paths or regular expressions, or give one match");
     }
+}
+
+/** The `analysis.match` entries the route's A/B rule is built from: none unless iterations select A/B testing. */
+function abMatchEntries(spec: Json): unknown[] {
+    const analysis = isObject(spec.analysis) ? spec.analysis : {};
+    return Array.isArray(analysis.match) && typeof analysis.iterations === "number" && analysis.iterations > 0 ? analysis.match : [];
 }
 
 export function checkHostnames(c: FailureCollector, path: string, hosts: unknown): void {
@@ -196,8 +199,7 @@ export function checkLatticeLimits(c: FailureCollector, path: string, spec: Json
     const why = "(the route's Gateway is VPC Lattice's)";
     const service = isObject(spec.service) ? spec.service : {};
     const serviceMatches = Array.isArray(service.match) ? service.match.filter(isObject) : [];
-    const analysis = isObject(spec.analysis) ? spec.analysis : {};
-    const abMatches = Array.isArray(analysis.match) && typeof analysis.iterations === "number" && analysis.iterations > 0 ? analysis.match.filter(isObject) : [];
+    const abMatches = abMatchEntries(spec).filter(isObject);
     if (serviceMatches.length > 1) {
         c.fail(`${path}.service.match`, `has ${serviceMatches.length} entries; VPC Lattice takes one match per route rule ${why}`);
     }
