@@ -21,6 +21,9 @@ const NODE_ADDRESS = "10.245.0.2";
 /** LoadBalancer Services get ingress addresses from here (as cloud-provider-kind gives them), blackholed too. */
 const LOAD_BALANCER_BASE = "10.245.1.";
 const POLL_MS = 250;
+/** Kubelet's crash back-off (10 s doubling up to 5 min), scaled down so a pod whose fault is switched off recovers within seconds. */
+const BACK_OFF_MS = 1000;
+const MAX_BACK_OFF_MS = 8000;
 
 export interface NodeAgentOptions {
     kubeconfig: string;
@@ -53,6 +56,31 @@ export interface RunningPod {
     ports: Map<number, string>;
 }
 
+/** One start of a pod's container, with what kubelet keeps across restarts: the pod's address and start time, the restart count, the last exit. */
+interface Attempt {
+    podIP: string;
+    startTime: string;
+    startedAt: string;
+    restartCount: number;
+    lastState?: { terminated: Record<string, unknown> };
+}
+
+/** A pod waiting out its crash back-off before the next start. */
+interface CrashLoop {
+    /** The start that failed. */
+    attempt: Attempt;
+    /** How it ended: the next start's `lastState`. */
+    lastState: { terminated: Record<string, unknown> };
+    timer?: NodeJS.Timeout;
+}
+
+/** A runner's start that rejects with an `exitCode` (pod-runners' ContainerExited) is a container that exited; any other rejection failed to start it, as containerd reports one. */
+function terminatedState(attempt: Attempt, error: Error): Record<string, unknown> {
+    const exitCode = (error as { exitCode?: unknown }).exitCode;
+    const exited = typeof exitCode === "number";
+    return { exitCode: exited ? exitCode : 128, reason: exited ? "Error" : "StartError", ...(exited ? {} : { message: error.message }), startedAt: attempt.startedAt, finishedAt: new Date().toISOString() };
+}
+
 /** Addresses from the pod range, in order, skipping the network address. */
 function* podAddresses(): Generator<string> {
     const [base] = POD_CIDR.split("/");
@@ -69,7 +97,11 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     kc.loadFromString(opts.kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const running = new Map<string, RunningPod>();
-    const starting = new Set<string>();
+    /** Pods with a start or stop in flight. */
+    const inFlight = new Map<string, Promise<void>>();
+    /** Pods whose container exited, until a restart runs it. */
+    const crashLoops = new Map<string, CrashLoop>();
+    let stopped = false;
     const addresses = podAddresses();
     const changed = () => opts.onPodsChanged?.([...running.values()]);
 
@@ -109,11 +141,11 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
         }));
     }
 
-    async function run(pod: V1Pod): Promise<void> {
-        const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+    const keyOf = (pod: V1Pod) => `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+
+    async function run(pod: V1Pod, previous?: CrashLoop): Promise<void> {
         const container = pod.spec!.containers[0];
         const runner = opts.runners.find((r) => r.image.test(container.image ?? ""));
-        const startedAt = new Date().toISOString();
         if (!runner) {
             await patchStatus(pod, {
                 phase: "Pending",
@@ -123,20 +155,37 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
             });
             return;
         }
-        const podIP = addresses.next().value as string;
-        const labels = pod.metadata!.labels ?? {};
-        const started = await runner.start({
-            namespace: pod.metadata!.namespace!,
-            name: pod.metadata!.name!,
-            labels,
-            image: container.image!,
-            ports: (container.ports ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort })),
-        });
-        const runningPod: RunningPod = { namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid!, podIP, labels, container: started, ports: started.ports };
+        const now = new Date().toISOString();
+        // A restart keeps the pod's sandbox (its address and start time), as kubelet's does.
+        const attempt: Attempt = previous
+            ? { podIP: previous.attempt.podIP, startTime: previous.attempt.startTime, startedAt: now, restartCount: previous.attempt.restartCount + 1, lastState: previous.lastState }
+            : { podIP: addresses.next().value as string, startTime: now, startedAt: now, restartCount: 0 };
+        let started: RunningContainer;
+        try {
+            started = await runner.start({
+                namespace: pod.metadata!.namespace!,
+                name: pod.metadata!.name!,
+                labels: pod.metadata!.labels ?? {},
+                image: container.image!,
+                ports: (container.ports ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort })),
+            });
+        } catch (e) {
+            await crashed(pod, attempt, e as Error);
+            return;
+        }
+        crashLoops.delete(keyOf(pod));
+        await runStarted(pod, attempt, started);
+    }
+
+    async function runStarted(pod: V1Pod, attempt: Attempt, started: RunningContainer): Promise<void> {
+        const key = keyOf(pod);
+        const container = pod.spec!.containers[0];
+        const { podIP, startedAt } = attempt;
+        const runningPod: RunningPod = { namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid!, podIP, labels: pod.metadata!.labels ?? {}, container: started, ports: started.ports };
         running.set(key, runningPod);
         changed();
-        const containerStatus = (ready: boolean) => [{ name: container.name, image: container.image, imageID: container.image, containerID: `playground://${pod.metadata!.uid}`, ready, restartCount: 0, started: true, state: { running: { startedAt } } }];
-        await patchStatus(pod, { phase: "Running", hostIP: NODE_ADDRESS, podIP, podIPs: [{ ip: podIP }], startTime: startedAt, conditions: conditions(false), containerStatuses: containerStatus(false) });
+        const containerStatus = (ready: boolean) => [{ name: container.name, image: container.image, imageID: container.image, containerID: `playground://${pod.metadata!.uid}`, ready, restartCount: attempt.restartCount, started: true, state: { running: { startedAt } }, ...(attempt.lastState ? { lastState: attempt.lastState } : {}) }];
+        await patchStatus(pod, { phase: "Running", hostIP: NODE_ADDRESS, podIP, podIPs: [{ ip: podIP }], startTime: attempt.startTime, conditions: conditions(false), containerStatuses: containerStatus(false) });
         // As kubelet does, the readiness probe runs first after its initialDelaySeconds.
         const probeDelayMs = (container.readinessProbe?.initialDelaySeconds ?? 0) * 1000;
         Promise.all([started.ready, new Promise((resolve) => setTimeout(resolve, probeDelayMs))])
@@ -146,10 +195,54 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
                 (e) => log(`${key} not ready: ${(e as Error).message}`),
             )
             .catch((e) => log(`status of ${key}: ${(e as Error).message}`));
-        log(`started ${key} (${container.image}) at ${podIP}`);
+        log(`started ${key} (${container.image}) at ${podIP}${attempt.restartCount ? ` (restart ${attempt.restartCount})` : ""}`);
+    }
+
+    /** A container that did not start: reported as kubelet reports a crash loop, and started again after a back-off. */
+    async function crashed(pod: V1Pod, attempt: Attempt, error: Error): Promise<void> {
+        const key = keyOf(pod);
+        const container = pod.spec!.containers[0];
+        const delayMs = Math.min(BACK_OFF_MS * 2 ** attempt.restartCount, MAX_BACK_OFF_MS);
+        const crash: CrashLoop = { attempt, lastState: { terminated: terminatedState(attempt, error) } };
+        // Registered before the status patch, so the poll loop never takes the pod for a new one.
+        crashLoops.set(key, crash);
+        if (!stopped) {
+            crash.timer = setTimeout(() => restart(pod, crash), delayMs);
+        }
+        const pause = `back-off ${delayMs / 1000}s restarting failed container=${container.name} pod=${pod.metadata!.name}_${pod.metadata!.namespace}(${pod.metadata!.uid})`;
+        log(`${key}: ${error.message}; ${pause}`);
+        await patchStatus(pod, {
+            phase: "Running",
+            hostIP: NODE_ADDRESS,
+            podIP: attempt.podIP,
+            podIPs: [{ ip: attempt.podIP }],
+            startTime: attempt.startTime,
+            conditions: conditions(false),
+            containerStatuses: [{ name: container.name, image: container.image, imageID: container.image, ready: false, started: false, restartCount: attempt.restartCount, state: { waiting: { reason: "CrashLoopBackOff", message: pause } }, lastState: crash.lastState }],
+        });
+    }
+
+    function restart(pod: V1Pod, crash: CrashLoop): void {
+        const key = keyOf(pod);
+        // A pod deleted (or the agent stopped) during the back-off has no restart left.
+        if (stopped || crashLoops.get(key) !== crash) {
+            return;
+        }
+        track(key, "restarting", () => run(pod, crash));
+    }
+
+    function cancelRestart(key: string): void {
+        clearTimeout(crashLoops.get(key)?.timer);
+        crashLoops.delete(key);
+    }
+
+    /** One start or stop per pod at a time; `stop()` waits for those in flight. */
+    function track(key: string, what: string, work: () => Promise<void>): void {
+        inFlight.set(key, work().catch((e) => log(`${what} ${key}: ${(e as Error).message}`)).finally(() => inFlight.delete(key)));
     }
 
     async function terminate(key: string, pod: V1Pod | undefined): Promise<void> {
+        cancelRestart(key);
         const instance = running.get(key);
         running.delete(key);
         changed();
@@ -197,24 +290,22 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
                 continue;
             }
             if (pod.metadata!.deletionTimestamp) {
-                if (!starting.has(key)) {
-                    starting.add(key);
-                    terminate(key, pod).finally(() => starting.delete(key));
+                if (!inFlight.has(key)) {
+                    track(key, "stopping", () => terminate(key, pod));
                 }
                 continue;
             }
-            if (!running.has(key) && !starting.has(key) && !pod.status?.containerStatuses) {
-                starting.add(key);
-                run(pod).catch((e) => log(`starting ${key}: ${(e as Error).message}`)).finally(() => starting.delete(key));
+            // A pod in crash back-off has container statuses, but the list may predate them: its restart timer owns it.
+            if (!running.has(key) && !inFlight.has(key) && !crashLoops.has(key) && !pod.status?.containerStatuses) {
+                track(key, "starting", () => run(pod));
             }
         }
         // Pods deleted without passing through termination (force deletes): stop what is left.
-        for (const key of [...running.keys()].filter((k) => !seen.has(k))) {
+        for (const key of [...new Set([...running.keys(), ...crashLoops.keys()])].filter((k) => !seen.has(k))) {
             await terminate(key, undefined);
         }
     }
 
-    let stopped = false;
     let loop: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
         loop = loop.then(() => (stopped ? undefined : sync().catch((e) => log(`sync: ${(e as Error).message}`))));
@@ -251,6 +342,8 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
             stopped = true;
             clearInterval(timer);
             await loop;
+            await Promise.all(inFlight.values());
+            [...crashLoops.keys()].forEach(cancelRestart);
             await Promise.all([...running.values()].map((p) => p.container.stop()));
             running.clear();
             await new Promise<void>((resolve) => egress.close(() => resolve()));

@@ -41,7 +41,16 @@ export interface PodToRun {
 export interface PodRunner {
     /** Images this runner runs (any registry). */
     image: RegExp;
+    /** Rejects with ContainerExited when the container exits at start (the node agent then restarts it after a back-off). */
     start(pod: PodToRun): Promise<RunningContainer>;
+}
+
+/** A container that exited instead of running: the node agent reports it as kubelet reports a crash loop. */
+export class ContainerExited extends Error {
+    constructor(readonly exitCode: number) {
+        super(`the container exited with code ${exitCode}`);
+        this.name = "ContainerExited";
+    }
 }
 
 const port = (pod: PodToRun, name: string, fallback: number) => pod.ports.find((p) => p.name === name)?.containerPort ?? pod.ports[0]?.containerPort ?? fallback;
@@ -59,6 +68,10 @@ export function podinfoRunner(opts: PodinfoRunnerOptions = {}): PodRunner {
         async start(pod) {
             const version = /:(\d+\.\d+\.\d+)$/.exec(pod.image)![1];
             const appPort = port(pod, "http", 9898);
+            const fault = (opts.faults ?? (() => ({ errorRate: 0, latencyMs: 0, crashLoop: false })))(version);
+            if (fault.crashLoop) {
+                throw new ContainerExited(1);
+            }
             const started = await startPod({
                 namespace: pod.namespace,
                 name: pod.name,
@@ -66,7 +79,7 @@ export function podinfoRunner(opts: PodinfoRunnerOptions = {}): PodRunner {
                 mesh: opts.mesh ?? "global",
                 port: appPort,
                 app: { version, color: "#34577c", message: `greetings from podinfo v${version}` },
-                fault: (opts.faults ?? (() => ({ errorRate: 0, latencyMs: 0 })))(version),
+                fault,
                 readyDelayMs: opts.readyDelayMs ?? 300,
             });
             // podinfo's metrics port when the pod declares it (the tutorial's template scrapes 9797), else the app port's /metrics.

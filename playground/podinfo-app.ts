@@ -11,12 +11,14 @@ export interface Fault {
     errorRate: number;
     /** Milliseconds added before every answer. */
     latencyMs: number;
+    /** Pods of this version exit at start, as a crash-looping container does, until it is switched off. */
+    crashLoop: boolean;
 }
 
 /** Fault switches by app version, each created healthy on first use (the runner hands them to the pods). */
 export function faultSwitches(): (version: string) => Fault {
     const faults = new Map<string, Fault>();
-    return (version) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0 }).get(version)!;
+    return (version) => faults.get(version) ?? faults.set(version, { errorRate: 0, latencyMs: 0, crashLoop: false }).get(version)!;
 }
 
 export interface AppInfo {

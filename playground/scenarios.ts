@@ -16,10 +16,10 @@ export interface Scenario {
 }
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
-    healthy: { name: "healthy", description: "v2 is healthy: traffic steps up to maxWeight, then promotion", fault: { errorRate: 0, latencyMs: 0 }, abTesting: false, expected: "promoted" },
-    errors: { name: "errors", description: "v2 answers 15% of requests with HTTP 500: success rate halts, rollback at the threshold", fault: { errorRate: 0.15, latencyMs: 0 }, abTesting: false, expected: "rolled back" },
-    latency: { name: "latency", description: "v2 takes 700ms per request: P99 halts, rollback at the threshold", fault: { errorRate: 0, latencyMs: 700 }, abTesting: false, expected: "rolled back" },
-    ab: { name: "ab", description: "A/B: only requests with `x-canary: insider` reach v2 for the iterations, then promotion", fault: { errorRate: 0, latencyMs: 0 }, abTesting: true, expected: "promoted" },
+    healthy: { name: "healthy", description: "v2 is healthy: traffic steps up to maxWeight, then promotion", fault: { errorRate: 0, latencyMs: 0, crashLoop: false }, abTesting: false, expected: "promoted" },
+    errors: { name: "errors", description: "v2 answers 15% of requests with HTTP 500: success rate halts, rollback at the threshold", fault: { errorRate: 0.15, latencyMs: 0, crashLoop: false }, abTesting: false, expected: "rolled back" },
+    latency: { name: "latency", description: "v2 takes 700ms per request: P99 halts, rollback at the threshold", fault: { errorRate: 0, latencyMs: 700, crashLoop: false }, abTesting: false, expected: "rolled back" },
+    ab: { name: "ab", description: "A/B: only requests with `x-canary: insider` reach v2 for the iterations, then promotion", fault: { errorRate: 0, latencyMs: 0, crashLoop: false }, abTesting: true, expected: "promoted" },
 };
 
 export function scenarioNamed(name: string): Scenario {

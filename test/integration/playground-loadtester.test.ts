@@ -19,7 +19,7 @@ describe("playground load tester: flagger-loadtester protocol with real commands
     const payload = (metadata?: Record<string, string>) => ({ name: "podinfo", namespace: "test", phase: "Progressing", checksum: "abc", metadata });
 
     before(async () => {
-        pod = await startPod({ namespace: "test", name: "podinfo-7b9c5d6f4d-x2x4k", virtualNode: "podinfo-canary", mesh: "global", port: 9898, app: { version: "6.0.1", color: "#000", message: "hi" }, fault: { errorRate: 0, latencyMs: 0 }, readyDelayMs: 0 });
+        pod = await startPod({ namespace: "test", name: "podinfo-7b9c5d6f4d-x2x4k", virtualNode: "podinfo-canary", mesh: "global", port: 9898, app: { version: "6.0.1", color: "#000", message: "hi" }, fault: { errorRate: 0, latencyMs: 0, crashLoop: false }, readyDelayMs: 0 });
         await pod.ready;
         mesh = new MeshRouter({ endpoints: () => [{ pod: pod.name, url: pod.url }] });
         await mesh.start();

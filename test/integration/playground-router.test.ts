@@ -65,7 +65,7 @@ describe("playground mesh router: route selection (pure)", () => {
 
 describe("playground mesh router: real HTTP through the proxy", function () {
     const pods: Pod[] = [];
-    const faults: Record<string, Fault> = { primary: { errorRate: 0, latencyMs: 0 }, canary: { errorRate: 0, latencyMs: 0 } };
+    const faults: Record<string, Fault> = { primary: { errorRate: 0, latencyMs: 0, crashLoop: false }, canary: { errorRate: 0, latencyMs: 0, crashLoop: false } };
     let mesh: MeshRouter;
 
     before(async () => {
@@ -186,7 +186,7 @@ describe("playground mesh router: real HTTP through the proxy", function () {
 
 describe("playground pod termination", () => {
     it("finishes the requests in flight when it stops, as a terminating pod does, and refuses new ones", async () => {
-        const pod = await startPod({ namespace: "test", name: "podinfo-abc-slow", virtualNode: "podinfo-canary", mesh: "global", port: 9898, app: { version: "6.0.1", color: "#000", message: "hi" }, fault: { errorRate: 0, latencyMs: 400 }, readyDelayMs: 0 });
+        const pod = await startPod({ namespace: "test", name: "podinfo-abc-slow", virtualNode: "podinfo-canary", mesh: "global", port: 9898, app: { version: "6.0.1", color: "#000", message: "hi" }, fault: { errorRate: 0, latencyMs: 400, crashLoop: false }, readyDelayMs: 0 });
         await pod.ready;
         const inFlight = fetch(`${pod.url}/`);
         await new Promise((resolve) => setTimeout(resolve, 100));
