@@ -12,7 +12,7 @@ import axios from "axios";
 import * as path from "path";
 import { describeRequestError, directEndpoint, EndpointResolver, requestDeadline, resolveRequest, truncateBody } from "./endpoints";
 import { NO_VALUES_FOUND, type MetricReading, type MetricsPort, type QueryContext } from "../engine/ports";
-import { builtinQuery, type BuiltinQueries, collapseWhitespace, QueryRenderError, renderQuery, TemplateModel } from "./promql";
+import { builtinQuery, type BuiltinQueries, collapseWhitespace, isQueryRenderError, renderQuery, TemplateModel } from "./promql";
 import { CloudWatchMetrics } from "./cloudwatch";
 import { canonicalQueryUrl, sigV4Signer, type RequestSigner } from "./sigv4";
 import { isBuiltinMetric, METRIC_PROVIDER_TYPES, metricInterval, parseDuration } from "../spec/canary";
@@ -81,7 +81,7 @@ export class PrometheusMetrics implements MetricsPort {
                 return { kind: "error", message: "no usable metrics template and query were configured" };
             }
         } catch (error) {
-            const prefix = error instanceof QueryRenderError ? "query render error: " : "";
+            const prefix = isQueryRenderError(error) ? "query render error: " : "";
             return { kind: "error", message: prefix + (error as Error).message };
         }
         const reading = await this.runQuery(target, query);

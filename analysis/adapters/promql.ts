@@ -5,6 +5,7 @@
  */
 import type { QueryContext } from "../engine/ports";
 import type { BuiltinMetricName } from "../spec/canary";
+import { isKindedError, kindedError } from "../engine/errors";
 
 /** What `{{ ... }}` actions can refer to. */
 export interface TemplateModel extends QueryContext {
@@ -12,7 +13,9 @@ export interface TemplateModel extends QueryContext {
     variables?: Record<string, string>;
 }
 
-export class QueryRenderError extends Error {}
+/** A metric template that does not render (Flagger's "query render error"). */
+const queryRenderError = (message: string) => kindedError("query-render", message, {});
+export const isQueryRenderError = (error: unknown): boolean => isKindedError(error, "query-render");
 
 const PLAIN_FUNCTIONS = ["name", "namespace", "target", "service", "ingress", "route", "interval"] as const;
 const ACTION = /\{\{(-\s)?\s*(.*?)\s*(\s-)?\}\}/gs;
@@ -64,20 +67,20 @@ function evaluate(expression: string, values: Record<string, string>, variables:
         const key = variable[1];
         if (!Object.prototype.hasOwnProperty.call(variables, key)) {
             const known = Object.keys(variables);
-            throw new QueryRenderError(
+            throw queryRenderError(
                 `template variable "${key}" is not set in templateVariables (${known.length > 0 ? `set: ${known.join(", ")}` : "none set"})`,
             );
         }
         return variables[key];
     }
-    throw new QueryRenderError(
+    throw queryRenderError(
         `unsupported template action "{{ ${expression} }}": use one of ${PLAIN_FUNCTIONS.map((f) => `{{ ${f} }}`).join(", ")} or {{ variables.<key> }}`,
     );
 }
 
 function checkNoOpenAction(text: string): string {
     if (text.includes("{{")) {
-        throw new QueryRenderError(`unclosed template action "${text.slice(text.indexOf("{{"), text.indexOf("{{") + 40)}": missing "}}"`);
+        throw queryRenderError(`unclosed template action "${text.slice(text.indexOf("{{"), text.indexOf("{{") + 40)}": missing "}}"`);
     }
     return text;
 }

@@ -10,9 +10,10 @@ import { observerOf, skipsAnalysis } from "../spec/canary";
 import { alertText, canaryId, eventText } from "./messages";
 import { evaluateMetric, metricSource, metricsInRunOrder, unusableMetric, type CheckResult } from "./checks";
 import { ALL_ON_CANARY, isPromotionDue, NEVER_ADVANCES, RESTING_WEIGHTS, nextPromotionWeight, nextStepWeight, nextWeight } from "./weights";
+import { isKindedError, kindedError } from "./errors";
 import { errorText, RolloutSession, type Phase, type RolloutPorts, type RolloutRequest } from "./session";
 import { withLease } from "./lease";
-import { DriverGone, LeaseLost } from "./stops";
+import { isDriverGone, isLeaseLost } from "./stops";
 
 export type { Phase, RolloutPorts, RolloutRequest } from "./session";
 
@@ -66,7 +67,7 @@ async function analyseOrRollBack(s: RolloutSession): Promise<AnalysisOutcome> {
     try {
         outcome = await analyse(s);
     } catch (error) {
-        if (error instanceof LeaseLost) {
+        if (isLeaseLost(error)) {
             throw error;
         }
         return rollBack(s, rollbackCause(error));
@@ -77,10 +78,10 @@ async function analyseOrRollBack(s: RolloutSession): Promise<AnalysisOutcome> {
 }
 
 function rollbackCause(error: unknown): RollbackCause {
-    if (error instanceof DeadlineExceeded) {
+    if (isKindedError(error, "deadline-exceeded")) {
         return { kind: "deadline", error: error.message };
     }
-    if (error instanceof DriverGone) {
+    if (isDriverGone(error)) {
         return { kind: "abandoned", detail: error.detail };
     }
     return { kind: "error", error: errorText(error) };
@@ -88,7 +89,7 @@ function rollbackCause(error: unknown): RollbackCause {
 
 /** A run that did not start (the lease not taken), or whose lease was taken over: nothing is rolled back. */
 function stopped(s: RolloutSession, error: unknown): AnalysisOutcome {
-    const reason = error instanceof LeaseLost ? eventText.leaseLost(s.target, error.holder) : eventText.notStarted(s.target, errorText(error));
+    const reason = isLeaseLost(error) ? eventText.leaseLost(s.target, error.holder) : eventText.notStarted(s.target, errorText(error));
     s.emitQuietly("Warning", reason);
     return { status: "failed", reason, failedChecks: s.failedChecks, canaryWeight: s.canaryWeight, checks: s.checks };
 }
@@ -107,7 +108,7 @@ export async function finalizePromotion(request: RolloutRequest, ports: RolloutP
     try {
         await withLease(session, () => finalize(session, mode));
     } catch (error) {
-        if (error instanceof LeaseLost) {
+        if (isLeaseLost(error)) {
             const reason = eventText.leaseLost(session.target, error.holder);
             session.emitQuietly("Warning", reason);
             throw new Error(reason);
@@ -131,7 +132,7 @@ async function finalize(s: RolloutSession, mode: "promoted" | "skipped" | "initi
             await finishPromotion(s, mode);
         }
     } catch (error) {
-        if (error instanceof LeaseLost) {
+        if (isLeaseLost(error)) {
             throw error;
         }
         s.emitQuietly("Warning", errorText(error));
@@ -180,7 +181,8 @@ async function holdUntilPrimaryReady(s: RolloutSession): Promise<void> {
     }
 }
 
-class DeadlineExceeded extends Error {}
+/** The progress deadline passed while the canary was not ready or a gate stayed closed: Flagger rolls back. */
+const deadlineExceeded = (reason: string) => kindedError("deadline-exceeded", reason, {});
 
 type RollbackCause =
     | { kind: "threshold" }
@@ -246,7 +248,7 @@ async function canaryReady(s: RolloutSession): Promise<boolean> {
     const unready = s.canaryUnready ?? { since: s.now(), reported: "" };
     s.canaryUnready = unready;
     if (!readiness.retriable || s.now() - unready.since >= s.progressDeadlineMs) {
-        throw new DeadlineExceeded(readiness.reason);
+        throw deadlineExceeded(readiness.reason);
     }
     if (readiness.reason !== unready.reported) {
         s.emit("Warning", readiness.reason);
@@ -480,7 +482,7 @@ async function passGate(s: RolloutSession, type: GateType): Promise<boolean> {
             }
         }
         if (s.now() - since >= s.progressDeadlineMs) {
-            throw new DeadlineExceeded(`${type} hook ${hook.name} did not approve within ${s.progressDeadlineSeconds}s`);
+            throw deadlineExceeded(`${type} hook ${hook.name} did not approve within ${s.progressDeadlineSeconds}s`);
         }
         return false;
     }

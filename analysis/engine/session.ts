@@ -30,7 +30,7 @@ import {
     type WebhookType,
 } from "../spec/canary";
 import { alertFields } from "./messages";
-import { DriverGone, isLeaseLostError, LeaseLost } from "./stops";
+import { driverGone, isLeaseLostError, leaseLost } from "./stops";
 
 export interface RolloutPorts {
     router: RouterPort;
@@ -130,14 +130,14 @@ export class RolloutSession {
     /** Throws `LeaseLost` once another run has taken the lease: before each write of a rollback. */
     stopIfLeaseLost(): void {
         if (this.leaseLostTo !== undefined) {
-            throw new LeaseLost(this.leaseLostTo);
+            throw leaseLost(this.leaseLostTo);
         }
     }
 
     private stopIfAbandoned(): void {
         const detail = this.abandoned();
         if (detail !== undefined) {
-            throw new DriverGone(detail);
+            throw driverGone(detail);
         }
     }
 
@@ -151,7 +151,7 @@ export class RolloutSession {
         } catch (error) {
             if (isLeaseLostError(error)) {
                 this.leaseLostTo = error.leaseTakenBy;
-                throw new LeaseLost(error.leaseTakenBy);
+                throw leaseLost(error.leaseTakenBy);
             }
         }
     }

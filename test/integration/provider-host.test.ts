@@ -166,4 +166,21 @@ describe("the providers in Pulumi's dynamic-provider host, against the playgroun
             "DELETE /api/v1/namespaces/test/configmaps/podinfo-canary-status 200",
         ]);
     });
+
+    it("update with a crash-looping canary rolls back at the progress deadline, naming why the canary was not ready", async () => {
+        bench.fault("6.0.3").crashLoop = true;
+        await bench.updateCanaryTemplate("6.0.3");
+        const inputs = bench.analysisInputs() as Record<string, any>;
+        const news = { ...inputs, canary: { ...inputs.canary, progressDeadlineSeconds: 3 } };
+        bench.lines.length = 0;
+        await assert.rejects(bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news), (error: Error) => {
+            // The serialized engine once lost this reason ("progress deadline exceeded undefined"); the soak found it.
+            assert.match(error.message, /canary analysis of podinfo\.test failed: Rolling back podinfo\.test progress deadline exceeded canary deployment podinfo\.test not ready: waiting for rollout to finish: \d+ of \d+ \(readyThreshold 100%\) updated replicas are available/);
+            assert.match(error.message, /Traffic is back on podinfo-primary, the canary is scaled to zero/);
+            return true;
+        });
+        assert.ok(bench.lines.some((line) => /^Warning Rolling back podinfo\.test progress deadline exceeded canary deployment podinfo\.test not ready: /.test(line)), bench.lines.join("\n"));
+        assert.deepEqual(await apexWeights(bench), { primary: 100, canary: 0 });
+        assert.equal(await canaryReplicas(bench), 0);
+    });
 });
