@@ -17,6 +17,7 @@ import * as path from "path";
 import { describePlan } from "../analysis/engine/plan";
 import { formatTrafficRow, renderReportHtml, reportJson, type RolloutResult } from "../analysis/report/report";
 import { formatDuration, parseDuration } from "../analysis/spec/canary";
+import { commandFlags } from "./cli-flags";
 import { DEV_STACK_FILE, GATEWAYAPI_STACK_FILE, loadCanary } from "./canary-spec";
 import { missingKubeBinaries } from "./control-plane";
 import { DRIVER_NAMES, startDriver, type DriverName } from "./drivers";
@@ -48,38 +49,25 @@ const USAGE = `usage: npm run demo -- [--scenario ${SCENARIO_NAMES.join("|")}] [
 
 export function parseDemoArgs(argv: string[]): DemoArgs {
     const args: DemoArgs = { scenario: "healthy", interval: "2s", out: ".", router: "appmesh" };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const [name, inline] = flag.startsWith("--") && flag.includes("=") ? flag.split(/=(.*)/s, 2) : [flag, undefined];
-        const value = () => {
-            const v = inline ?? argv[++i];
-            if (v === undefined) {
-                throw new Error(`${name} needs a value\n${USAGE}`);
-            }
-            return v;
-        };
+    for (const [name, value] of commandFlags(argv, ["--scenario", "--interval", "--canary", "--out", "--router", "--driver"], USAGE)) {
         if (name === "--scenario") {
-            args.scenario = value();
+            args.scenario = value;
         } else if (name === "--interval") {
-            args.interval = value();
+            args.interval = value;
         } else if (name === "--canary") {
-            args.canary = value();
+            args.canary = value;
         } else if (name === "--out") {
-            args.out = value();
+            args.out = value;
         } else if (name === "--router") {
-            const router = value();
-            if (!(DEMO_ROUTERS as readonly string[]).includes(router)) {
-                throw new Error(`--router ${router}: must be one of ${DEMO_ROUTERS.join(", ")}`);
+            if (!(DEMO_ROUTERS as readonly string[]).includes(value)) {
+                throw new Error(`--router ${value}: must be one of ${DEMO_ROUTERS.join(", ")}`);
             }
-            args.router = router as DemoRouter;
-        } else if (name === "--driver") {
-            const driver = value();
-            if (!(DRIVER_NAMES as readonly string[]).includes(driver)) {
-                throw new Error(`--driver ${driver}: must be one of ${DRIVER_NAMES.join(", ")}`);
-            }
-            args.driver = driver as DriverName;
+            args.router = value as DemoRouter;
         } else {
-            throw new Error(`${name === "--help" || name === "-h" ? "" : `unknown argument ${flag}\n`}${USAGE}`);
+            if (!(DRIVER_NAMES as readonly string[]).includes(value)) {
+                throw new Error(`--driver ${value}: must be one of ${DRIVER_NAMES.join(", ")}`);
+            }
+            args.driver = value as DriverName;
         }
     }
     scenarioNamed(args.scenario);
