@@ -1,8 +1,9 @@
 /**
- * A recording, fault-injecting proxy in front of the real API server, for the analysis's access only (Pulumi's
- * Kubernetes provider talks to the API server directly): every request is passed on with the caller's own
- * credentials, recorded with its answer, or met with an injected fault (a status, a reset connection, no
- * answer) or an outage (nothing listening for a while), as the playground's tests and the soak need.
+ * A recording, fault-injecting proxy in front of the real API server, for the analysis's access (the tests'
+ * Pulumi talks to the API server directly; the soak's comes through too, and its faults name the analysis's
+ * clients): every request is passed on with the caller's own credentials, recorded with its answer, or met
+ * with an injected fault (a status, a reset connection, no answer) or an outage (nothing listening for a
+ * while), as the playground's tests and the soak need.
  */
 import * as http from "http";
 import * as https from "https";
@@ -17,6 +18,8 @@ export interface Fault {
     /** An HTTP status answered with a Kubernetes Status object, "reset" to destroy the connection, or "hang" to never answer. */
     status: number | "reset" | "hang";
     times?: number;
+    /** Matched against the User-Agent: a fault for one client (the analysis, not Pulumi's Kubernetes provider) when both come through. */
+    userAgent?: RegExp;
 }
 
 export interface RecordedRequest {
@@ -24,6 +27,7 @@ export interface RecordedRequest {
     path: string;
     query: URLSearchParams;
     contentType?: string;
+    userAgent?: string;
     /** The JSON or YAML body as sent, parsed when it is JSON. */
     body?: unknown;
     /** The answer's status; -1 for a reset or unanswered request. */
@@ -33,12 +37,14 @@ export interface RecordedRequest {
 export interface ApiProxy {
     /** `http://127.0.0.1:<port>` */
     url: string;
-    /** A kubeconfig for the analysis: this proxy, the given token. */
-    kubeconfig(token: string): string;
+    /** A kubeconfig for this proxy: with the given token, or with none when the proxy adds its own. */
+    kubeconfig(token?: string): string;
     requests: RecordedRequest[];
     /** Connections accepted so far (a client that reuses its connections opens few). */
     connections(): number;
     injectFault(fault: Fault): void;
+    /** Drop the injected faults not used up. */
+    clearFaults(): void;
     /** Stop listening and drop every connection for `ms`, then serve again on the same port. */
     outage(ms: number): Promise<void>;
     stop(): Promise<void>;
@@ -46,12 +52,26 @@ export interface ApiProxy {
 
 const REASONS: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable" };
 
-export function faultMatches(fault: Fault, method: string, path: string): boolean {
-    return (fault.method === undefined || fault.method === method) && (typeof fault.path === "string" ? path.startsWith(fault.path) : fault.path.test(path));
+export function faultMatches(fault: Fault, method: string, path: string, userAgent = ""): boolean {
+    return (
+        (fault.method === undefined || fault.method === method) &&
+        (typeof fault.path === "string" ? path.startsWith(fault.path) : fault.path.test(path)) &&
+        (fault.userAgent === undefined || fault.userAgent.test(userAgent))
+    );
+}
+
+export interface ApiProxyOptions {
+    /** Keep no requests (a long soak); recorded by default. */
+    record?: boolean;
+    /**
+     * A token the proxy sends for requests that carry no credentials, as `kubectl proxy` does: client-go (Pulumi's
+     * Kubernetes provider) sends none to a plain-HTTP server.
+     */
+    token?: string;
 }
 
 /** `server` is the API server's URL, `ca` the PEM its certificate chains to. */
-export async function startApiProxy(server: string, ca: string): Promise<ApiProxy> {
+export async function startApiProxy(server: string, ca: string, opts: ApiProxyOptions = {}): Promise<ApiProxy> {
     const upstream = new URL(server);
     const agent = new https.Agent({ ca, keepAlive: true });
     const faults: (Fault & { remaining: number })[] = [];
@@ -61,7 +81,7 @@ export async function startApiProxy(server: string, ca: string): Promise<ApiProx
         const method = req.method ?? "GET";
         const url = new URL(req.url ?? "/", "http://proxy");
         const raw = await readBody(req);
-        const record: RecordedRequest = { method, path: url.pathname, query: url.searchParams, contentType: req.headers["content-type"], status: 0 };
+        const record: RecordedRequest = { method, path: url.pathname, query: url.searchParams, contentType: req.headers["content-type"], userAgent: req.headers["user-agent"], status: 0 };
         if (raw.length > 0) {
             try {
                 record.body = JSON.parse(raw.toString("utf8"));
@@ -69,8 +89,10 @@ export async function startApiProxy(server: string, ca: string): Promise<ApiProx
                 record.body = raw.toString("utf8");
             }
         }
-        requests.push(record);
-        const fault = faults.find((f) => f.remaining > 0 && faultMatches(f, method, url.pathname));
+        if (opts.record !== false) {
+            requests.push(record);
+        }
+        const fault = faults.find((f) => f.remaining > 0 && faultMatches(f, method, url.pathname, req.headers["user-agent"]));
         if (fault) {
             fault.remaining--;
             record.status = -1;
@@ -85,7 +107,12 @@ export async function startApiProxy(server: string, ca: string): Promise<ApiProx
             }
             return;
         }
-        const headers = { ...req.headers, host: upstream.host, "content-length": String(raw.length) };
+        const headers = {
+            ...req.headers,
+            host: upstream.host,
+            "content-length": String(raw.length),
+            ...(opts.token && !req.headers.authorization ? { authorization: `Bearer ${opts.token}` } : {}),
+        };
         const forwarded = https.request({ hostname: upstream.hostname, port: upstream.port, method, path: req.url, headers, agent }, (answer) => {
             record.status = answer.statusCode ?? 0;
             res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -109,13 +136,16 @@ export async function startApiProxy(server: string, ca: string): Promise<ApiProx
                 kind: "Config",
                 // Plain HTTP on loopback; client-node accepts an http server only with TLS verification off.
                 clusters: [{ name: "playground", cluster: { server: url, "insecure-skip-tls-verify": true } }],
-                users: [{ name: "analysis", user: { token } }],
+                users: [{ name: "analysis", user: token === undefined ? {} : { token } }],
                 contexts: [{ name: "analysis", context: { cluster: "playground", user: "analysis" } }],
                 "current-context": "analysis",
             }),
         requests,
         connections: () => connections,
         injectFault: (fault) => faults.push({ ...fault, remaining: fault.times ?? 1 }),
+        clearFaults() {
+            faults.length = 0;
+        },
         async outage(ms) {
             await closeServer(proxy);
             await new Promise((resolve) => setTimeout(resolve, ms));

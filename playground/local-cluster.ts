@@ -29,6 +29,8 @@ export interface LocalClusterOptions {
     /** Install the Gateway API CRDs and run the playground's Gateway controller for its GatewayClasses (`eg`). */
     gatewayApi?: boolean;
     podinfo?: PodinfoRunnerOptions;
+    /** While this gives a message, appmesh-prometheus answers every query with it as an error (HTTP 503). */
+    prometheusQueryError?: () => string | undefined;
     log?: (line: string) => void;
 }
 
@@ -184,7 +186,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
                 podinfoRunner(opts.podinfo),
                 loadtesterRunner(() => mesh.proxyUrl, (line) => log(`loadtester: ${line}`)),
                 gatewayRunner((namespace) => sync?.gatewayTargets(namespace) ?? [], () => mesh.proxyUrl),
-                prometheusRunner(() => podTargets(pods), (onChange) => podsChanged.push(onChange), log),
+                prometheusRunner(() => podTargets(pods), (onChange) => podsChanged.push(onChange), log, opts.prometheusQueryError),
             ],
             onPodsChanged: (running) => {
                 pods = running;

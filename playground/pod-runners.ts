@@ -11,6 +11,7 @@ import { startLoadTester } from "./loadtester";
 import { startPod } from "./pod";
 import type { Fault } from "./podinfo-app";
 import { startPrometheus, type PrometheusServer, type ScrapeTarget } from "./prometheus";
+import { startPrometheusFront } from "./prometheus-front";
 import { TargetSync } from "./target-sync";
 
 /** The port of the Envoy sidecar's admin interface (`/stats/prometheus`), as App Mesh injects it. */
@@ -106,8 +107,11 @@ export function loadtesterRunner(proxyUrl: () => string, log?: (line: string) =>
     };
 }
 
-/** Prometheus pods scrape the sidecars of the pods `targets` lists, refreshed through `subscribe`. */
-export function prometheusRunner(targets: () => ScrapeTarget[], subscribe: (onChange: () => void) => void, log?: (line: string) => void): PodRunner {
+/**
+ * Prometheus pods scrape the sidecars of the pods `targets` lists, refreshed through `subscribe`; with
+ * `queryError`, their port answers queries with that error while it gives one.
+ */
+export function prometheusRunner(targets: () => ScrapeTarget[], subscribe: (onChange: () => void) => void, log?: (line: string) => void, queryError?: () => string | undefined): PodRunner {
     return {
         image: /(^|\/)prometheus:v?[\w.-]+$/,
         async start(pod) {
@@ -121,12 +125,14 @@ export function prometheusRunner(targets: () => ScrapeTarget[], subscribe: (onCh
                 }
             });
             const server = prometheus;
+            const front = queryError ? await startPrometheusFront(server.url, queryError) : undefined;
             return {
-                ports: new Map([[port(pod, "http", 9090), local(server.url)]]),
+                ports: new Map([[port(pod, "http", 9090), local(front?.url ?? server.url)]]),
                 ready: Promise.resolve(),
                 isReady: () => !stopped,
                 async stop() {
                     stopped = true;
+                    await front?.stop();
                     await server.stop();
                 },
             };

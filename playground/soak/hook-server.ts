@@ -12,9 +12,10 @@ export const CHECK_TIMEOUT_MS = 1_000;
 const LATE_ANSWER_MS = 3 * CHECK_TIMEOUT_MS;
 
 export interface SoakHooks {
-    /** `http://127.0.0.1:<port>`; the hooks are `/gate`, `/check` and `/rollback` under it. */
+    /** `http://127.0.0.1:<port>`; an app's hooks are `/<app>/gate`, `/<app>/check` and `/<app>/rollback` under it. */
     url: string;
-    setFault(fault: HookFault): void;
+    /** `app`'s hooks answer with `fault`, the others as without one. */
+    setFault(fault: HookFault, app: string): void;
     /** Calls by path since the last `setFault`. */
     calls(): Record<string, number>;
     stop(): Promise<void>;
@@ -36,14 +37,17 @@ export function hookAnswer(path: string, fault: HookFault): number | "late" {
 
 export async function startSoakHooks(): Promise<SoakHooks> {
     let fault: HookFault = "none";
+    let faultyApp = "";
     let calls: Record<string, number> = {};
     const server = http.createServer((req, res) => {
         req.resume();
         req.on("end", () => {
             const path = new URL(req.url ?? "/", "http://hooks").pathname;
             calls[path] = (calls[path] ?? 0) + 1;
-            const answer = hookAnswer(path, fault);
-            const send = (status: number) => res.writeHead(status, { "content-type": "text/plain" }).end(`${path} under ${fault}: ${status}`);
+            const [, app, hook] = /^\/([^/]+)(\/[^/]+)$/.exec(path) ?? [];
+            const applied = app === faultyApp ? fault : "none";
+            const answer = hookAnswer(hook ?? path, applied);
+            const send = (status: number) => res.writeHead(status, { "content-type": "text/plain" }).end(`${path} under ${applied}: ${status}`);
             if (answer === "late") {
                 setTimeout(() => send(200), LATE_ANSWER_MS).unref();
             } else {
@@ -54,8 +58,9 @@ export async function startSoakHooks(): Promise<SoakHooks> {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return {
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        setFault(next) {
+        setFault(next, app) {
             fault = next;
+            faultyApp = app;
             calls = {};
         },
         calls: () => ({ ...calls }),

@@ -1,24 +1,36 @@
 /**
- * One soak rollout through the real `pulumi up`: set the plan's faults, `pulumi config set image` and `pulumi
- * up` with user traffic on the apex, fire the timed faults while it runs, and after an interruption (a killed
- * CLI, an API server away too long) `pulumi cancel` and `pulumi up` again, as an on-call engineer would. Then
- * observe the cluster, the state and the processes for the invariants.
+ * One soak rollout through the real `pulumi up`: set the plan's faults, `pulumi config set` each app's new image
+ * and `pulumi up` with user traffic on the ingress gateway, fire the timed faults while it runs, and after an
+ * interruption (a killed CLI, an API server away too long) `pulumi cancel` and `pulumi up` again, as an on-call
+ * engineer would. Then observe the cluster, the state and the processes for the invariants.
  */
 import { readWeights } from "../../analysis/routers/appmesh/routes";
-import { PROJECT } from "../../config/stack";
+import type { ApiProxy } from "../api-proxy";
 import type { LocalCluster } from "../local-cluster";
 import { PROMETHEUS_NAME } from "../local-cluster";
 import { PODINFO_IMAGE, type InstalledCanary, type Playground } from "../playground";
 import type { Fault } from "../podinfo-app";
 import { isRunning } from "../processes";
-import { upFailure, upWithEvents } from "../pulumi-driver";
+import { upWithEvents } from "../pulumi-driver";
 import { killWorkspaceProcesses, workspaceProcesses, type PulumiWorkspace } from "../pulumi-cli";
 import { routerView } from "../router-view";
-import { startTraffic } from "../traffic";
+import { startTraffic, type TrafficResult } from "../traffic";
 import type { SoakHooks } from "./hook-server";
-import { invariantViolations, type Outcome, type RolloutObservation } from "./invariants";
-import { API_SERVER_DOWN_KIND, appFaultSwitch, faultKinds, KILL_KIND, PROMETHEUS_DOWN_KIND, type RolloutPlan, type TimedFault } from "./plan";
+import { invariantViolations, type AppObservation, type RolloutObservation } from "./invariants";
+import {
+    API_ERRORS_KIND,
+    API_SERVER_DOWN_KIND,
+    appFaultSwitch,
+    KILL_KIND,
+    PROMETHEUS_DOWN_KIND,
+    PROMETHEUS_ERRORS_KIND,
+    standingFaults,
+    type RolloutPlan,
+    type TimedFault,
+} from "./plan";
+import { imageConfigKey } from "./stack";
 import type { SoakRolloutResult, UserTraffic } from "./summary";
+import { unexplainedErrors } from "./up-output";
 
 /** Runs of `pulumi up` one rollout may take: the first, and repairs after interruptions. */
 const MAX_RUNS = 3;
@@ -27,17 +39,22 @@ const ORPHAN_EXIT_MS = 60_000;
 /** How long the plugins of a finished `pulumi up` may take to exit. */
 const PLUGIN_EXIT_MS = 10_000;
 const USER_REQUESTS_PER_SECOND = 10;
+/** The analysis's requests (client-node, axios), not those of Pulumi's Kubernetes provider, which come through the same proxy. */
+export const ANALYSIS_CLIENT = /^(?!.*pulumi)/i;
 
 export interface SoakContext {
     cluster: LocalCluster;
     playground: Playground;
-    canary: InstalledCanary;
     workspace: PulumiWorkspace;
     hooks: SoakHooks;
+    /** The proxy the stack's kubeconfig points at, which injects the API errors. */
+    proxy: ApiProxy;
     fault: (version: string) => Fault;
+    /** Make appmesh-prometheus answer every query with an error, or stop it. */
+    setPrometheusFailing(failing: boolean): void;
     log: (line: string) => void;
-    /** The image the primary runs: the last one promoted. */
-    promotedImage: string;
+    /** Each app's last promoted image. */
+    promoted: Record<string, string>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -82,7 +99,7 @@ async function scalePrometheus(cluster: LocalCluster, replicas: number): Promise
     );
 }
 
-/** Start each timed fault at its moment while `running()`; resolves once every started one is over. */
+/** Start each timed fault at its moment while `running()`; `done` resolves once every started one is over. */
 function scheduleFaults(ctx: SoakContext, plan: RolloutPlan, running: () => boolean, onKill: () => void): { cancel(): void; done(): Promise<void>; fired: string[] } {
     const timers: NodeJS.Timeout[] = [];
     const started: Promise<void>[] = [];
@@ -97,18 +114,27 @@ function scheduleFaults(ctx: SoakContext, plan: RolloutPlan, running: () => bool
                 }
             }, ms),
         );
-    const outage = (fault: TimedFault, what: string, begin: () => Promise<void>, end: () => Promise<void>) =>
-        at(fault.atMs, what, `${what} for ${fault.forMs / 1000}s`, async () => {
+    const outage = (fault: TimedFault, kind: string, begin: () => Promise<void>, end: () => Promise<void>) =>
+        at(fault.atMs, kind, `${kind} for ${fault.forMs / 1000}s`, async () => {
             await begin();
             await sleep(fault.forMs);
             await end();
-            ctx.log(`  fault over: ${what}`);
+            ctx.log(`  fault over: ${kind}`);
         });
     if (plan.prometheusDown) {
         outage(plan.prometheusDown, PROMETHEUS_DOWN_KIND, () => scalePrometheus(ctx.cluster, 0), () => scalePrometheus(ctx.cluster, 1));
     }
+    if (plan.prometheusErrors) {
+        outage(plan.prometheusErrors, PROMETHEUS_ERRORS_KIND, async () => ctx.setPrometheusFailing(true), async () => ctx.setPrometheusFailing(false));
+    }
     if (plan.apiServerDown) {
         at(plan.apiServerDown.atMs, API_SERVER_DOWN_KIND, `${API_SERVER_DOWN_KIND} for ${plan.apiServerDown.forMs / 1000}s`, () => ctx.cluster.controlPlane.restartApiServer(plan.apiServerDown!.forMs));
+    }
+    const burst = plan.apiErrors;
+    if (burst) {
+        at(burst.atMs, API_ERRORS_KIND, `the analysis's next ${burst.times} API requests answered ${burst.status}`, async () =>
+            ctx.proxy.injectFault({ path: "/", status: burst.status, times: burst.times, userAgent: ANALYSIS_CLIENT }),
+        );
     }
     if (plan.killAtMs !== undefined) {
         at(plan.killAtMs, KILL_KIND, "SIGKILL pulumi", async () => onKill());
@@ -122,17 +148,17 @@ function scheduleFaults(ctx: SoakContext, plan: RolloutPlan, running: () => bool
     };
 }
 
-/** Requests to the apex while the rollout ran, failures split by whether the faulty canary answered them. */
-function splitTraffic(ctx: SoakContext, since: number, sent: number, ok: number): UserTraffic {
-    const canaryNode = ctx.canary.names.nodes.canary;
-    const canaryFaults = routerView(ctx.playground, ctx.canary).served(since).filter((e) => e.virtualNode === canaryNode && e.status >= 500).length;
+/** Requests through the gateway while the rollout ran, failures split by whether the faulty canary answered them. */
+function splitTraffic(ctx: SoakContext, since: number, { sent, ok, failures }: TrafficResult): UserTraffic {
+    const fronted = ctx.playground.canaries[0];
+    const canaryFaults = routerView(ctx.playground, fronted).served(since).filter((e) => e.virtualNode === fronted.names.nodes.canary && e.status >= 500).length;
     const failed = sent - ok;
-    return { sent, canaryFaults: Math.min(canaryFaults, failed), routing: Math.max(0, failed - canaryFaults) };
+    return { sent, canaryFaults: Math.min(canaryFaults, failed), routing: Math.max(0, failed - canaryFaults), failures: failures.slice(0, 5) };
 }
 
 /** How long the canary took traffic from the first step until it was back at zero (or the rollout ended). */
-function canaryExposureMs(ctx: SoakContext, since: number, until: number): number | undefined {
-    const history = routerView(ctx.playground, ctx.canary).weightHistory(since);
+function canaryExposureMs(ctx: SoakContext, canary: InstalledCanary, since: number, until: number): number | undefined {
+    const history = routerView(ctx.playground, canary).weightHistory(since);
     const first = history.findIndex((w) => w.canary > 0);
     if (first < 0) {
         return undefined;
@@ -141,21 +167,24 @@ function canaryExposureMs(ctx: SoakContext, since: number, until: number): numbe
     return (back?.time ?? until) - history[first].time;
 }
 
-async function liveWeights(ctx: SoakContext): Promise<{ primary: number; canary: number }> {
-    const router = await persist("read the apex VirtualRouter", () => ctx.playground.virtualRouter(ctx.canary.namespace, ctx.canary.names.apex));
-    return readWeights(router.spec, ctx.canary.names.apex, ctx.canary.names.nodes);
+async function liveWeights(ctx: SoakContext, canary: InstalledCanary): Promise<{ primary: number; canary: number }> {
+    const router = await persist("read the apex VirtualRouter", () => ctx.playground.virtualRouter(canary.namespace, canary.names.apex));
+    return readWeights(router.spec, canary.names.apex, canary.names.nodes);
 }
 
-async function leaseHolder(ctx: SoakContext): Promise<string | undefined> {
+async function leaseHolder(ctx: SoakContext, canary: InstalledCanary): Promise<string | undefined> {
     const k8s = await import("@kubernetes/client-node");
     const kc = new k8s.KubeConfig();
     kc.loadFromString(ctx.cluster.kubeconfig);
     const lease = await kc
         .makeApiClient(k8s.CoordinationV1Api)
-        .readNamespacedLease({ name: `${ctx.canary.target}-canary-analysis`, namespace: ctx.canary.namespace })
+        .readNamespacedLease({ name: `${canary.target}-canary-analysis`, namespace: canary.namespace })
         .catch(() => undefined);
     return lease?.spec?.holderIdentity || undefined;
 }
+
+const imageOf = async (ctx: SoakContext, canary: InstalledCanary, name: string): Promise<string> =>
+    (await persist(`read ${name}`, () => ctx.playground.deployment(canary.namespace, name))).spec.template.spec.containers[0].image;
 
 /** `pulumi preview` steps other than `same`, as `<op> <resource name>`; a failed preview is a change of its own. */
 async function previewChanges(workspace: PulumiWorkspace): Promise<string[]> {
@@ -170,30 +199,36 @@ async function previewChanges(workspace: PulumiWorkspace): Promise<string[]> {
 }
 
 export async function runPlannedRollout(ctx: SoakContext, plan: RolloutPlan): Promise<SoakRolloutResult> {
-    const { workspace, log } = ctx;
-    const image = `${PODINFO_IMAGE}:${plan.version}`;
-    Object.assign(ctx.fault(plan.version), appFaultSwitch(plan));
-    ctx.hooks.setFault(plan.hook);
-    await workspace.setConfig(`${PROJECT}:image`, image);
+    const { workspace, log, playground } = ctx;
+    const names = plan.apps.map((a) => a.name);
+    const canaryOf = (name: string) => playground.canaries.find((c) => c.target === name)!;
+    const image = (version: string) => `${PODINFO_IMAGE}:${version}`;
+    for (const app of plan.apps) {
+        Object.assign(ctx.fault(app.version), appFaultSwitch(app));
+        const { key, path } = imageConfigKey(names, app.name);
+        await workspace.setConfig(key, image(app.version), { path });
+    }
+    ctx.hooks.setFault(plan.hook, plan.hookApp);
     const startedAt = Date.now();
-    const traffic = startTraffic({ proxyUrl: ctx.playground.gateway.localUrl, url: `${ctx.playground.gateway.loadBalancerUrl}/`, ratePerSecond: USER_REQUESTS_PER_SECOND });
+    const traffic = startTraffic({ proxyUrl: playground.gateway.localUrl, url: `${playground.gateway.loadBalancerUrl}/`, ratePerSecond: USER_REQUESTS_PER_SECOND });
+    const injected = standingFaults(plan);
+    // Several apps: one failing app must not keep the others from finishing (each is promoted or rolled back).
+    const upArgs = names.length > 1 ? ["--continue-on-error"] : [];
+    const repair: Record<string, NonNullable<AppObservation["repair"]>> = {};
     let runs = 0;
-    let outcome: Outcome = "failed";
     let failure: string | undefined;
-    let repair: RolloutObservation["repair"];
     let orphanHostAliveMs: number | undefined;
-    let timedFaults: RolloutPlan | undefined = plan;
-    const injected = faultKinds({ ...plan, prometheusDown: undefined, apiServerDown: undefined, killAtMs: undefined });
+    let timed: RolloutPlan | undefined = plan;
     while (runs < MAX_RUNS) {
         runs += 1;
         const runStartedAt = Date.now();
-        log(`  $ pulumi up${runs > 1 ? ` (run ${runs})` : ""}`);
-        const command = upWithEvents(workspace, () => undefined, (event) => log(`    ${event.message}`));
+        log(`  $ pulumi up${upArgs.map((a) => ` ${a}`).join("")}${runs > 1 ? ` (run ${runs})` : ""}`);
+        const command = upWithEvents(workspace, () => undefined, (event) => log(`    ${event.message}`), upArgs);
         let finished = false;
         let killedHosts: number[] = [];
         let killedAt = 0;
-        const faults = timedFaults
-            ? scheduleFaults(ctx, timedFaults, () => !finished, () => {
+        const faults = timed
+            ? scheduleFaults(ctx, timed, () => !finished, () => {
                   killedHosts = workspaceProcesses(workspace).filter((p) => /dynamic-provider/.test(p.command)).map((p) => p.pid);
                   killedAt = Date.now();
                   process.kill(command.process.pid!, "SIGKILL");
@@ -204,67 +239,78 @@ export async function runPlannedRollout(ctx: SoakContext, plan: RolloutPlan): Pr
         faults?.cancel();
         await faults?.done();
         injected.push(...(faults?.fired ?? []));
+        ctx.proxy.clearFaults();
         // Outages and the kill belong to the first run; repairs run on a healthy control plane.
-        timedFaults = undefined;
-        if (repair && repair.firstChangeCanaryWeight === undefined) {
-            repair.firstChangeCanaryWeight = routerView(ctx.playground, ctx.canary).weightHistory(runStartedAt)[0]?.canary;
+        timed = undefined;
+        for (const [name, left] of Object.entries(repair)) {
+            left.firstChangeCanaryWeight ??= routerView(playground, canaryOf(name)).weightHistory(runStartedAt)[0]?.canary;
         }
-        if (result.code === 0) {
-            outcome = (await persist("read the primary", () => ctx.playground.deployment(ctx.canary.namespace, ctx.canary.names.primary))).spec.template.spec.containers[0].image === image ? "promoted" : "rolled back";
-            failure = undefined;
+        // A run ends the rollout when it succeeded or failed only by rolling apps back.
+        const errors = result.code === 0 ? [] : killedAt > 0 ? ["pulumi killed (SIGKILL)"] : unexplainedErrors(result.output);
+        failure = errors.length > 0 ? errors.join("; ") : undefined;
+        if (failure === undefined) {
             break;
         }
-        const up = upFailure(result.output);
-        if (up.rolledBack) {
-            outcome = "rolled back";
-            failure = up.message;
-            break;
-        }
-        failure = result.signal ? `pulumi killed (${result.signal})` : up.message;
-        log(`  pulumi up ended without a result: ${failure.split("\n").pop()}`);
+        log(`  pulumi up ended without a result: ${failure}`);
         if (killedAt > 0) {
             const exited = await waitUntil(() => killedHosts.every((pid) => !isRunning(pid)), ORPHAN_EXIT_MS);
-            if (!exited) {
-                orphanHostAliveMs = Date.now() - killedAt;
-            }
+            orphanHostAliveMs = exited ? orphanHostAliveMs : Date.now() - killedAt;
             // Pulumi's own plugins outlive a killed CLI; cleaning them up is the operator's (here, the soak's) job.
             killWorkspaceProcesses(workspace);
             await workspace.run(["cancel", "--yes"], { allowFailure: true });
         }
-        const left = await liveWeights(ctx);
-        repair = left.canary > 0 ? { leftCanaryWeight: left.canary } : repair;
+        for (const name of names) {
+            const left = await liveWeights(ctx, canaryOf(name));
+            if (left.canary > 0 && !repair[name]) {
+                repair[name] = { leftCanaryWeight: left.canary };
+            }
+        }
     }
     const userTraffic = await traffic.stop();
     const finishedAt = Date.now();
-    if (outcome === "promoted") {
-        ctx.promotedImage = image;
-    }
     // A finished `pulumi up` leaves no plugin behind; give them a moment to exit.
     await waitUntil(() => workspaceProcesses(workspace).length === 0, PLUGIN_EXIT_MS);
+    const apps: AppObservation[] = [];
+    for (const app of plan.apps) {
+        const canary = canaryOf(app.name);
+        const primaryImage = await imageOf(ctx, canary, canary.names.primary);
+        const outcome = primaryImage === image(app.version) ? "promoted" : "rolled back";
+        const expectedPrimaryImage = ctx.promoted[app.name];
+        if (outcome === "promoted") {
+            ctx.promoted[app.name] = primaryImage;
+        }
+        apps.push({
+            name: app.name,
+            outcome,
+            weights: await liveWeights(ctx, canary),
+            canaryReplicas: (await persist("read the canary", () => playground.deployment(canary.namespace, canary.names.target))).spec.replicas ?? 0,
+            primaryImage,
+            expectedPrimaryImage: outcome === "promoted" ? image(app.version) : expectedPrimaryImage,
+            leaseHolder: await leaseHolder(ctx, canary),
+            ...(repair[app.name] ? { repair: repair[app.name] } : {}),
+        });
+    }
     const observation: RolloutObservation = {
         plan,
         injected,
-        outcome,
-        ...(failure && outcome === "failed" ? { failure } : {}),
         runs,
-        weights: await liveWeights(ctx),
-        canaryReplicas: (await persist("read the canary", () => ctx.playground.deployment(ctx.canary.namespace, ctx.canary.names.target))).spec.replicas ?? 0,
-        primaryImage: (await persist("read the primary", () => ctx.playground.deployment(ctx.canary.namespace, ctx.canary.names.primary))).spec.template.spec.containers[0].image,
-        expectedPrimaryImage: ctx.promotedImage,
+        ...(failure !== undefined ? { failure } : {}),
+        apps,
         leftoverProcesses: workspaceProcesses(workspace).map((p) => `${p.pid} ${p.command.slice(0, 120)}`),
         previewChanges: await previewChanges(workspace),
-        leaseHolder: await leaseHolder(ctx),
-        ...(repair ? { repair } : {}),
         ...(orphanHostAliveMs !== undefined ? { orphanHostAliveMs } : {}),
     };
     // The next rollout starts clean: whatever a failed run left running is the soak's to stop.
     killWorkspaceProcesses(workspace);
-    const failingCanaryMs = plan.app === "errors" || plan.app === "latency" ? canaryExposureMs(ctx, startedAt, finishedAt) : undefined;
+    const exposures = plan.apps
+        .filter((a) => a.fault === "errors" || a.fault === "latency")
+        .map((a) => canaryExposureMs(ctx, canaryOf(a.name), startedAt, finishedAt))
+        .filter((ms): ms is number => ms !== undefined);
     return {
         observation,
-        violations: invariantViolations(observation, ctx.canary.target),
-        traffic: splitTraffic(ctx, startedAt, userTraffic.sent, userTraffic.ok),
-        ...(failingCanaryMs !== undefined ? { failingCanaryMs } : {}),
+        violations: invariantViolations(observation),
+        traffic: splitTraffic(ctx, startedAt, userTraffic),
+        ...(exposures.length > 0 ? { failingCanaryMs: Math.max(...exposures) } : {}),
         durationMs: finishedAt - startedAt,
     };
 }

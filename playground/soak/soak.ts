@@ -10,6 +10,8 @@ import { metricInterval, parseDuration, resolveAnalysis } from "../../analysis/s
 import { parseCanarySpec } from "../../analysis/spec/validation";
 import { PROJECT } from "../../config/stack";
 import { commandFlags } from "../cli-flags";
+import { parse } from "yaml";
+import { startApiProxy, type ApiProxy } from "../api-proxy";
 import { startLocalCluster, type LocalCluster } from "../local-cluster";
 import { attachPlayground, PODINFO_IMAGE } from "../playground";
 import { faultSwitches } from "../podinfo-app";
@@ -17,22 +19,25 @@ import { requireExecutable } from "../processes";
 import { PLAYGROUND_STACK_FILE } from "../pulumi-driver";
 import { createPulumiWorkspace, findPulumiToolchain, killWorkspaceProcesses, NO_PULUMI_HINT, readStackConfig, type PulumiWorkspace } from "../pulumi-cli";
 import { startSoakHooks, type SoakHooks } from "./hook-server";
-import { describePlan, drawPlans } from "./plan";
+import { appNames, describePlan, drawPlans } from "./plan";
 import { runPlannedRollout, type SoakContext } from "./rollout";
-import { soakStackConfig, SOAK_STACK } from "./stack";
+import { initialVersion, soakStackConfig, SOAK_STACK } from "./stack";
 import { failingCanaryBoundMs, soakTable, type SoakRolloutResult } from "./summary";
 
 export interface SoakArgs {
     rollouts: number;
     seed: number;
+    /** Apps in the stack, rolled out together in each `pulumi up`. */
+    apps: number;
 }
 
-const USAGE = "usage: npm run soak -- [--rollouts N] [--seed S]";
-const FIRST_VERSION = "6.0.0";
+const USAGE = "usage: npm run soak -- [--rollouts N] [--seed S] [--apps K]";
+/** More apps than this would measure the 2-core machine, not the product. */
+export const MAX_APPS = 8;
 
-const positiveInteger = (flag: string, value: string, min: number) => {
-    if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-        throw new Error(`${flag} ${value}: must be a whole number of at least ${min}\n${USAGE}`);
+const wholeNumber = (flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+        throw new Error(`${flag} ${value}: must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}\n${USAGE}`);
     }
     return Number(value);
 };
@@ -40,14 +45,17 @@ const positiveInteger = (flag: string, value: string, min: number) => {
 export function parseSoakArgs(argv: string[], randomSeed = () => Math.floor(Math.random() * 2 ** 31)): SoakArgs {
     let rollouts = 30;
     let seed: number | undefined;
-    for (const [name, value] of commandFlags(argv, ["--rollouts", "--seed"], USAGE)) {
+    let apps = 1;
+    for (const [name, value] of commandFlags(argv, ["--rollouts", "--seed", "--apps"], USAGE)) {
         if (name === "--rollouts") {
-            rollouts = positiveInteger(name, value, 1);
+            rollouts = wholeNumber(name, value, 1);
+        } else if (name === "--seed") {
+            seed = wholeNumber(name, value, 0);
         } else {
-            seed = positiveInteger(name, value, 0);
+            apps = wholeNumber(name, value, 1, MAX_APPS);
         }
     }
-    return { rollouts, seed: seed ?? randomSeed() };
+    return { rollouts, seed: seed ?? randomSeed(), apps };
 }
 
 export interface SoakRun {
@@ -63,37 +71,55 @@ export async function runSoak(args: SoakArgs, say: (line: string) => void): Prom
     }
     requireExecutable("prometheus");
     requireExecutable("hey");
-    const plans = drawPlans(args.seed, args.rollouts);
-    say(`soak: ${args.rollouts} rollouts, seed ${args.seed} (replay with --seed ${args.seed})`);
+    const names = appNames(args.apps);
+    const plans = drawPlans(args.seed, args.rollouts, args.apps);
+    say(`soak: ${args.rollouts} rollouts of ${names.join(", ")}, seed ${args.seed} (replay with --seed ${args.seed}${args.apps > 1 ? ` --apps ${args.apps}` : ""})`);
     plans.forEach((plan) => say(`  ${describePlan(plan)}`));
     const fault = faultSwitches();
+    let prometheusFailing = false;
     let cluster: LocalCluster | undefined;
     let hooks: SoakHooks | undefined;
+    let proxy: ApiProxy | undefined;
     let workspace: PulumiWorkspace | undefined;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "appmesh-canary-soak-"));
     const started = Date.now();
     try {
-        cluster = await startLocalCluster({ podinfo: { faults: fault } });
+        cluster = await startLocalCluster({ podinfo: { faults: fault }, prometheusQueryError: () => (prometheusFailing ? "query processing would load too many samples into memory" : undefined) });
         hooks = await startSoakHooks();
-        const config: Record<string, unknown> = { ...soakStackConfig(readStackConfig(PLAYGROUND_STACK_FILE), hooks.url), [`${PROJECT}:image`]: `${PODINFO_IMAGE}:${FIRST_VERSION}` };
+        proxy = await startApiProxy(cluster.controlPlane.server, clusterCa(cluster.kubeconfig), { record: false, token: cluster.controlPlane.token });
+        const config = soakStackConfig(readStackConfig(PLAYGROUND_STACK_FILE), hooks.url, names);
         workspace = await createPulumiWorkspace({ dir, stack: SOAK_STACK, config, toolchain });
-        await workspace.setConfig("kubernetes:kubeconfig", cluster.kubeconfig, { secret: true });
-        say(`$ pulumi up   (stack ${SOAK_STACK}: podinfo ${FIRST_VERSION}, everything created)`);
+        // Pulumi's Kubernetes provider and the analysis both reach the cluster through the proxy, as through
+        // `kubectl proxy` (it adds the credentials); its injected errors only ever meet the analysis.
+        await workspace.setConfig("kubernetes:kubeconfig", proxy.kubeconfig(), { secret: true });
+        say(`$ pulumi up   (stack ${SOAK_STACK}: ${names.map((name, i) => `${name} ${initialVersion(i)}`).join(", ")}, everything created)`);
         await workspace.run(["up", "--yes", "--skip-preview"]);
-        const spec = parseCanarySpec(config[`${PROJECT}:canary`]);
+        const specs = names.map((name) => ({ target: name, spec: parseCanarySpec(names.length === 1 ? config[`${PROJECT}:canary`] : (config[`${PROJECT}:apps`] as Record<string, { canary: unknown }>)[name].canary) }));
         const namespace = config[`${PROJECT}:namespace`] as string;
-        const playground = await attachPlayground({ cluster, fault, namespace, canaries: [{ target: "podinfo", spec }] });
-        const ctx: SoakContext = { cluster, playground, canary: playground.canaries[0], workspace, hooks, fault, log: say, promotedImage: `${PODINFO_IMAGE}:${FIRST_VERSION}` };
+        const playground = await attachPlayground({ cluster, fault, namespace, canaries: specs });
+        const ctx: SoakContext = {
+            cluster,
+            playground,
+            workspace,
+            hooks,
+            proxy,
+            fault,
+            setPrometheusFailing: (failing) => (prometheusFailing = failing),
+            log: say,
+            promoted: Object.fromEntries(names.map((name, i) => [name, `${PODINFO_IMAGE}:${initialVersion(i)}`])),
+        };
         const results: SoakRolloutResult[] = [];
         for (const plan of plans) {
             say(`\n${describePlan(plan)}`);
             const result = await runPlannedRollout(ctx, plan);
             results.push(result);
             const o = result.observation;
-            say(`  → ${o.outcome} after ${o.runs} run${o.runs > 1 ? "s" : ""} in ${(result.durationMs / 1000).toFixed(1)}s; ${result.traffic.sent} user requests, ${result.traffic.canaryFaults + result.traffic.routing} failed`);
+            const outcomes = o.failure !== undefined ? "failed" : o.apps.map((a) => (names.length > 1 ? `${a.name} ${a.outcome}` : a.outcome)).join(", ");
+            say(`  → ${outcomes} after ${o.runs} run${o.runs > 1 ? "s" : ""} in ${(result.durationMs / 1000).toFixed(1)}s; ${result.traffic.sent} user requests, ${result.traffic.canaryFaults + result.traffic.routing} failed`);
+            result.traffic.failures.forEach((f) => say(`  user request failed: ${f}`));
             result.violations.forEach((v) => say(`  VIOLATION: ${v}`));
         }
-        const analysis = resolveAnalysis(spec.analysis);
+        const analysis = resolveAnalysis(specs[0].spec.analysis);
         const windowMs = Math.max(...analysis.metrics.map((m) => parseDuration(metricInterval(m))!));
         const table = soakTable(results, { seed: args.seed, boundMs: failingCanaryBoundMs(analysis.threshold, analysis.intervalMs, windowMs), elapsedMs: Date.now() - started });
         return { results, table };
@@ -102,9 +128,16 @@ export async function runSoak(args: SoakArgs, say: (line: string) => void): Prom
         if (workspace) {
             killWorkspaceProcesses(workspace);
         }
+        await proxy?.stop();
         await cluster?.stop();
         fs.rmSync(dir, { recursive: true, force: true });
     }
+}
+
+/** The CA the cluster's certificate chains to, from its admin kubeconfig. */
+function clusterCa(kubeconfig: string): string {
+    const cluster = (parse(kubeconfig) as { clusters: { cluster: { "certificate-authority-data": string } }[] }).clusters[0].cluster;
+    return Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8");
 }
 
 async function main(argv: string[]): Promise<number> {
