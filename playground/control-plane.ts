@@ -51,6 +51,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
     /** `https://127.0.0.1:<port>` */
     server: string;
+    /** The PEM the API server's certificate chains to (for a proxy in front of it). */
+    ca: string;
     /** A kubeconfig (admin token, the API server's CA) and where it is written. */
     kubeconfig: string;
     kubeconfigPath: string;
@@ -236,10 +238,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         const apiserverIndex = processes.push(apiserver) - 1;
         log(`kube-apiserver ready at ${server}`);
 
+        const caPem = ca();
         const kubeconfig = stringifyYaml({
             apiVersion: "v1",
             kind: "Config",
-            clusters: [{ name: "playground", cluster: { server, "certificate-authority-data": Buffer.from(ca()).toString("base64") } }],
+            clusters: [{ name: "playground", cluster: { server, "certificate-authority-data": Buffer.from(caPem).toString("base64") } }],
             users: [{ name: "admin", user: { token } }],
             contexts: [{ name: "playground", context: { cluster: "playground", user: "admin" } }],
             "current-context": "playground",
@@ -261,6 +264,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
         return {
             server,
+            ca: caPem,
             kubeconfig,
             kubeconfigPath,
             token,

@@ -4,6 +4,7 @@
  * interruption (a killed CLI, an API server away too long) `pulumi cancel` and `pulumi up` again, as an on-call
  * engineer would. Then observe the cluster, the state and the processes for the invariants.
  */
+import { setTimeout as sleep } from "timers/promises";
 import { readWeights } from "../../analysis/routers/appmesh/routes";
 import type { ApiProxy } from "../api-proxy";
 import type { LocalCluster } from "../local-cluster";
@@ -56,8 +57,6 @@ export interface SoakContext {
     /** Each app's last promoted image. */
     promoted: Record<string, string>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -10,7 +10,6 @@ import { metricInterval, parseDuration, resolveAnalysis } from "../../analysis/s
 import { parseCanarySpec } from "../../analysis/spec/validation";
 import { PROJECT } from "../../config/stack";
 import { commandFlags } from "../cli-flags";
-import { parse } from "yaml";
 import { startApiProxy, type ApiProxy } from "../api-proxy";
 import { startLocalCluster, type LocalCluster } from "../local-cluster";
 import { attachPlayground, PODINFO_IMAGE } from "../playground";
@@ -86,7 +85,7 @@ export async function runSoak(args: SoakArgs, say: (line: string) => void): Prom
     try {
         cluster = await startLocalCluster({ podinfo: { faults: fault }, prometheusQueryError: () => (prometheusFailing ? "query processing would load too many samples into memory" : undefined) });
         hooks = await startSoakHooks();
-        proxy = await startApiProxy(cluster.controlPlane.server, clusterCa(cluster.kubeconfig), { record: false, token: cluster.controlPlane.token });
+        proxy = await startApiProxy(cluster.controlPlane.server, cluster.controlPlane.ca, { record: false, token: cluster.controlPlane.token });
         const config = soakStackConfig(readStackConfig(PLAYGROUND_STACK_FILE), hooks.url, names);
         workspace = await createPulumiWorkspace({ dir, stack: SOAK_STACK, config, toolchain });
         // Pulumi's Kubernetes provider and the analysis both reach the cluster through the proxy, as through
@@ -132,12 +131,6 @@ export async function runSoak(args: SoakArgs, say: (line: string) => void): Prom
         await cluster?.stop();
         fs.rmSync(dir, { recursive: true, force: true });
     }
-}
-
-/** The CA the cluster's certificate chains to, from its admin kubeconfig. */
-function clusterCa(kubeconfig: string): string {
-    const cluster = (parse(kubeconfig) as { clusters: { cluster: { "certificate-authority-data": string } }[] }).clusters[0].cluster;
-    return Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8");
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -213,7 +213,7 @@ describe("Kubernetes adapters against a real kube-apiserver", function () {
         const ROUTER_PATH = `/apis/appmesh.k8s.aws/v1beta2/namespaces/${NS}/virtualrouters/podinfo`;
 
         before(async () => {
-            proxy = await startApiProxy(cp.server, Buffer.from(kc.getCurrentCluster()!.caData!, "base64").toString("utf8"));
+            proxy = await startApiProxy(cp.server, cp.ca);
         });
 
         after(async () => {

@@ -33,7 +33,7 @@ describe("the analysis Lease against a real kube-apiserver", function () {
         kc.loadFromString(cp.kubeconfig);
         await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
         api = kc.makeApiClient(k8s.CoordinationV1Api);
-        proxy = await startApiProxy(cp.server, Buffer.from(kc.getCurrentCluster()!.caData!, "base64").toString("utf8"));
+        proxy = await startApiProxy(cp.server, cp.ca);
     });
 
     after(async () => {

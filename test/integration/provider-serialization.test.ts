@@ -146,7 +146,7 @@ describe("the serialized providers against a real kube-apiserver, in this proces
         const kc = new k8s.KubeConfig();
         kc.loadFromString(cp.kubeconfig);
         objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-        proxy = await startApiProxy(cp.server, Buffer.from(kc.getCurrentCluster()!.caData!, "base64").toString("utf8"));
+        proxy = await startApiProxy(cp.server, cp.ca);
         await apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "test" } });
         for (const object of [deployment("podinfo", 2), deployment("podinfo-primary", 2)]) {
             await apply(object);

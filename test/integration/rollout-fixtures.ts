@@ -11,7 +11,6 @@ import { buildVirtualRouterSpec } from "../../analysis/routers/appmesh/specs";
 import { canaryNames } from "../../analysis/spec/names";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { APPMESH_API_VERSION } from "../../analysis/routers/appmesh/api";
 import type { CanaryNames } from "../../analysis/spec/names";
 import { startApiProxy, type ApiProxy } from "../../playground/api-proxy";
@@ -94,8 +93,7 @@ export async function startHostBench(analysis: Partial<AnalysisSpec> = {}): Prom
     const fault = faultSwitches();
     const [cluster, objects] = await Promise.all([startLocalCluster({ podinfo: { faults: fault } }), renderStackObjects()]);
     try {
-        const ca = Buffer.from(parseYaml(cluster.kubeconfig).clusters[0].cluster["certificate-authority-data"], "base64").toString("utf8");
-        const proxy = await startApiProxy(cluster.controlPlane.server, ca);
+        const proxy = await startApiProxy(cluster.controlPlane.server, cluster.controlPlane.ca);
         const token = cluster.controlPlane.token;
         const deployment = (name: string) => structuredClone(objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!);
         await cluster.apply(objects);
