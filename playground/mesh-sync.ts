@@ -134,13 +134,16 @@ export async function startMeshSync(opts: MeshSyncOptions): Promise<MeshSync> {
         gatewayRoutes = gatewayTargets(gateways, services, routers);
     }
 
-    /** Pod addresses as the node serves them on this machine, ready pods only. */
+    /**
+     * The addresses the last sync read as ready, as the node serves them on this machine. Like Envoy's, the list
+     * lags the pods: a terminating pod stays in it until the next sync, and is reached while it still runs.
+     */
     const localEndpoints = (addresses: string[] | undefined): Endpoint[] =>
         (addresses ?? []).flatMap((address) => {
             const [ip, port] = address.split(":");
             const pod = opts.node.podAt(ip);
             const local = pod?.ports.get(Number(port));
-            return pod && local && pod.container.isReady() ? [{ pod: pod.name, url: `http://${local}` }] : [];
+            return pod && local ? [{ pod: pod.name, url: `http://${local}` }] : [];
         });
 
     let stopped = false;

@@ -244,9 +244,15 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     async function terminate(key: string, pod: V1Pod | undefined): Promise<void> {
         cancelRestart(key);
         const instance = running.get(key);
-        running.delete(key);
-        changed();
-        await instance?.container.stop();
+        if (instance) {
+            // As kubelet: a deleted pod's container gets SIGTERM and keeps its address until it exits; a force
+            // delete (no pod left) kills it.
+            await (pod && instance.container.terminate ? instance.container.terminate() : instance.container.stop());
+            if (running.get(key) === instance) {
+                running.delete(key);
+                changed();
+            }
+        }
         if (pod) {
             await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
         }

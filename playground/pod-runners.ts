@@ -27,6 +27,9 @@ export interface RunningContainer {
     sidecarAdmin?: string;
     /** `host:port` serving the app's own `/metrics` (a Prometheus target), when it has them. */
     appMetrics?: string;
+    /** What the image does on SIGTERM before it exits, when that is more than `stop`. */
+    terminate?(): Promise<void>;
+    /** Drain and stop now. */
     stop(): Promise<void>;
 }
 
@@ -91,6 +94,7 @@ export function podinfoRunner(opts: PodinfoRunnerOptions = {}): PodRunner {
                 isReady: started.isReady,
                 sidecarAdmin: started.adminAddress,
                 appMetrics: metricsPort ? started.metricsAddress : local(started.url),
+                terminate: () => started.terminate(),
                 stop: () => started.stop(),
             };
         },

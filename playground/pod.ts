@@ -5,6 +5,7 @@
  * actually answered, with the time it took.
  */
 import * as http from "http";
+import { setTimeout as sleep } from "timers/promises";
 import { EnvoyStats, ingressClusterName } from "./envoy-stats";
 import { closeServer, drainServer, listenOnFreePort, readBody } from "./http-util";
 import { AppInfo, Fault, podinfoHandler } from "./podinfo-app";
@@ -15,6 +16,12 @@ import { HttpRequestMetrics } from "./podinfo-metrics";
  * the playground stops quickly, and still longer than the slow scenarios' requests).
  */
 const TERMINATION_GRACE_MS = 3000;
+
+/**
+ * podinfo's answer to SIGTERM: `/readyz` fails at once, the app serves on for 3s so the load balancers take the
+ * pod out, then it shuts its server down.
+ */
+const SHUTDOWN_DELAY_MS = 3000;
 
 export interface PodOptions {
     namespace: string;
@@ -46,6 +53,9 @@ export interface Pod {
     /** Resolves once the pod's readiness probe (`/readyz` over HTTP) passes. */
     readonly ready: Promise<void>;
     isReady(): boolean;
+    /** Termination as podinfo meets SIGTERM: not ready, serving on for its shutdown delay, then drained. */
+    terminate(): Promise<void>;
+    /** Drain and stop now. */
     stop(): Promise<void>;
 }
 
@@ -74,7 +84,8 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
     const stats = new EnvoyStats(ingressClusterName(opts.mesh, opts.virtualNode, opts.port));
     const readyAt = Date.now() + opts.readyDelayMs;
     const metrics = new HttpRequestMetrics();
-    const handle = podinfoHandler({ ...opts.app, hostname: opts.name }, opts.fault, () => Date.now() >= readyAt);
+    let terminating = false;
+    const handle = podinfoHandler({ ...opts.app, hostname: opts.name }, opts.fault, () => Date.now() >= readyAt && !terminating);
     const app = http.createServer(async (req, res) => {
         const started = performance.now();
         const body = await readBody(req);
@@ -118,6 +129,10 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
         ready = true;
     });
     readyPromise.catch(() => undefined);
+    const stop = async () => {
+        stopped = true;
+        await Promise.all([drainServer(app, TERMINATION_GRACE_MS), closeServer(admin), closeServer(metricsServer)]);
+    };
     return {
         namespace: opts.namespace,
         name: opts.name,
@@ -128,10 +143,12 @@ export async function startPod(opts: PodOptions): Promise<Pod> {
         metrics,
         version: opts.app.version,
         ready: readyPromise,
-        isReady: () => ready && !stopped,
-        async stop() {
-            stopped = true;
-            await Promise.all([drainServer(app, TERMINATION_GRACE_MS), closeServer(admin), closeServer(metricsServer)]);
+        isReady: () => ready && !stopped && !terminating,
+        async terminate() {
+            terminating = true;
+            await sleep(SHUTDOWN_DELAY_MS);
+            await stop();
         },
+        stop,
     };
 }

@@ -624,6 +624,7 @@ async function finishPromotion(s: RolloutSession, mode: "promoted" | "skipped"):
     s.phase = "Promoting";
     const weights = await s.ports.router.getWeights();
     s.canaryWeight = weights.canary;
+    const canaryServed = weights.canary > 0;
     if (mode === "skipped") {
         if (weights.canary !== 0) {
             await setWeights(s, RESTING_WEIGHTS);
@@ -649,6 +650,11 @@ async function finishPromotion(s: RolloutSession, mode: "promoted" | "skipped"):
         await setWeights(s, RESTING_WEIGHTS);
         s.phase = "Finalising";
         s.emit("Normal", eventText.routingAllToPrimary());
+    }
+    if (canaryServed) {
+        // As Flagger's Finalising phase: the canary goes one interval after the route rests, so the data plane
+        // has taken up the route before the canary's pods stop. With the `pulumi up` gone, no reason to wait.
+        await s.pause(s.analysis.intervalMs, "wake");
     }
     await s.ports.workloads.scaleCanary(0);
     s.phase = "Succeeded";

@@ -118,6 +118,8 @@ export class RolloutSession {
     async pause(ms: number, onAbandoned: OnAbandoned): Promise<void> {
         if (onAbandoned === "stop") {
             this.stopIfAbandoned();
+        } else if (onAbandoned === "wake" && this.abandoned() !== undefined) {
+            return;
         }
         const slept = Promise.all([this.renewLease(), ms > 0 ? this.ports.clock.sleep(ms) : undefined]);
         const driver = this.ports.driver;

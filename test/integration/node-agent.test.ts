@@ -104,15 +104,30 @@ describe("the playground node on the real control plane", function () {
         assert.match(ingress[0].ip ?? "", /^10\.245\.1\.\d+$/);
     });
 
-    it("stops and deletes the pods when the Deployment scales to zero", async () => {
+    it("terminates the pods as podinfo meets SIGTERM when the Deployment scales to zero: not ready, serving on at their addresses for 3s, then stopped and deleted", async () => {
+        const terminating = node.pods().filter((p) => p.namespace === NS);
+        assert.equal(terminating.length, 2);
         const apps = kc.makeApiClient(k8s.AppsV1Api);
         await apps.patchNamespacedDeploymentScale({ name: "podinfo", namespace: NS, body: { spec: { replicas: 0 } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
+        const get = (pod: (typeof terminating)[number], path: string) => axios.get(`http://${pod.ports.get(9898)}${path}`, { validateStatus: () => true, proxy: false }).then((r) => r.status);
+        for (const pod of terminating) {
+            const notReadyBy = Date.now() + 5000;
+            while ((await get(pod, "/readyz")) !== 503) {
+                assert.ok(Date.now() < notReadyBy, `${pod.name} still ready after the scale-down`);
+                await sleep(50);
+            }
+            const signalled = Date.now();
+            assert.equal(await get(pod, "/version"), 200, `${pod.name} serves on while it shuts down`);
+            assert.ok(node.podAt(pod.podIP), `${pod.name} keeps its address until it exits`);
+            assert.ok(Date.now() - signalled < 3000);
+        }
         const core = kc.makeApiClient(k8s.CoreV1Api);
         const deadline = Date.now() + 60_000;
         while ((await core.listNamespacedPod({ namespace: NS })).items.length > 0 || node.pods().length > 0) {
             assert.ok(Date.now() < deadline, "pods still there");
-            await new Promise((resolve) => setTimeout(resolve, 250));
+            await sleep(250);
         }
+        await assert.rejects(get(terminating[0], "/version"), "a stopped pod's port is closed");
     });
 
     describe("a crash-looping version, as kubelet reports one", () => {

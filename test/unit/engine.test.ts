@@ -96,7 +96,9 @@ describe("engine: canary strategy", () => {
         ]);
         assert.deepEqual(h.calls.map((c) => [c.hook, c.payload.phase]), [["notify", "Succeeded"]]);
         assert.deepEqual(h.events.map((e) => e.phase), ["Finalising", "Succeeded", "Succeeded"]);
-        assert.equal(h.now, START);
+        // Flagger's Finalising run: the canary is scaled down one interval after the route rests.
+        assert.deepEqual(h.sleeps, [MINUTE]);
+        assert.equal(h.now, START + MINUTE);
     });
 
     it("follows stepWeights", async () => {
@@ -135,7 +137,7 @@ describe("engine: canary strategy", () => {
             "Normal: Promotion completed! Scaling down podinfo.test",
             "alert info: Canary analysis completed successfully, promotion finished.",
         ]);
-        assert.deepEqual(h.sleeps, [MINUTE, MINUTE]);
+        assert.deepEqual(h.sleeps, [MINUTE, MINUTE, MINUTE]);
         assert.deepEqual(h.events.map((e) => e.phase), ["Promoting", "Promoting", "Finalising", "Succeeded"]);
     });
 });
@@ -492,7 +494,9 @@ describe("engine: skipAnalysis", () => {
         assert.deepEqual(outcome, { status: "skipped", failedChecks: 0, canaryWeight: 0, checks: [] });
         assert.deepEqual(h.calls, []);
 
+        const sleepsBefore = h.sleeps.length;
         await finalizePromotion(request(analysis, { skipAnalysis: true }), h.ports, "skipped");
+        assert.equal(h.sleeps.length, sleepsBefore, "a canary that never took traffic goes without a Finalising interval");
         assert.deepEqual(h.trace.slice(5), [
             "scale 0",
             "Normal: Post-rollout check notify passed",
@@ -687,7 +691,8 @@ describe("engine: promotion waits for the primary", () => {
         h.ports.workloads.primaryReadiness = async () => (++polls < 3 ? notReady : { ready: true });
         await finalizePromotion(request(tutorialAnalysis()), h.ports, "promoted");
         assert.equal(polls, 3);
-        assert.deepEqual(h.sleeps, [2000, 2000]);
+        // Two readiness polls, then the Finalising interval before the canary goes.
+        assert.deepEqual(h.sleeps, [2000, 2000, MINUTE]);
         assert.deepEqual(h.trace.slice(0, 3), ["route 100/0", "Normal: Routing all traffic to primary", "scale 0"]);
     });
 
