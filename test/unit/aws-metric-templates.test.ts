@@ -4,6 +4,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { validateStackConfig } from "../../config/stack";
 import { parseMetricDataQueries, withPlaceholders } from "../../analysis/spec/cloudwatch-query";
+import { renderQuery } from "../../analysis/adapters/promql";
 import { canonicalQueryUrl } from "../../analysis/adapters/sigv4";
 import { stackFileValues } from "../../scripts/render";
 import { itRejects, type RejectionRule } from "./config-failures";
@@ -21,6 +22,13 @@ const STAT = (extra: Record<string, unknown> = {}, stat: Record<string, unknown>
 });
 const CLOUDWATCH = { provider: { type: "cloudwatch", region: "eu-west-1" }, query: JSON.stringify([STAT()]) };
 
+/** The stack config of the README's "Metrics on AWS" example (its first YAML block). */
+function readmeAwsExample(): Record<string, any> {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("### Metrics on AWS"));
+    return parse(/```yaml\n([\s\S]*?)```/.exec(section)![1]).config;
+}
+
 describe("AWS metric templates in stack config", () => {
     const dev = (): any => {
         const raw = structuredClone(stackFileValues("dev"));
@@ -33,9 +41,7 @@ describe("AWS metric templates in stack config", () => {
     });
 
     it("accepts the README's AMP and VPC Lattice templates and the metrics that use them", () => {
-        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-        const section = readme.slice(readme.indexOf("### Metrics on AWS"));
-        const config = parse(/```yaml\n([\s\S]*?)```/.exec(section)![1]).config;
+        const config = readmeAwsExample();
         const raw: any = structuredClone(stackFileValues("dev"));
         raw.metricTemplates = config["appmesh-canary:metricTemplates"];
         raw.canary.analysis.metrics.push(...config["appmesh-canary:canary"].analysis.metrics);
@@ -44,6 +50,24 @@ describe("AWS metric templates in stack config", () => {
         // The rendered queries are valid too, with the variables the metrics set.
         const rendered = raw.metricTemplates["lattice-success-rate"].query.replace("{{ variables.targetGroup }}", "k8s-test-podinfo-canary-0a1b2c3d4e");
         assert.deepEqual(parseMetricDataQueries(rendered).problems, []);
+    });
+
+    it("carries the README's VPC Lattice templates in Pulumi.gatewayapi.yaml, valid on a Lattice Gateway with the metrics that use them", () => {
+        const readme = readmeAwsExample();
+        const raw: any = structuredClone(stackFileValues("gatewayapi"));
+        const lattice = ["lattice-success-rate", "lattice-latency"];
+        assert.deepEqual(raw.metricTemplates, Object.fromEntries(lattice.map((name) => [name, readme["appmesh-canary:metricTemplates"][name]])));
+        // The playground runs this stack without CloudWatch: its canary keeps Flagger's built-in metrics.
+        assert.deepEqual(raw.canary.analysis.metrics.map((m: any) => [m.name, m.templateRef]), [["request-success-rate", undefined], ["request-duration", undefined]]);
+        raw.gateway.className = "amazon-vpc-lattice";
+        raw.canary.analysis.metrics.push(...readme["appmesh-canary:canary"].analysis.metrics);
+        assert.deepEqual(validateStackConfig(raw), []);
+        for (const metric of raw.canary.analysis.metrics.slice(2)) {
+            const model = { namespace: "test", name: "podinfo", target: "podinfo", service: "podinfo", interval: metric.interval, variables: metric.templateVariables };
+            const check = parseMetricDataQueries(renderQuery(raw.metricTemplates[metric.templateRef.name].query, model));
+            assert.deepEqual(check.problems, [], metric.name);
+            assert.ok(JSON.stringify(check.queries).includes(`"Value":"${metric.templateVariables.targetGroup}"`), metric.name);
+        }
     });
 
     const RULES: RejectionRule<any>[] = [
