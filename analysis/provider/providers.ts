@@ -52,6 +52,7 @@ import { bootstrapRefusal } from "./bootstrap";
 import { clearedAnnotations, failedRevisionOf, failureAnnotations, failureRecord, type FailedRevision } from "./failed-revision";
 import { checkRetryRevision, heldOutputs, heldRevisionText, isHeld } from "./held-revision";
 import { trackStatus, type StatusTracker } from "./status-tracker";
+import { announcedLast } from "./last-line";
 import { KubeCanaryStatus } from "../adapters/kubernetes/status";
 import type { CanaryStatus } from "../report/status";
 import { analysisRunRecord, reportBaseName } from "../report/run-record";
@@ -414,8 +415,8 @@ async function assertBootstrap(inputs: AnalysisInputs): Promise<void> {
     }
 }
 
-/** The run's report, written where the stack says and announced as its last event line; best effort. */
-async function reportRun(next: AnalysisInputs, previousRevision: string, run: { startedAt: number; events: CanaryEvent[]; result: RolloutResult; reason?: string }): Promise<void> {
+/** The run's report, written where the stack says; `announce` gets the line naming it (printed last, `last-line.ts`). Best effort. */
+async function reportRun(next: AnalysisInputs, previousRevision: string, run: { startedAt: number; events: CanaryEvent[]; result: RolloutResult; reason?: string }, announce: (line: string) => void): Promise<void> {
     if (!next.reportDirectory) {
         return;
     }
@@ -423,23 +424,23 @@ async function reportRun(next: AnalysisInputs, previousRevision: string, run: { 
     const record = analysisRunRecord({ ...run, target: next.target, spec: parseCanarySpec(next.canary), revision: next.revision, previousRevision, finishedAt });
     try {
         const file = await writeRolloutReport(next.reportDirectory, reportBaseName(next.target, next.revision, run.startedAt), record);
-        printLine("Normal", `Rollout report: ${file}`);
+        announce(`Rollout report: ${file}`);
     } catch (error) {
         warn(`Could not write the rollout report to ${next.reportDirectory}: ${(error as Error).message}`);
     }
 }
 
 /** Run the analysis of a new revision: promoted outputs, or an error saying how it failed and what it left. */
-async function analyse(next: AnalysisInputs, previousRevision: string, request: RolloutRequest, status: StatusTracker, failed: FailedRevision | undefined): Promise<{ outs: AnalysisOutputs }> {
+async function analyse(next: AnalysisInputs, previousRevision: string, request: RolloutRequest, status: StatusTracker, failed: FailedRevision | undefined, announce: (line: string) => void): Promise<{ outs: AnalysisOutputs }> {
     const run = { startedAt: Date.now(), events: [] as CanaryEvent[] };
     let outcome: AnalysisOutcome;
     try {
         outcome = await runAnalysis(request, buildPorts(next, request.spec, statusObserver(status, (event) => run.events.push(event))));
     } catch (error) {
-        await reportRun(next, previousRevision, { ...run, result: "error", reason: (error as Error).message });
+        await reportRun(next, previousRevision, { ...run, result: "error", reason: (error as Error).message }, announce);
         throw error;
     }
-    await reportRun(next, previousRevision, { ...run, result: outcome.status === "failed" ? "rolled back" : "promoted", reason: outcome.reason });
+    await reportRun(next, previousRevision, { ...run, result: outcome.status === "failed" ? "rolled back" : "promoted", reason: outcome.reason }, announce);
     if (outcome.status === "failed") {
         const record = failureRecord(outcome, next.revision, Date.now());
         const held = record !== undefined && (await recordFailure(next, record));
@@ -492,18 +493,20 @@ export const analysisProvider: pulumi.dynamic.ResourceProvider = {
             await assertSameCluster(next);
             const failed = await recordedFailure(next);
             const status = await trackStatus(statusStore(next, { attempts: 1 }), next.revision);
-            try {
-                if (isHeld(next.revision, next.retryRevision, failed)) {
-                    await restIfInterrupted(next, request);
-                    const text = heldRevisionText(next.target, failed, "up");
-                    printLine("Warning", text);
-                    status.note("Failed", text);
-                    return { outs: heldOutputs(previous, next) };
-                }
-                return await analyse(next, previous.revision, request, status, failed);
-            } finally {
-                await status.flush(warn);
-            }
+            return announcedLast(
+                async (announce) => {
+                    if (isHeld(next.revision, next.retryRevision, failed)) {
+                        await restIfInterrupted(next, request);
+                        const text = heldRevisionText(next.target, failed, "up");
+                        printLine("Warning", text);
+                        status.note("Failed", text);
+                        return { outs: heldOutputs(previous, next) };
+                    }
+                    return analyse(next, previous.revision, request, status, failed, announce);
+                },
+                () => status.flush(warn),
+                (line) => printLine("Normal", line),
+            );
         });
     },
 

@@ -20,6 +20,7 @@ import { ANALYSIS_URN, apexWeights, canaryReplicas, deployFirst, FINALIZE_URN, S
 
 const ROUTER_PATH = "/apis/appmesh.k8s.aws/v1beta2/namespaces/test/virtualrouters/podinfo";
 const LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/test/leases/podinfo-canary-analysis";
+const STATUS_PATH = "/api/v1/namespaces/test/configmaps/podinfo-canary-status";
 
 /** Canary weights of the router writes the API server took, from request `since` on. */
 function canaryWeightsWritten(bench: HostBench, since = 0): number[] {
@@ -138,6 +139,23 @@ describe("the serialized providers on every Kubernetes API error path, in Pulumi
             await assertAtRest(bench);
         });
     }
+
+    it("a failed run whose status cannot be written: the status warning comes before the report's line, the update's last", async () => {
+        const { news } = await newRevision();
+        const reports = fs.mkdtempSync(path.join(os.tmpdir(), "appmesh-canary-reports-"));
+        bench.proxy.injectFault({ path: ROUTER_PATH, method: "PATCH", status: 401 });
+        bench.proxy.injectFault({ path: STATUS_PATH, method: "PATCH", status: 403, times: 1000 });
+        try {
+            await assert.rejects(bench.host.update("test/podinfo", ANALYSIS_URN, promoted, { ...news, reportDirectory: reports }), /canary analysis of podinfo\.test failed: /);
+        } finally {
+            bench.proxy.clearFaults();
+        }
+        const events = bench.lines.join("\n");
+        assert.match(events, /^Warning Could not write the canary status ConfigMap, so `npm run status` shows an older state: .*403/m);
+        assert.match(bench.lines.at(-1) ?? "", /^Normal  Rollout report: \S+\/podinfo-[0-9a-f]{16}-\d{8}T\d{6}Z\.html$/, events);
+        assert.ok(bench.lines.at(-1)!.includes(reports), events);
+        await assertAtRest(bench);
+    });
 });
 
 describe("mid-rollout, the API server unreachable or the `pulumi` CLI killed, through Pulumi's provider host", function () {
