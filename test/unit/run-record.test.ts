@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import type { CanaryEvent } from "../../analysis/engine/ports";
-import { renderReportHtml } from "../../analysis/report/report";
+import { renderReportHtml, reportJson } from "../../analysis/report/report";
 import { analysisRunRecord, reportBaseName } from "../../analysis/report/run-record";
 import { parseStackConfig } from "../../config/stack";
 import { stackFileValues } from "../../scripts/render";
@@ -36,6 +36,13 @@ describe("the report of one Analysis run", () => {
         assert.equal(record.intervalMs, 60_000);
         assert.deepEqual(record.bounds.map((b) => b.name), ["request-success-rate", "request-duration"]);
         assert.match(renderReportHtml(record), /over 1m \(min 99%\)/, "the HTML shows each check's window");
+    });
+
+    it("keeps every metric check's window in report.json, as the analysis queried it", () => {
+        const checks = (JSON.parse(reportJson(record)).events as CanaryEvent[]).flatMap((e) => e.checks ?? []);
+        const metrics = checks.filter((c) => c.kind === "metric");
+        assert.deepEqual(metrics.map((c) => [c.name, c.window]), [["request-success-rate", "1m"], ["request-success-rate", "1m"], ["request-duration", "30s"]]);
+        assert.ok(checks.length > metrics.length, "a webhook check, which has no window, is kept too");
     });
 
     it("names the files after the app, the revision and the start time, sortable", () => {
