@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parse } from "yaml";
 import { readWeights } from "../../analysis/routers/appmesh/routes";
 import { canaryNames, routerNodes } from "../../analysis/spec/names";
 import { PROJECT } from "../../config/stack";
@@ -135,7 +136,16 @@ describe("pulumi preview / up / refresh / destroy with the real CLI on the local
         assert.strictEqual(await primaryImage(), image("6.0.1"));
         assert.deepStrictEqual(await weights(), { primary: 100, canary: 0 });
         assert.strictEqual(await replicas(NAMES.target), 0);
-        assert.strictEqual((await analysisOutputs()).status, "promoted");
+        const { status, revision } = await analysisOutputs();
+        assert.strictEqual(status, "promoted");
+        // No reportDirectory in the stack: the report goes to .rollouts/<stack> beside the program, the folder of
+        // the workspace project's `main` (a link to this repository), where Pulumi runs it.
+        const { main } = parse(fs.readFileSync(path.join(workspace.dir, "Pulumi.yaml"), "utf8")) as { main: string };
+        const reports = path.join(fs.realpathSync(path.dirname(path.join(workspace.dir, main))), ".rollouts", workspace.stack);
+        const html = /Rollout report: (\S+\.html)/.exec(result.output)?.[1] ?? "";
+        assert.strictEqual(path.dirname(html), reports, `the report's line: ${html}`);
+        assert.match(path.basename(html), new RegExp(`^podinfo-${revision}-\\d{8}T\\d{6}Z\\.html$`));
+        assert.ok(fs.existsSync(html) && fs.existsSync(html.replace(/\.html$/, ".json")), `the HTML and JSON reports exist: ${html}`);
         await expectNoChanges();
     });
 

@@ -156,6 +156,29 @@ describe("the Canary component wires Analysis and Finalize (mocks)", function ()
         assert.ok(isSecret(secretCopy!.inputs.stringData));
     });
 
+    it("writes reports to .rollouts/<stack> beside the program when the stack names no reportDirectory, and resolves a named one there too", async () => {
+        const main = require("../../index");
+        const { parseStackConfig } = require("../../config/stack");
+        const reportDirectory = async (values: Record<string, unknown>) => {
+            mocks.clear();
+            main(parseStackConfig(values));
+            await settle();
+            return mocks.resources.find((r) => r.type === ANALYSIS_TYPE)!.inputs.reportDirectory;
+        };
+        // Pulumi runs the program in the program's directory (the language host's --pwd), so that is where it resolves.
+        const program = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "program-")));
+        const cwd = process.cwd();
+        process.chdir(program);
+        try {
+            assert.equal(stackFileValues("dev").reportDirectory, undefined, "the dev stack names none");
+            assert.equal(await reportDirectory(stackFileValues("dev")), path.join(program, ".rollouts", "dev"));
+            assert.equal(await reportDirectory({ ...stackFileValues("dev"), reportDirectory: "reports/canary" }), path.join(program, "reports", "canary"));
+        } finally {
+            process.chdir(cwd);
+            fs.rmSync(program, { recursive: true, force: true });
+        }
+    });
+
     it("passes the stack's retryRevision through the Canary to the Analysis", async () => {
         const main = require("../../index");
         const { parseStackConfig } = require("../../config/stack");
