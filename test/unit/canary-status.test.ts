@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
-import { formatStatusTable, nextStatus, parseStatusData, statusConfigMapName, statusData, statusTarget, type CanaryStatus } from "../../analysis/report/status";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { formatStatusTable, nextStatus, parseStatusData, STATUS_LABEL, statusConfigMapName, statusData, statusTarget, type CanaryStatus } from "../../analysis/report/status";
+import { REPO_ROOT } from "../../scripts/render";
 import { parseStatusArguments } from "../../cli/status";
 import { trackStatus } from "../../analysis/provider/status-tracker";
 
@@ -45,6 +48,21 @@ describe("canary status", () => {
             "shop        checkout   Progressing   20       0              2026-12-02T17:58:41Z   40a857abea41bb8f",
         ]);
         assert.equal(formatStatusTable([{ namespace: "shop", name: "catalog", status: status("Failed", 0) }], false).length, 1, "watch lines come without the header");
+    });
+
+    it("the README's plain-kubectl line per canary selects the status ConfigMaps and reads the table's columns from keys statusData writes", () => {
+        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const command = readme.split("\n").find((line) => line.startsWith("kubectl get configmaps -A ") && line.includes("custom-columns="));
+        assert.ok(command, "the README shows the kubectl command");
+        assert.ok(command.includes(` -l ${STATUS_LABEL}=true `), command);
+        const columns = /custom-columns='([^']+)'/.exec(command)![1].split(",").map((column) => column.split(":"));
+        assert.deepEqual(columns.map(([header]) => header), formatStatusTable([])[0].split(/\s+/), "the same columns as npm run status");
+        const written = statusData(nextStatus(undefined, event("Progressing", 1000, 5, 1), "r1"));
+        const fields = columns.map(([, field]) => field);
+        assert.deepEqual(fields.slice(0, 2), [".metadata.namespace", ".metadata.name"]);
+        for (const field of fields.slice(2)) {
+            assert.ok(field.startsWith(".data.") && field.slice(".data.".length) in written, `${field} is a key the status ConfigMap holds: ${Object.keys(written)}`);
+        }
     });
 
     it("reads the command's options and names a bad one", () => {
