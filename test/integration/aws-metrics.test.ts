@@ -4,18 +4,19 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import * as readline from "readline";
-import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { APPMESH_QUERIES } from "../../analysis/routers/appmesh/queries";
 import { PrometheusMetrics } from "../../analysis/adapters/metrics";
 import { canonicalQueryUrl, sigV4Signer } from "../../analysis/adapters/sigv4";
 import { queryUrl } from "../../analysis/adapters/metrics";
 import type { QueryContext } from "../../analysis/engine/ports";
-import type { MetricTemplateSpec } from "../../analysis/spec/canary";
+import type { MetricSpec, MetricTemplateSpec } from "../../analysis/spec/canary";
 import { toolchainPaths } from "../../playground/control-plane";
 import { closeServer, freePort, listenOnFreePort, readBody } from "../../playground/http-util";
 import { stopChild, trackChild } from "../../playground/processes";
 import { PrometheusServer, startPrometheus } from "../../playground/prometheus";
-import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
+import { prometheusAddress } from "../../playground/local-cluster";
+import { ANALYSIS_URN, apexWeights, canaryReplicas, deployFirst, FINALIZE_URN, startHostBench, type HostBench } from "./rollout-fixtures";
 
 /**
  * The AWS metric providers against independent AWS peers, run here: botocore's SigV4 signer (the signatures,
@@ -26,6 +27,10 @@ import { ANALYSIS_URN, apexWeights, canaryReplicas, FINALIZE_URN, startHostBench
 const context: QueryContext = { namespace: "test", name: "podinfo", target: "podinfo", service: "podinfo" };
 const FIXED = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
 const SESSION = { ...FIXED, sessionToken: "IQoJb3JpZ2luX2VjEXAMPLE//session+token/=" };
+/** SESSION as the environment's credentials, where the SDK's default chain finds them first. */
+const SESSION_ENV = { AWS_ACCESS_KEY_ID: SESSION.accessKeyId, AWS_SECRET_ACCESS_KEY: SESSION.secretAccessKey, AWS_SESSION_TOKEN: SESSION.sessionToken };
+/** The AMP workspace path of the proxied Prometheus (the proxy's upstream strips it, as the service maps it). */
+const AMP_WORKSPACE = "/workspaces/ws-1a2b3c4d-5e6f";
 
 function awsPython(): string {
     const python = toolchainPaths().AWS_PYTHON;
@@ -41,8 +46,14 @@ function botocoreHeaders(url: string, region: string, service: string, credentia
     return JSON.parse(run.stdout);
 }
 
+interface Peer {
+    child: ChildProcess;
+    port: number;
+    lines: string[];
+}
+
 /** A child that prints "listening <port>" (or nothing, for moto) when ready; its other lines are collected. */
-async function startPeer(args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
+async function startPeer(args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => number | undefined): Promise<Peer> {
     const child = spawn(awsPython(), args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     trackChild(child);
     const lines: string[] = [];
@@ -82,6 +93,56 @@ async function startMoto(refuseUnknownCredentials = false): Promise<{ child: Chi
     }
 }
 
+/**
+ * botocore's verifying proxy for SESSION's credentials (service `aps`, eu-west-1) in front of the Prometheus
+ * `prometheusUrl` gives at each request, reached as an AMP workspace at `address`.
+ */
+async function startAmpFront(prometheusUrl: () => string): Promise<{ address: string; proxy: Peer; stop(): Promise<void> }> {
+    const upstream = http.createServer((req, res) => {
+        const forwarded = http.get(`${prometheusUrl()}${req.url!.replace(AMP_WORKSPACE, "")}`, (answer) => {
+            res.writeHead(answer.statusCode!, answer.headers);
+            answer.pipe(res);
+        });
+        forwarded.on("error", () => res.destroy());
+    });
+    const upstreamPort = await listenOnFreePort(upstream);
+    try {
+        const proxy = await startPeer(
+            [script("sigv4_verify_proxy.py"), `http://127.0.0.1:${upstreamPort}`, "eu-west-1", "aps", SESSION.accessKeyId, SESSION.secretAccessKey, SESSION.sessionToken],
+            process.env,
+            (line) => (line.startsWith("listening ") ? Number(line.split(" ")[1]) : undefined),
+        );
+        return {
+            address: `http://127.0.0.1:${proxy.port}${AMP_WORKSPACE}`,
+            proxy,
+            async stop() {
+                await stopChild(proxy.child);
+                await closeServer(upstream);
+            },
+        };
+    } catch (error) {
+        await closeServer(upstream);
+        throw error;
+    }
+}
+
+/** A VPC Lattice target group's dimensions, as `AWS/VpcLattice` metrics carry them. */
+const targetGroup = (name: string) => [{ Name: "TargetGroup", Value: `targetgroup/k8s-test-${name}/0123456789abcdef` }];
+
+/** A `cloudwatch` template's query: one metric-stat query of an `AWS/VpcLattice` metric of a target group. */
+const statQuery = (metricName: string, name: string, stat: string) =>
+    JSON.stringify([{ Id: "m1", MetricStat: { Metric: { Namespace: "AWS/VpcLattice", MetricName: metricName, Dimensions: targetGroup(name) }, Period: 60, Stat: stat } }]);
+
+/** Puts `AWS/VpcLattice` data into moto's CloudWatch through the SDK. */
+async function putLatticeData(motoUrl: string, region: string, metricData: MetricDatum[]): Promise<void> {
+    const client = new CloudWatchClient({ region, endpoint: motoUrl, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+    try {
+        await client.send(new PutMetricDataCommand({ Namespace: "AWS/VpcLattice", MetricData: metricData }));
+    } finally {
+        client.destroy();
+    }
+}
+
 describe("AWS metric providers against botocore and moto", function () {
     this.timeout(120_000);
     const children: ChildProcess[] = [];
@@ -117,9 +178,10 @@ describe("AWS metric providers against botocore and moto", function () {
 
         describe("a query to a real Prometheus behind a proxy that verifies the signature", () => {
             let prometheus: PrometheusServer;
-            let proxy: { child: ChildProcess; port: number; lines: string[] };
+            let front: Awaited<ReturnType<typeof startAmpFront>>;
+            let proxy: Peer;
             const template = (region: string): MetricTemplateSpec => ({
-                provider: { address: `http://127.0.0.1:${proxy.port}/workspaces/ws-1a2b3c4d-5e6f`, sigv4: { region } },
+                provider: { address: front.address, sigv4: { region } },
                 query: 'vector({{ variables.answer }}) * 2 + 0',
             });
             const read = (metrics: PrometheusMetrics) =>
@@ -139,30 +201,17 @@ describe("AWS metric providers against botocore and moto", function () {
 
             before(async () => {
                 prometheus = await startPrometheus({ scrapeIntervalMs: 1000, targets: [] });
-                // The proxy strips the AMP workspace path before Prometheus, as the service maps it.
-                const upstream = http.createServer((req, res) => {
-                    const forwarded = http.get(`${prometheus.url}${req.url!.replace("/workspaces/ws-1a2b3c4d-5e6f", "")}`, (answer) => {
-                        res.writeHead(answer.statusCode!, answer.headers);
-                        answer.pipe(res);
-                    });
-                    forwarded.on("error", () => res.destroy());
-                });
-                const upstreamPort = await listenOnFreePort(upstream);
-                after(() => closeServer(upstream));
-                proxy = await startPeer(
-                    [script("sigv4_verify_proxy.py"), `http://127.0.0.1:${upstreamPort}`, "eu-west-1", "aps", SESSION.accessKeyId, SESSION.secretAccessKey, SESSION.sessionToken],
-                    process.env,
-                    (line) => (line.startsWith("listening ") ? Number(line.split(" ")[1]) : undefined),
-                );
-                children.push(proxy.child);
+                front = await startAmpFront(() => prometheus.url);
+                proxy = front.proxy;
             });
 
             after(async () => {
+                await front?.stop();
                 await prometheus?.stop();
             });
 
             it("signs with the default credential chain (here the environment's session credentials) and reads the value", async () => {
-                Object.assign(process.env, { AWS_ACCESS_KEY_ID: SESSION.accessKeyId, AWS_SECRET_ACCESS_KEY: SESSION.secretAccessKey, AWS_SESSION_TOKEN: SESSION.sessionToken });
+                Object.assign(process.env, SESSION_ENV);
                 const metrics = new PrometheusMetrics({ builtinQueries: APPMESH_QUERIES, address: prometheus.url, templates: { amp: template("eu-west-1") } });
                 const record = nextRecord();
                 assert.deepEqual(await read(metrics), { kind: "value", value: 42 });
@@ -175,7 +224,7 @@ describe("AWS metric providers against botocore and moto", function () {
             });
 
             it("is refused when signed for another region, and says so without any credential", async () => {
-                Object.assign(process.env, { AWS_ACCESS_KEY_ID: SESSION.accessKeyId, AWS_SECRET_ACCESS_KEY: SESSION.secretAccessKey, AWS_SESSION_TOKEN: SESSION.sessionToken });
+                Object.assign(process.env, SESSION_ENV);
                 const metrics = new PrometheusMetrics({ builtinQueries: APPMESH_QUERIES, address: prometheus.url, templates: { amp: template("us-east-1") } });
                 const record = nextRecord();
                 const reading = await read(metrics);
@@ -206,31 +255,20 @@ describe("AWS metric providers against botocore and moto", function () {
     describe("CloudWatch (GetMetricData)", () => {
         let moto: { child: ChildProcess; url: string };
         const region = "eu-west-1";
-        const targetGroup = (name: string) => [{ Name: "TargetGroup", Value: `targetgroup/k8s-test-${name}/0123456789abcdef` }];
-        const statQuery = (metricName: string, name: string, stat: string) =>
-            JSON.stringify([{ Id: "m1", MetricStat: { Metric: { Namespace: "AWS/VpcLattice", MetricName: metricName, Dimensions: targetGroup(name) }, Period: 60, Stat: stat } }]);
         const metricsWith = (templates: Record<string, MetricTemplateSpec>) => new PrometheusMetrics({ builtinQueries: APPMESH_QUERIES, address: "http://127.0.0.1:1", templates });
 
         before(async () => {
             moto = await startMoto();
             children.push(moto.child);
-            const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
-            const client = new CloudWatchClient({ region, endpoint: moto.url, credentials });
             const now = Date.now();
             // Two minutes of data for the canary's target group: 100 requests a minute, 4 of them 5xx; latency 20 then 30 ms.
-            await client.send(
-                new PutMetricDataCommand({
-                    Namespace: "AWS/VpcLattice",
-                    MetricData: [
-                        { MetricName: "TotalRequestCount", Dimensions: targetGroup("podinfo-canary"), Value: 100, Timestamp: new Date(now - 120_000) },
-                        { MetricName: "TotalRequestCount", Dimensions: targetGroup("podinfo-canary"), Value: 100, Timestamp: new Date(now - 30_000) },
-                        { MetricName: "HTTPCode_5XX_Count", Dimensions: targetGroup("podinfo-canary"), Value: 4, Timestamp: new Date(now - 30_000) },
-                        { MetricName: "RequestTime", Dimensions: targetGroup("podinfo-canary"), Value: 20, Timestamp: new Date(now - 120_000) },
-                        { MetricName: "RequestTime", Dimensions: targetGroup("podinfo-canary"), Value: 30, Timestamp: new Date(now - 30_000) },
-                    ],
-                }),
-            );
-            client.destroy();
+            await putLatticeData(moto.url, region, [
+                { MetricName: "TotalRequestCount", Dimensions: targetGroup("podinfo-canary"), Value: 100, Timestamp: new Date(now - 120_000) },
+                { MetricName: "TotalRequestCount", Dimensions: targetGroup("podinfo-canary"), Value: 100, Timestamp: new Date(now - 30_000) },
+                { MetricName: "HTTPCode_5XX_Count", Dimensions: targetGroup("podinfo-canary"), Value: 4, Timestamp: new Date(now - 30_000) },
+                { MetricName: "RequestTime", Dimensions: targetGroup("podinfo-canary"), Value: 20, Timestamp: new Date(now - 120_000) },
+                { MetricName: "RequestTime", Dimensions: targetGroup("podinfo-canary"), Value: 30, Timestamp: new Date(now - 30_000) },
+            ]);
         });
 
         beforeEach(() => {
@@ -309,6 +347,39 @@ describe("AWS metric providers against botocore and moto", function () {
 
     describe("through the serialized provider in Pulumi's host, on the local cluster", () => {
         let bench: HostBench;
+        /** The Analysis as Pulumi's state holds it: what the next update starts from. */
+        let promoted: Record<string, any>;
+        const LATTICE_TEMPLATE = "lattice-request-time";
+        const AMP_TEMPLATE = "amp-canary-targets-up";
+
+        /**
+         * The bench after its first `pulumi up`, its host (re)started now: the host inherits the test's environment
+         * (credential chain, CloudWatch endpoint), as each `pulumi up` does from where it runs.
+         */
+        async function deployedBench(): Promise<HostBench> {
+            if (bench) {
+                await bench.host.stop();
+                await bench.restartHost();
+                await bench.host.configure();
+            } else {
+                bench = await startHostBench();
+                promoted = (await deployFirst(bench)).promoted;
+            }
+            return bench;
+        }
+
+        /** The bench's Analysis inputs with `metrics` added to the analysis and `metricTemplates` as the stack's. */
+        function withTemplateMetrics(metrics: MetricSpec[], metricTemplates: Record<string, MetricTemplateSpec>): Record<string, any> {
+            const inputs = bench.analysisInputs() as Record<string, any>;
+            const analysis = { ...inputs.canary.analysis, metrics: [...inputs.canary.analysis.metrics, ...metrics] };
+            return { ...inputs, canary: { ...inputs.canary, analysis }, metricTemplates };
+        }
+
+        /** All traffic on the primary, the canary scaled to zero. */
+        async function assertAtRest(): Promise<void> {
+            assert.deepEqual(await apexWeights(bench), { primary: 100, canary: 0 });
+            assert.equal(await canaryReplicas(bench), 0);
+        }
 
         after(async () => {
             await bench?.stop();
@@ -320,28 +391,11 @@ describe("AWS metric providers against botocore and moto", function () {
             children.push(guarded.child);
             // The host inherits where `pulumi up` runs: the credential chain and endpoint come from there.
             Object.assign(process.env, { AWS_ACCESS_KEY_ID: "AKIAUNKNOWNKEY000000", AWS_SECRET_ACCESS_KEY: "unknown-secret-value", AWS_ENDPOINT_URL_CLOUDWATCH: guarded.url });
-            bench = await startHostBench();
-            await bench.host.configure();
-            const promoted = (await bench.host.create(ANALYSIS_URN, bench.analysisInputs())).properties;
-            await bench.host.create(FINALIZE_URN, bench.finalizeInputs(String(promoted.revision), "initialized"));
+            await deployedBench();
             await bench.updateCanaryTemplate("6.0.1");
-            const inputs = bench.analysisInputs() as Record<string, any>;
-            const lattice = {
-                name: "lattice-success-rate",
-                templateRef: { name: "lattice-success-rate" },
-                thresholdRange: { min: 99 },
-                interval: "1m",
-            };
-            const news = {
-                ...inputs,
-                canary: { ...inputs.canary, analysis: { ...inputs.canary.analysis, metrics: [...inputs.canary.analysis.metrics, lattice] } },
-                metricTemplates: {
-                    "lattice-success-rate": {
-                        provider: { type: "cloudwatch", region: "eu-west-1" },
-                        query: '[{"Id": "requests", "MetricStat": {"Metric": {"Namespace": "AWS/VpcLattice", "MetricName": "TotalRequestCount", "Dimensions": [{"Name": "TargetGroup", "Value": "{{ target }}-canary"}]}, "Period": 60, "Stat": "Sum"}}]',
-                    },
-                },
-            };
+            const news = withTemplateMetrics([{ name: "lattice-success-rate", templateRef: { name: "lattice-success-rate" }, thresholdRange: { min: 99 }, interval: "1m" }], {
+                "lattice-success-rate": { provider: { type: "cloudwatch", region: "eu-west-1" }, query: statQuery("TotalRequestCount", "{{ target }}-canary", "Sum") },
+            });
             bench.lines.length = 0;
             await assert.rejects(bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news), (error: Error) => {
                 assert.match(error.message, /canary analysis of podinfo\.test failed: Metric query failed for lattice-success-rate: CloudWatch GetMetricData in eu-west-1 failed: \w+/);
@@ -352,8 +406,68 @@ describe("AWS metric providers against botocore and moto", function () {
             assert.match(events, /Metric query failed for lattice-success-rate: CloudWatch GetMetricData in eu-west-1 failed/);
             assert.match(events, /Rolling back podinfo\.test failed checks threshold reached/);
             assert.ok(!events.includes("unknown-secret-value"));
-            assert.deepEqual(await apexWeights(bench), { primary: 100, canary: 0 });
-            assert.equal(await canaryReplicas(bench), 0);
+            await assertAtRest();
+        });
+
+        it("promotes the canary while its analysis reads CloudWatch and a SigV4-signed Prometheus beside the built-in metrics, with no credential in the events", async function () {
+            this.timeout(300_000);
+            const moto = await startMoto();
+            children.push(moto.child);
+            // The canary's target group answered in 25 ms half a minute ago: within the 10 × 1m the check looks back.
+            await putLatticeData(moto.url, "eu-west-1", [{ MetricName: "RequestTime", Dimensions: targetGroup("podinfo-canary"), Value: 25, Timestamp: new Date(Date.now() - 30_000) }]);
+            // One credential chain for both: session credentials in the environment, CloudWatch's endpoint moto.
+            Object.assign(process.env, SESSION_ENV, { AWS_ENDPOINT_URL_CLOUDWATCH: moto.url });
+            await deployedBench();
+            // AMP in front of the bench's appmesh-prometheus, which scrapes the canary's pods.
+            const front = await startAmpFront(() => `http://${prometheusAddress(bench.cluster.node.pods())}`);
+            try {
+                await bench.updateCanaryTemplate("6.0.2");
+                const news = withTemplateMetrics(
+                    [
+                        { name: LATTICE_TEMPLATE, templateRef: { name: LATTICE_TEMPLATE }, thresholdRange: { max: 100 }, interval: "1m" },
+                        { name: AMP_TEMPLATE, templateRef: { name: AMP_TEMPLATE }, thresholdRange: { min: 1 }, interval: "1m" },
+                    ],
+                    {
+                        [LATTICE_TEMPLATE]: { provider: { type: "cloudwatch", region: "eu-west-1" }, query: statQuery("RequestTime", "{{ target }}-canary", "Average") },
+                        [AMP_TEMPLATE]: {
+                            provider: { address: front.address, sigv4: { region: "eu-west-1" } },
+                            query: 'count(up{kubernetes_namespace="{{ namespace }}", kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"} == 1)',
+                        },
+                    },
+                );
+                bench.lines.length = 0;
+                const { properties: updated } = await bench.host.update("test/podinfo", ANALYSIS_URN, promoted, news);
+                // The outputs of a promoted revision, as Pulumi's state keeps them.
+                const { revision, status, template } = updated;
+                assert.deepEqual({ revision, status, template }, { revision: news.revision, status: "promoted", template: news.template });
+                const events = bench.lines.join("\n");
+                for (const line of ["Starting canary analysis for podinfo.test", "Advance podinfo.test canary weight 30", "Copying podinfo.test template spec to podinfo-primary.test"]) {
+                    assert.ok(events.includes(line), `missing "${line}" in:\n${events}`);
+                }
+                // Each check passed, every time, beside the built-in ones.
+                assert.match(events, new RegExp(`metric ${LATTICE_TEMPLATE} = 25 over 1m \\(max 100\\): pass`), events);
+                assert.match(events, new RegExp(`metric ${AMP_TEMPLATE} = [1-9]\\d* over 1m \\(min 1\\): pass`), events);
+                assert.match(events, /metric request-success-rate = [\d.]+% over \S+ \(min 99%\): pass/, events);
+                assert.doesNotMatch(events, new RegExp(`metric (${LATTICE_TEMPLATE}|${AMP_TEMPLATE})[^;\\]]*: (fail|no-data|error)`), events);
+                const signed = front.proxy.lines.map((line) => JSON.parse(line));
+                assert.ok(signed.length > 0, "the proxy received no query");
+                for (const record of signed) {
+                    assert.equal(record.verdict, "admitted", JSON.stringify(record));
+                    assert.match(record.authorization, /Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/aps\/aws4_request/);
+                    assert.equal(record.securityToken, SESSION.sessionToken);
+                }
+                for (const secret of [SESSION.secretAccessKey, SESSION.sessionToken]) {
+                    assert.ok(!events.includes(secret), "a credential in the events");
+                }
+                assert.deepEqual(await apexWeights(bench), { primary: 70, canary: 30 });
+                await bench.rollPrimary("6.0.2");
+                await bench.host.update("test/podinfo", FINALIZE_URN, bench.finalizeInputs(String(promoted.revision), "initialized"), bench.finalizeInputs(String(news.revision), "promoted"));
+                assert.ok(bench.lines.includes("Normal  Promotion completed! Scaling down podinfo.test"), bench.lines.join("\n"));
+                await assertAtRest();
+                promoted = updated;
+            } finally {
+                await front.stop();
+            }
         });
     });
 });
