@@ -22,7 +22,6 @@ export interface RunningContainer {
     ports: Map<number, string>;
     /** Resolves once the readiness probe passes. */
     ready: Promise<void>;
-    isReady(): boolean;
     /** `host:port` of an Envoy sidecar admin interface, when the pod has one (a Prometheus target). */
     sidecarAdmin?: string;
     /** `host:port` serving the app's own `/metrics` (a Prometheus target), when it has them. */
@@ -91,7 +90,6 @@ export function podinfoRunner(opts: PodinfoRunnerOptions = {}): PodRunner {
             return {
                 ports: new Map([[appPort, local(started.url)], [SIDECAR_ADMIN_PORT, started.adminAddress], ...(metricsPort ? [[metricsPort, started.metricsAddress] as [number, string]] : [])]),
                 ready: started.ready,
-                isReady: started.isReady,
                 sidecarAdmin: started.adminAddress,
                 appMetrics: metricsPort ? started.metricsAddress : local(started.url),
                 terminate: () => started.terminate(),
@@ -106,7 +104,7 @@ export function loadtesterRunner(proxyUrl: () => string, log?: (line: string) =>
         image: /(^|\/)flagger-loadtester:[\w.-]+$/,
         async start(pod) {
             const loadtester = await startLoadTester({ proxyUrl: proxyUrl(), log });
-            return { ports: new Map([[port(pod, "http", 8080), local(loadtester.url)]]), ready: Promise.resolve(), isReady: () => true, stop: () => loadtester.stop() };
+            return { ports: new Map([[port(pod, "http", 8080), local(loadtester.url)]]), ready: Promise.resolve(), stop: () => loadtester.stop() };
         },
     };
 }
@@ -133,7 +131,6 @@ export function prometheusRunner(targets: () => ScrapeTarget[], subscribe: (onCh
             return {
                 ports: new Map([[port(pod, "http", 9090), local(front?.url ?? server.url)]]),
                 ready: Promise.resolve(),
-                isReady: () => !stopped,
                 async stop() {
                     stopped = true;
                     await front?.stop();
@@ -187,7 +184,6 @@ export function gatewayRunner(targets: (namespace: string) => GatewayTarget[], p
             return {
                 ports: new Map([[port(pod, "http", 8088), `127.0.0.1:${local}`]]),
                 ready: Promise.resolve(),
-                isReady: () => server.listening,
                 async stop() {
                     await closeServer(server);
                     agent.destroy();

@@ -626,7 +626,7 @@ async function finishPromotion(s: RolloutSession, mode: "promoted" | "skipped"):
     s.canaryWeight = weights.canary;
     const canaryServed = weights.canary > 0;
     if (mode === "skipped") {
-        if (weights.canary !== 0) {
+        if (canaryServed) {
             await setWeights(s, RESTING_WEIGHTS);
         }
         s.phase = "Finalising";
